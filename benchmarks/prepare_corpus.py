@@ -1,0 +1,69 @@
+"""Turn ../shared/data/text-corpus (WikiExtractor output) into a text8-like corpus file.
+
+One paragraph per line, lowercase, tokens are runs of a-z (digits and punctuation dropped),
+``<doc>`` lines and title lines removed. The result is cached outside the repository
+(the data's licence allows redistribution, but the repo stays data-free).
+
+Usage: python benchmarks/prepare_corpus.py [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import sys
+from pathlib import Path
+
+TOKEN = re.compile(r"[a-z]+")
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("EMBEDREC_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+
+
+def default_out() -> Path:
+    cache = Path(os.environ.get("EMBEDREC_CACHE", Path.home() / ".cache" / "embedrec"))
+    return cache / "bench" / "wiki-text8like.txt"
+
+
+def prepare(out: Path) -> Path:
+    src = data_root() / "text-corpus" / "enwiki-wikiextractor"
+    files = sorted(src.glob("wiki_*.gz"))
+    if not files:
+        sys.exit(f"no wiki_*.gz under {src}; set EMBEDREC_DATA to the shared data folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    n_tok = 0
+    with open(tmp, "w", encoding="ascii") as fo:
+        for f in files:
+            after_doc = False
+            with gzip.open(f, "rt", encoding="utf-8") as fi:
+                for line in fi:
+                    if line.startswith("<doc"):
+                        after_doc = True
+                        continue
+                    if after_doc:  # the title line follows the <doc> tag
+                        after_doc = False
+                        continue
+                    if line.startswith("</doc"):
+                        continue
+                    toks = TOKEN.findall(line.lower())
+                    if toks:
+                        n_tok += len(toks)
+                        fo.write(" ".join(toks))
+                        fo.write("\n")
+    os.replace(tmp, out)
+    print(f"wrote {out}: {n_tok} tokens", file=sys.stderr)
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=default_out())
+    a = ap.parse_args()
+    if a.out.exists():
+        print(a.out)
+    else:
+        print(prepare(a.out))

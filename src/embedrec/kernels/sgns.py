@@ -1,0 +1,176 @@
+"""Logistic-loss updates shared by negative sampling and hierarchical softmax.
+
+Both losses score an input vector against a set of output rows with binary labels:
+negative sampling uses (center, 1) plus ``negative`` noise rows with label 0
+(Mikolov et al. 2013, eq. 4); hierarchical softmax uses the inner nodes on the center's
+Huffman path with label ``1 - code``. For label ``y`` and score ``s = <v_in, v_out>`` the
+update is ``g = lr * (y - sigmoid(s))``, ``v_in += g v_out`` and ``v_out += g v_in``; the loss
+is ``-log sigmoid(s)`` for ``y = 1`` and ``-log sigmoid(-s)`` for ``y = 0``.
+"""
+
+import numpy as np
+from numba import njit
+
+MAX_EXP = 6.0
+TABLE_SIZE = 1024
+
+
+def sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Tabulate sigmoid and log-sigmoid on ``[-MAX_EXP, MAX_EXP]`` (word2vec.c's EXP_TABLE).
+
+    Entry ``i`` holds the value at the bucket centre ``x_i = (i + 0.5) * 2 MAX_EXP / TABLE_SIZE
+    - MAX_EXP``.
+    """
+    x = (np.arange(TABLE_SIZE, dtype=np.float64) + 0.5) * (2 * MAX_EXP / TABLE_SIZE) - MAX_EXP
+    sig = 1.0 / (1.0 + np.exp(-x))
+    return sig.astype(np.float32), np.log(sig).astype(np.float32)
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def logistic_grad(score, label, lr, sig_table, logsig_table):
+    """Return ``(g, loss)`` for one score: ``g = lr (label - sigmoid(score))``.
+
+    Outside ``[-MAX_EXP, MAX_EXP]`` the sigmoid saturates to 0 or 1 as in word2vec.c and the
+    loss uses the asymptote ``-log sigmoid(x) ~ -x``. Bucket centres are symmetric
+    (``x_i = -x_{T-1-i}``), so ``log sigmoid(-x)`` is the mirrored entry: one index serves both.
+    """
+    if score >= MAX_EXP:
+        if label > 0.5:
+            return np.float32(0.0), 0.0
+        return -lr, score
+    if score <= -MAX_EXP:
+        if label > 0.5:
+            return lr, -score
+        return np.float32(0.0), 0.0
+    idx = int((score + MAX_EXP) * (TABLE_SIZE / (2.0 * MAX_EXP)))
+    f = sig_table[idx]
+    if label > 0.5:
+        return lr * (np.float32(1.0) - f), -np.float64(logsig_table[idx])
+    return -lr * f, -np.float64(logsig_table[TABLE_SIZE - 1 - idx])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def batch_update(
+    w_in, w_out, in_rows, n_in, out_rows, labels, n_out, lr, sig_table, logsig_table, g_buf, grad_buf
+):
+    """Score ``n_in`` input rows against ``n_out`` shared output rows; update the output rows.
+
+    This is the mini-batched form of Ji et al. (2016): the ``n_in x n_out`` scores are a small
+    matrix product ``W_in[in] W_out[out]^T``; with ``n_in = 1`` it is exactly the per-pair
+    word2vec update. Output rows are read once per batch instead of once per pair. Updates
+    are applied after all scores are computed. The input-side gradients are left in
+    ``grad_buf[:n_in]`` for the caller to apply (skip-gram adds row ``i`` to ``w_in[in_rows[i]]``;
+    CBOW spreads the hidden row's gradient over the context words). Returns the summed loss
+    (float64).
+
+    ``g_buf`` is float32 scratch of at least (n_in, n_out); ``grad_buf`` of (n_in, dim).
+    """
+    dim = w_in.shape[1]
+    loss = 0.0
+    # scores, four output rows at a time so each input element is loaded once per block
+    for i in range(n_in):
+        r = in_rows[i]
+        j = 0
+        while j + 4 <= n_out:
+            o0 = out_rows[j]
+            o1 = out_rows[j + 1]
+            o2 = out_rows[j + 2]
+            o3 = out_rows[j + 3]
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
+            s3 = np.float32(0.0)
+            for d in range(dim):
+                x = w_in[r, d]
+                s0 += x * w_out[o0, d]
+                s1 += x * w_out[o1, d]
+                s2 += x * w_out[o2, d]
+                s3 += x * w_out[o3, d]
+            g_buf[i, j] = s0
+            g_buf[i, j + 1] = s1
+            g_buf[i, j + 2] = s2
+            g_buf[i, j + 3] = s3
+            j += 4
+        while j < n_out:
+            o = out_rows[j]
+            s = np.float32(0.0)
+            for d in range(dim):
+                s += w_in[r, d] * w_out[o, d]
+            g_buf[i, j] = s
+            j += 1
+        for j in range(n_out):
+            g, lo = logistic_grad(g_buf[i, j], labels[j], lr, sig_table, logsig_table)
+            g_buf[i, j] = g
+            loss += lo
+    # input gradients: grad[i] = sum_j g[i, j] w_out[o_j], four terms per sweep
+    for i in range(n_in):
+        j = 0
+        if n_out >= 4:
+            g0 = g_buf[i, 0]
+            g1 = g_buf[i, 1]
+            g2 = g_buf[i, 2]
+            g3 = g_buf[i, 3]
+            o0 = out_rows[0]
+            o1 = out_rows[1]
+            o2 = out_rows[2]
+            o3 = out_rows[3]
+            for d in range(dim):
+                grad_buf[i, d] = (g0 * w_out[o0, d] + g1 * w_out[o1, d]
+                                  + g2 * w_out[o2, d] + g3 * w_out[o3, d])
+            j = 4
+        else:
+            for d in range(dim):
+                grad_buf[i, d] = 0.0
+        while j + 4 <= n_out:
+            g0 = g_buf[i, j]
+            g1 = g_buf[i, j + 1]
+            g2 = g_buf[i, j + 2]
+            g3 = g_buf[i, j + 3]
+            o0 = out_rows[j]
+            o1 = out_rows[j + 1]
+            o2 = out_rows[j + 2]
+            o3 = out_rows[j + 3]
+            for d in range(dim):
+                grad_buf[i, d] += (g0 * w_out[o0, d] + g1 * w_out[o1, d]
+                                   + g2 * w_out[o2, d] + g3 * w_out[o3, d])
+            j += 4
+        while j < n_out:
+            g = g_buf[i, j]
+            o = out_rows[j]
+            for d in range(dim):
+                grad_buf[i, d] += g * w_out[o, d]
+            j += 1
+    # output updates: w_out[o_j] += sum_i g[i, j] w_in[r_i], four inputs per sweep
+    for j in range(n_out):
+        o = out_rows[j]
+        i = 0
+        while i + 4 <= n_in:
+            g0 = g_buf[i, j]
+            g1 = g_buf[i + 1, j]
+            g2 = g_buf[i + 2, j]
+            g3 = g_buf[i + 3, j]
+            r0 = in_rows[i]
+            r1 = in_rows[i + 1]
+            r2 = in_rows[i + 2]
+            r3 = in_rows[i + 3]
+            for d in range(dim):
+                w_out[o, d] += (g0 * w_in[r0, d] + g1 * w_in[r1, d]
+                                + g2 * w_in[r2, d] + g3 * w_in[r3, d])
+            i += 4
+        while i < n_in:
+            g = g_buf[i, j]
+            r = in_rows[i]
+            for d in range(dim):
+                w_out[o, d] += g * w_in[r, d]
+            i += 1
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def apply_rows(w_in, in_rows, n_in, grad_buf):
+    """``w_in[in_rows[i]] += grad_buf[i]`` for ``i < n_in``."""
+    dim = w_in.shape[1]
+    for i in range(n_in):
+        r = in_rows[i]
+        for d in range(dim):
+            w_in[r, d] += grad_buf[i, d]

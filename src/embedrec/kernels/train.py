@@ -1,0 +1,160 @@
+"""The word2vec training driver: one call trains one shard of sentences.
+
+A shard is a contiguous run of sentences of the encoded corpus (int32 tokens, int64
+offsets). Shards are independent units of work: each has its own RNG state and its own
+learning-rate segment, and calls release the GIL (``nogil``) so that Python threads train
+shards concurrently on the shared weight matrices (Hogwild, Recht et al. 2011).
+"""
+
+import numpy as np
+from numba import njit
+
+from .rng import _S32, rng_below, rng_next
+from .sampling import alias_draw
+from .sgns import apply_rows, batch_update
+
+_ALWAYS = np.uint64(1) << np.uint64(32)
+
+
+@njit(cache=True, nogil=True)
+def subsample_sentence(tokens, start, stop, keep_u32, state, buf):
+    """Copy the kept tokens of ``tokens[start:stop]`` into ``buf``; return how many.
+
+    A token ``w`` is kept when 32 random bits fall below ``keep_u32[w]`` (P(keep) * 2**32).
+    """
+    n = 0
+    for t in range(start, stop):
+        w = tokens[t]
+        k = keep_u32[w]
+        if k >= _ALWAYS or (rng_next(state) >> _S32) < k:
+            buf[n] = w
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias, codes, points, code_lens,
+                 state, out_rows, labels):
+    """Output rows and labels for predicting ``center``; returns their number.
+
+    Negative sampling: the center (label 1) then ``negative`` noise draws (label 0), a draw
+    equal to the center being dropped as in word2vec.c. Hierarchical softmax: the center's
+    Huffman path, label ``1 - code``.
+    """
+    if use_hs:
+        n = code_lens[center]
+        for j in range(n):
+            out_rows[j] = points[center, j]
+            labels[j] = 1.0 - codes[center, j]
+        return n
+    out_rows[0] = center
+    labels[0] = 1.0
+    n = 1
+    for _ in range(negative):
+        w = alias_draw(neg_prob_u32, neg_alias, state)
+        if w != center:
+            out_rows[n] = w
+            labels[n] = 0.0
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def train_shard(
+    tokens, offsets, s_begin, s_end, w_in, w_out, keep_u32,
+    cbow, cbow_mean, window, shrink_windows, use_hs, negative, neg_prob_u32, neg_alias,
+    codes, points, code_lens, shared_negatives, alpha_begin, alpha_end,
+    sig_table, logsig_table, state,
+):
+    """Train sentences ``s_begin..s_end`` once; return (loss, examples, effective, raw words).
+
+    Skip-gram predicts each center from each context word in its (dynamic) window; with
+    ``shared_negatives`` the context words of one center form one mini-batch that shares the
+    center's output rows (Ji et al. 2016), else every pair draws its own negatives and is
+    updated on its own (exact word2vec.c/gensim order). CBOW predicts the center from the
+    mean (or sum) of the context vectors. The learning rate falls linearly from
+    ``alpha_begin`` to ``alpha_end`` over the shard's raw words.
+    """
+    dim = w_in.shape[1]
+    raw_total = offsets[s_end] - offsets[s_begin]
+    max_len = 0
+    for s in range(s_begin, s_end):
+        ln = offsets[s + 1] - offsets[s]
+        if ln > max_len:
+            max_len = ln
+    buf = np.empty(max_len, dtype=np.int32)
+    max_out = max(negative + 1, codes.shape[1])
+    ctx = np.empty(2 * window, dtype=np.int32)
+    out_rows = np.empty(max_out, dtype=np.int32)
+    labels = np.empty(max_out, dtype=np.float32)
+    g_buf = np.empty((2 * window, max_out), dtype=np.float32)
+    grad_buf = np.empty((2 * window, dim), dtype=np.float32)
+    hidden = np.empty((1, dim), dtype=np.float32)
+    zero_row = np.zeros(1, dtype=np.int32)
+
+    loss = 0.0
+    examples = 0
+    effective = 0
+    raw_done = 0
+    for s in range(s_begin, s_end):
+        start = offsets[s]
+        stop = offsets[s + 1]
+        frac = raw_done / raw_total if raw_total > 0 else 0.0
+        lr = np.float32(alpha_begin + (alpha_end - alpha_begin) * frac)
+        raw_done += stop - start
+        n = subsample_sentence(tokens, start, stop, keep_u32, state, buf)
+        effective += n
+        for i in range(n):
+            b = window
+            if shrink_windows:
+                b = window - rng_below(state, window)
+            lo = max(0, i - b)
+            hi = min(n, i + b + 1)
+            n_in = 0
+            for j in range(lo, hi):
+                if j != i:
+                    ctx[n_in] = buf[j]
+                    n_in += 1
+            if n_in == 0:
+                continue
+            center = buf[i]
+            n_out = 0
+            if cbow:
+                for d in range(dim):
+                    hidden[0, d] = 0.0
+                for c in range(n_in):
+                    r = ctx[c]
+                    for d in range(dim):
+                        hidden[0, d] += w_in[r, d]
+                if cbow_mean:
+                    inv = np.float32(1.0) / np.float32(n_in)
+                    for d in range(dim):
+                        hidden[0, d] *= inv
+                n_out = fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias, codes,
+                                     points, code_lens, state, out_rows, labels)
+                loss += batch_update(hidden, w_out, zero_row, 1, out_rows, labels, n_out, lr,
+                                     sig_table, logsig_table, g_buf, grad_buf)
+                # word2vec.c adds the hidden gradient unscaled to every context word for the
+                # mean; gensim spreads it (divides by the count) for the sum
+                scale = np.float32(1.0) if cbow_mean else np.float32(1.0) / np.float32(n_in)
+                for c in range(n_in):
+                    r = ctx[c]
+                    for d in range(dim):
+                        w_in[r, d] += scale * grad_buf[0, d]
+                examples += 1
+            elif shared_negatives:
+                n_out = fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias, codes,
+                                     points, code_lens, state, out_rows, labels)
+                loss += batch_update(w_in, w_out, ctx, n_in, out_rows, labels, n_out, lr,
+                                     sig_table, logsig_table, g_buf, grad_buf)
+                apply_rows(w_in, ctx, n_in, grad_buf)
+                examples += n_in
+            else:
+                for c in range(n_in):
+                    n_out = fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias,
+                                         codes, points, code_lens, state, out_rows, labels)
+                    loss += batch_update(w_in, w_out, ctx[c:], 1, out_rows, labels, n_out, lr,
+                                         sig_table, logsig_table, g_buf, grad_buf)
+                    apply_rows(w_in, ctx[c:], 1, grad_buf)
+                examples += n_in
+    return loss, examples, effective, raw_done

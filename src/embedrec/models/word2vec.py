@@ -1,0 +1,396 @@
+"""Word2Vec: skip-gram and CBOW with negative sampling or hierarchical softmax.
+
+Mikolov et al. 2013 ("Efficient Estimation of Word Representations in Vector Space";
+"Distributed Representations of Words and Phrases and their Compositionality"), trained
+with Hogwild threads over numba kernels and, by default, the shared-negative mini-batches of
+Ji et al. 2016 ("Parallelizing Word2Vec in Shared and Distributed Memory").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from .._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
+from ..data.corpus import Corpus, build_corpus
+from ..data.vocab import Vocab
+from ..progress import Progress
+from ..vectors import Embeddings, read_keys_vectors, write_keys_vectors
+from .base import EmbeddingModel
+
+logger = logging.getLogger("embedrec")
+
+Arch = Literal["skipgram", "cbow"]
+Loss = Literal["neg", "hs"]
+#: raw tokens per shard: the unit of work handed to a thread (sentences are never cut)
+SHARD_TOKENS = 1 << 16
+
+
+@dataclass(frozen=True, kw_only=True)
+class Word2VecConfig:
+    """Hyper-parameters of :class:`Word2Vec` (names follow word2vec.c and gensim).
+
+    Parameters
+    ----------
+    arch : "skipgram" or "cbow"
+    loss : "neg" (negative sampling) or "hs" (hierarchical softmax)
+    dim : vector size
+    window : maximum distance between center and context word
+    shrink_windows : draw each window size uniformly in ``1..window`` (word2vec.c)
+    negative : noise words per positive example (``loss="neg"``)
+    ns_exponent : noise distribution ``count ** ns_exponent``; 0 is uniform, negative
+        values favour rare words
+    sample : subsampling threshold (0 disables)
+    min_count, max_vocab_size, max_final_vocab : vocabulary limits
+    alpha, min_alpha : learning rate, decaying linearly over all epochs
+    epochs : passes over the corpus
+    workers : training threads (``None``: all cores)
+    seed : seeds initialisation and every shard's random stream
+    cbow_mean : CBOW uses the mean (True) or the sum (False) of context vectors
+    shared_negatives : skip-gram shares the center's output rows (its negatives or Huffman
+        path) across the whole context window, updating them as one mini-batch (Ji et al.
+        2016). ``False`` runs the exact per-pair word2vec.c algorithm.
+    """
+
+    arch: Arch = "skipgram"
+    loss: Loss = "neg"
+    dim: int = 100
+    window: int = 5
+    shrink_windows: bool = True
+    negative: int = 5
+    ns_exponent: float = 0.75
+    sample: float = 1e-3
+    min_count: int = 5
+    max_vocab_size: int | None = None
+    max_final_vocab: int | None = None
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    epochs: int = 5
+    workers: int | None = None
+    seed: int = 1
+    cbow_mean: bool = True
+    shared_negatives: bool = True
+
+    def __post_init__(self) -> None:
+        def bad(field: str, allowed: str) -> ValueError:
+            return ValueError(f"{field}={getattr(self, field)!r} is invalid; use {allowed}")
+
+        if self.arch not in get_args(Arch):
+            raise bad("arch", "'skipgram' or 'cbow'")
+        if self.loss not in get_args(Loss):
+            raise bad("loss", "'neg' (negative sampling) or 'hs' (hierarchical softmax)")
+        for name in ("dim", "window", "epochs", "min_count"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise bad(name, f"an integer {name}>=1")
+        if isinstance(self.negative, bool) or not isinstance(self.negative, int) or self.negative < 0:
+            raise bad("negative", "an integer negative>=0")
+        if self.loss == "neg" and self.negative == 0:
+            raise ValueError("negative=0 with loss='neg' trains nothing; use negative>=1 "
+                             "(5-20 is usual) or loss='hs'")
+        if not math.isfinite(self.ns_exponent):
+            raise bad("ns_exponent", "a finite real number (0.75 is usual)")
+        if not (self.sample >= 0 and math.isfinite(self.sample)):
+            raise bad("sample", "sample>=0 (1e-3..1e-5 is usual; 0 disables)")
+        if not (self.alpha > 0 and math.isfinite(self.alpha)):
+            raise bad("alpha", "alpha>0 (0.025 is usual)")
+        if not (0 <= self.min_alpha <= self.alpha):
+            raise bad("min_alpha", f"0 <= min_alpha <= alpha={self.alpha}")
+        if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 1):
+            raise bad("workers", "workers>=1 or None for all cores")
+        for name in ("max_vocab_size", "max_final_vocab"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise bad(name, f"None or an integer {name}>=1")
+
+    @property
+    def n_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Word2VecConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown Word2VecConfig fields {unknown}; allowed: {sorted(names)}")
+        return cls(**d)
+
+
+EpochCallback = Callable[["Word2Vec", int, dict[str, float]], None]
+CorpusInput = (
+    str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | Iterable[Iterable[Hashable]]
+    | tuple[Vocab, Corpus]
+)
+
+
+@dataclass
+class _Tables:
+    keep: npt.NDArray[np.uint64]
+    neg_prob: npt.NDArray[np.uint64]
+    neg_alias: npt.NDArray[np.int32]
+    codes: npt.NDArray[np.uint8]
+    points: npt.NDArray[np.int32]
+    code_lens: npt.NDArray[np.int32]
+    sig: npt.NDArray[np.float32]
+    logsig: npt.NDArray[np.float32]
+
+
+class Word2Vec(EmbeddingModel):
+    """Skip-gram / CBOW word embeddings.
+
+    Examples
+    --------
+    >>> from embedrec import Word2Vec, Word2VecConfig
+    >>> sentences = [["a", "b", "c"], ["b", "c", "d"]] * 50
+    >>> model = Word2Vec(Word2VecConfig(dim=8, min_count=1, epochs=2, workers=1)).fit(
+    ...     sentences, progress=False)
+    >>> model.embeddings_.vectors.shape
+    (4, 8)
+    """
+
+    def __init__(self, config: Word2VecConfig | None = None) -> None:
+        self.config = config if config is not None else Word2VecConfig()
+        self.vocab_: Vocab | None = None
+        self.embeddings_: Embeddings  # set by fit / load
+        self.output_weights_: npt.NDArray[np.float32] | None = None
+        self.loss_history_: list[float] = []
+        self.epoch_stats_: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        corpus: CorpusInput,
+        *,
+        progress: bool = True,
+        callbacks: Sequence[EpochCallback] = (),
+    ) -> Word2Vec:
+        """Build the vocabulary from ``corpus`` and train.
+
+        Parameters
+        ----------
+        corpus
+            A text file / directory / list of files (one sentence per line), an iterable of
+            token sequences (``str`` or ``int`` tokens), or a prebuilt ``(Vocab, Corpus)``.
+        progress
+            Show a progress bar (stderr) and INFO log lines with words/s and loss.
+        callbacks
+            Called as ``cb(model, epoch, stats)`` after every epoch; ``stats`` holds
+            ``loss`` (mean per training example), ``effective_words``, ``raw_words``,
+            ``seconds`` and ``words_per_sec``.
+
+        Returns
+        -------
+        self
+        """
+        cfg = self.config
+        if isinstance(corpus, tuple) and len(corpus) == 2 and isinstance(corpus[1], Corpus):
+            vocab, enc = corpus
+        else:
+            vocab, enc = build_corpus(
+                corpus,  # type: ignore[arg-type]
+                min_count=cfg.min_count,
+                max_vocab_size=cfg.max_vocab_size,
+                max_final_vocab=cfg.max_final_vocab,
+                progress=progress,
+            )
+        self.vocab_ = vocab
+        w_in, w_out = self._init_weights(len(vocab))
+        tables = self._tables(vocab)
+        self.loss_history_ = []
+        self.epoch_stats_ = []
+        self._train(enc, w_in, w_out, tables, progress=progress, callbacks=callbacks)
+        self.output_weights_ = w_out
+        self.embeddings_ = Embeddings(vocab.keys, w_in, metric="cosine")
+        return self
+
+    def _init_weights(self, n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        # word2vec.c: input vectors uniform in [-0.5, 0.5) / dim, output vectors zero
+        w_in = rng.random((n, cfg.dim), dtype=np.float32)
+        w_in -= np.float32(0.5)
+        w_in /= np.float32(cfg.dim)
+        n_out = n if cfg.loss == "neg" else max(n - 1, 1)
+        return w_in, np.zeros((n_out, cfg.dim), dtype=np.float32)
+
+    def _tables(self, vocab: Vocab) -> _Tables:
+        from ..kernels.huffman import build_huffman
+        from ..kernels.sampling import alias_thresholds, build_alias, keep_probabilities
+        from ..kernels.sgns import sigmoid_tables
+
+        cfg = self.config
+        p_keep = keep_probabilities(vocab.counts, cfg.sample)
+        keep = np.where(p_keep >= 1.0, 2.0**32, np.floor(p_keep * 2.0**32)).astype(np.uint64)
+        n = len(vocab)
+        if cfg.loss == "neg":
+            weights = vocab.counts.astype(np.float64) ** cfg.ns_exponent
+            prob, alias = build_alias(weights)
+            neg_prob = alias_thresholds(prob)
+            codes = np.zeros((n, 0), dtype=np.uint8)
+            points = np.zeros((n, 0), dtype=np.int32)
+            lens = np.zeros(n, dtype=np.int32)
+        else:
+            neg_prob = np.zeros(1, dtype=np.uint64)
+            alias = np.zeros(1, dtype=np.int32)
+            if n >= 2:
+                codes, points, lens = build_huffman(vocab.counts)
+            else:  # one word: nothing to predict
+                codes = np.zeros((1, 0), dtype=np.uint8)
+                points = np.zeros((1, 0), dtype=np.int32)
+                lens = np.zeros(1, dtype=np.int32)
+        sig, logsig = sigmoid_tables()
+        return _Tables(keep, neg_prob, alias, codes, points, lens, sig, logsig)
+
+    def _train(
+        self,
+        enc: Corpus,
+        w_in: npt.NDArray[np.float32],
+        w_out: npt.NDArray[np.float32],
+        t: _Tables,
+        *,
+        progress: bool,
+        callbacks: Sequence[EpochCallback],
+    ) -> None:
+        from ..kernels.rng import seed_state
+        from ..kernels.train import train_shard
+
+        cfg = self.config
+        if enc.n_tokens == 0:
+            raise ValueError("the encoded corpus has no tokens; nothing to train")
+        bounds = enc.shards(SHARD_TOKENS)
+        n_shards = bounds.size - 1
+        offsets = enc.offsets
+        per_epoch = float(enc.n_tokens)
+        total = per_epoch * cfg.epochs
+        span = cfg.alpha - cfg.min_alpha
+
+        def alpha_at(epoch: int, token: int) -> float:
+            return cfg.alpha - span * ((epoch * per_epoch + token) / total)
+
+        def job(epoch: int, i: int) -> tuple[float, int, int, int]:
+            a, b = int(bounds[i]), int(bounds[i + 1])
+            res = train_shard(
+                enc.tokens, offsets, a, b, w_in, w_out, t.keep,
+                cfg.arch == "cbow", cfg.cbow_mean, cfg.window, cfg.shrink_windows,
+                cfg.loss == "hs", cfg.negative, t.neg_prob, t.neg_alias,
+                t.codes, t.points, t.code_lens, cfg.shared_negatives,
+                alpha_at(epoch, int(offsets[a])), alpha_at(epoch, int(offsets[b])),
+                t.sig, t.logsig, seed_state(cfg.seed, epoch, i),
+            )
+            return float(res[0]), int(res[1]), int(res[2]), int(res[3])
+
+        workers = min(cfg.n_workers, n_shards)
+        bar = Progress(enc.n_tokens * cfg.epochs, "training", "words", enabled=progress)
+        pool = ThreadPoolExecutor(workers) if workers > 1 else None
+        try:
+            for epoch in range(cfg.epochs):
+                t0 = time.perf_counter()
+                loss = 0.0
+                examples = effective = raw = 0
+                results = (
+                    pool.map(lambda i: job(epoch, i), range(n_shards))  # noqa: B023
+                    if pool is not None
+                    else (job(epoch, i) for i in range(n_shards))
+                )
+                for lo, ex, ef, rw in results:
+                    loss += lo
+                    examples += ex
+                    effective += ef
+                    raw += rw
+                    bar.update(rw, loss=loss / max(examples, 1))
+                dt = time.perf_counter() - t0
+                stats = {
+                    "epoch": float(epoch),
+                    "loss": loss / examples if examples else float("nan"),
+                    "loss_sum": loss,
+                    "examples": float(examples),
+                    "effective_words": float(effective),
+                    "raw_words": float(raw),
+                    "seconds": dt,
+                    "words_per_sec": effective / dt if dt > 0 else float("nan"),
+                }
+                self.loss_history_.append(stats["loss"])
+                self.epoch_stats_.append(stats)
+                if progress:
+                    logger.info(
+                        "epoch %d/%d: %d effective words in %.2fs, %.0f words/s, loss %.5f",
+                        epoch + 1, cfg.epochs, effective, dt, stats["words_per_sec"], stats["loss"],
+                    )
+                for cb in callbacks:
+                    cb(self, epoch, stats)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+            bar.close()
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model as a directory (manifest.json, vectors.npy, keys.json, counts.npy).
+
+        The write is atomic: an interrupted save leaves any previous save intact.
+        """
+        emb = self._fitted()
+        assert self.vocab_ is not None
+        with atomic_dir(path) as tmp:
+            write_keys_vectors(tmp, emb.keys, emb.vectors)
+            write_npy(tmp / "counts.npy", self.vocab_.counts)
+            write_json(
+                tmp / "manifest.json",
+                make_manifest(
+                    "Word2Vec",
+                    config=self.config.to_dict(),
+                    metric=emb.metric,
+                    dim=emb.dim,
+                    n_keys=len(emb),
+                    loss_history=self.loss_history_,
+                    epoch_stats=self.epoch_stats_,
+                ),
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
+        """Load a directory written by :meth:`save`; raises ``ValueError`` if it is corrupt."""
+        manifest = read_manifest(path, "Word2Vec")
+        path = Path(path)
+        try:
+            config = Word2VecConfig.from_dict(manifest["config"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}/manifest.json has no valid config ({exc}); re-save") from exc
+        keys, vectors = read_keys_vectors(path)
+        counts = read_npy(path / "counts.npy")
+        if counts.shape != (len(keys),):
+            raise ValueError(f"{path}: counts.npy has shape {counts.shape} but there are "
+                             f"{len(keys)} keys; the directory is corrupt, re-save the model")
+        model = cls(config)
+        model.vocab_ = Vocab(list(keys), counts)
+        model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
+        model.loss_history_ = list(manifest.get("loss_history", []))
+        model.epoch_stats_ = list(manifest.get("epoch_stats", []))
+        return model
+
+
+def warmup() -> float:
+    """Compile (or load from cache) every training kernel; returns the seconds it took."""
+    t0 = time.perf_counter()
+    sentences = [["a", "b", "c", "d"], ["b", "c", "d", "a"]] * 4
+    for arch in get_args(Arch):
+        for loss in get_args(Loss):
+            for shared in (True, False):
+                cfg = Word2VecConfig(arch=arch, loss=loss, dim=4, min_count=1, epochs=1,
+                                     workers=1, shared_negatives=shared)
+                Word2Vec(cfg).fit(sentences, progress=False)
+    return time.perf_counter() - t0
