@@ -1,0 +1,1595 @@
+"""Embeddings: external keys, a float32 matrix and a metric.
+
+:class:`Embeddings` is what every embedrec model produces. It answers similarity queries
+(:meth:`~Embeddings.most_similar`, :meth:`~Embeddings.similarity`, :meth:`~Embeddings.analogy`),
+runs the classic word-embedding benchmarks (:meth:`~Embeddings.evaluate_analogies`,
+:meth:`~Embeddings.evaluate_pairs`) and reads and writes both the word2vec formats (text and
+binary, as word2vec.c and gensim use them) and embedrec's own directory artifact.
+
+A *key* is an external id (``str`` or ``int``); an *index* is a matrix row. The order of the keys
+is meaningful: models put the most frequent keys first, so ``restrict_vocab=N`` everywhere means
+"only the first ``N`` keys".
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import math
+import os
+import re
+import zlib
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Literal, NamedTuple, cast, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from embedrec._io import (
+    MANIFEST,
+    atomic_dir,
+    atomic_open,
+    make_manifest,
+    read_manifest,
+    read_npy,
+    write_json,
+    write_npy,
+)
+
+__all__ = [
+    "Embeddings",
+    "Key",
+    "Neighbors",
+    "read_keys_vectors",
+    "write_keys_vectors",
+]
+
+logger = logging.getLogger("embedrec")
+
+Key = str | int
+"""An external id: a ``str`` or an ``int`` (NumPy string and integer scalars are accepted)."""
+
+Metric = Literal["cosine", "dot"]
+Missing = Literal["raise", "skip"]
+AnalogyMethod = Literal["3cosadd", "3cosmul"]
+KeyType = Literal["str", "int"]
+KeyLike = str | int | np.integer[Any]
+KeyList = list[str] | list[int] | list[Key] | tuple[Key, ...] | npt.NDArray[Any]
+
+KEYS_FILE = "keys.json"
+VECTORS_FILE = "vectors.npy"
+
+# Similarity blocks are computed for this many (query, candidate) cells at a time, so a large
+# batch against a large vocabulary never builds one huge score matrix (2**24 float32 = 64 MiB).
+_BLOCK_CELLS = 1 << 24
+# 3CosMul's epsilon (Levy & Goldberg 2014, section 6), guarding the division by cos'(x, a).
+_COSMUL_EPS = 1e-3
+# evaluate_analogies looks at this many ranked candidates, as gensim's evaluate_word_analogies.
+_ANALOGY_TOPN = 5
+_GZIP_MAGIC = b"\x1f\x8b"
+_WHITESPACE = re.compile(r"\s")
+_PRINTABLE = re.compile(rb"[\t\r\x20-\x7e]*")
+_MAX_LISTED = 10
+
+
+class Neighbors(NamedTuple):
+    """Result of a nearest-neighbour query.
+
+    Attributes
+    ----------
+    keys : (k,) or (n_queries, k) ndarray
+        The neighbour keys, best first; ``object`` dtype for ``str`` keys, ``int64`` for ``int``.
+    scores : (k,) or (n_queries, k) float32 ndarray
+        Their similarities to the query (higher is better), in decreasing order.
+    """
+
+    keys: npt.NDArray[Any]
+    scores: npt.NDArray[np.float32]
+
+
+# ---------------------------------------------------------------------------------- key helpers
+def _is_key(obj: object) -> bool:
+    if isinstance(obj, (bool, np.bool_)):
+        return False
+    return isinstance(obj, (str, int, np.integer))
+
+
+def _as_key(obj: Any) -> Key:
+    """Normalise a NumPy scalar key to the builtin type (dict lookups then behave the same)."""
+    if isinstance(obj, str):
+        return str(obj)
+    return int(obj)
+
+
+def _listing(items: Sequence[Any]) -> str:
+    shown = ", ".join(repr(_as_key(x) if _is_key(x) else x) for x in items[:_MAX_LISTED])
+    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+    return f"[{shown}{more}]"
+
+
+def _unknown_keys_error(unknown: Sequence[Any]) -> KeyError:
+    return KeyError(
+        f"{len(unknown)} unknown key(s): {_listing(unknown)}; check `key in embeddings` first "
+        "or pass missing='skip'"
+    )
+
+
+def _normalise_keys(keys: Sequence[Hashable] | npt.NDArray[Any]) -> tuple[list[Key], KeyType]:
+    """Return ``keys`` as a list of builtin ``str`` or ``int`` and which of the two it is."""
+    if isinstance(keys, (str, bytes)) or not hasattr(keys, "__len__"):
+        raise TypeError(
+            f"keys must be a sequence (list or 1-D array) of str or int keys, got "
+            f"{type(keys).__name__}"
+        )
+    if isinstance(keys, np.ndarray):
+        if keys.ndim != 1:
+            raise ValueError(f"keys must be 1-D, got an array of shape {keys.shape}")
+        raw: list[Any] = keys.tolist()
+    else:
+        raw = list(keys)
+    types = set(map(type, raw))
+    if types <= {str}:  # fast paths: the common, already-clean cases
+        return raw, "str"
+    if types <= {int}:
+        return raw, "int"
+    first_str = next((i for i, k in enumerate(raw) if isinstance(k, str)), None)
+    first_int = next((i for i, k in enumerate(raw) if _is_key(k) and not isinstance(k, str)), None)
+    bad = [(i, k) for i, k in enumerate(raw) if not _is_key(k)]
+    if bad:
+        i, k = bad[0]
+        raise TypeError(
+            f"keys must be str or int; key #{i} is {k!r} of type {type(k).__name__} "
+            f"({len(bad)} such key(s)); convert keys with str() first"
+        )
+    if first_str is not None and first_int is not None:
+        raise TypeError(
+            f"keys mix str (e.g. #{first_str}: {raw[first_str]!r}) and int (e.g. #{first_int}: "
+            f"{raw[first_int]!r}); use one type, e.g. convert all keys with str()"
+        )
+    if first_int is not None:
+        return [int(k) for k in raw], "int"
+    return [str(k) for k in raw], "str"
+
+
+def _keys_array(keys: list[Key], key_type: KeyType) -> npt.NDArray[Any]:
+    if key_type == "int":
+        try:
+            return np.array(keys, dtype=np.int64)
+        except OverflowError:
+            pass
+    arr = np.empty(len(keys), dtype=object)
+    arr[:] = keys
+    return arr
+
+
+def _check_matrix(vectors: Any, n_keys: int) -> npt.NDArray[np.float32]:
+    arr = np.asarray(vectors)
+    if arr.ndim != 2 or arr.shape[0] != n_keys:
+        raise ValueError(
+            f"vectors have shape {arr.shape} but keys have shape ({n_keys},); "
+            f"expected vectors of shape ({n_keys}, dim)"
+        )
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"vectors must be real numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------- file helpers
+@contextmanager
+def _open_maybe_gzip(path: Path) -> Iterator[IO[bytes]]:
+    """Open ``path`` for binary reading, transparently decompressing gzip (by magic bytes)."""
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                yield cast(IO[bytes], gz)
+        else:
+            yield raw
+
+
+def _read_text_lines(path: Path) -> list[str]:
+    """All lines of a UTF-8 (optionally gzipped) text file, line endings removed."""
+    try:
+        with _open_maybe_gzip(path) as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: cannot read the file ({exc})") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"{path}: line {line_no}: bytes are not valid UTF-8 ({exc.reason})"
+        ) from exc
+    # split on "\n" only (as gensim reads): str.splitlines would also split inside words at
+    # characters such as U+2028 or U+0085
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _parse_float(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class _ByteReader:
+    """Chunked reader over a binary stream that tracks the absolute byte offset."""
+
+    def __init__(self, fh: IO[bytes], chunk: int = 1 << 20) -> None:
+        self._fh = fh
+        self._chunk = chunk
+        self.buf = b""
+        self.pos = 0
+        self.consumed = 0  # bytes dropped before self.buf[0]
+        self.eof = False
+
+    def fill(self, need: int) -> bool:
+        """Make ``need`` bytes available from ``pos``; False if the stream ends first."""
+        while len(self.buf) - self.pos < need and not self.eof:
+            more = self._fh.read(max(self._chunk, need))
+            if not more:
+                self.eof = True
+                break
+            self.consumed += self.pos
+            self.buf = self.buf[self.pos :] + more
+            self.pos = 0
+        return len(self.buf) - self.pos >= need
+
+    def find(self, sep: bytes, limit: int | None = None) -> int:
+        """Offset (from ``pos``) of the next ``sep``, reading on as needed; -1 if none.
+
+        With ``limit``, give up once more than ``limit`` bytes were searched in vain.
+        """
+        searched = 0
+        while True:
+            hit = self.buf.find(sep, self.pos + searched)
+            if hit != -1:
+                return hit - self.pos
+            searched = max(len(self.buf) - self.pos - len(sep) + 1, 0)
+            if limit is not None and searched > limit:
+                return -1
+            if not self.fill(len(self.buf) - self.pos + 1):
+                return -1
+
+    def take(self, n: int) -> bytes:
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def rest(self) -> bytes:
+        chunks = [self.buf[self.pos :]]
+        chunks.append(self._fh.read())
+        self.pos = len(self.buf)
+        return b"".join(chunks)
+
+    @property
+    def offset(self) -> int:
+        return self.consumed + self.pos
+
+
+class _RowBuffer:
+    """Growable (rows, dim) float32 matrix; never trusts a header count for one big allocation."""
+
+    def __init__(self, n_max: int, dim: int) -> None:
+        self.n_max = n_max
+        self.data = np.empty((min(n_max, 1 << 14), dim), dtype=np.float32)
+        self.n = 0
+
+    def append(self, row: npt.NDArray[np.float32]) -> None:
+        if self.n == self.data.shape[0]:
+            grown = np.empty(
+                (min(self.n_max, 2 * self.data.shape[0] + 1), self.data.shape[1]), np.float32
+            )
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n] = row
+        self.n += 1
+
+    def result(self) -> npt.NDArray[np.float32]:
+        if self.n == self.data.shape[0]:
+            return self.data
+        return np.ascontiguousarray(self.data[: self.n])
+
+
+# ---------------------------------------------------------------------------------- artifacts
+def write_keys_vectors(
+    dirpath: str | os.PathLike[str],
+    keys: Sequence[Hashable] | npt.NDArray[Any],
+    vectors: npt.ArrayLike,
+) -> None:
+    """Write ``keys.json`` and ``vectors.npy`` into an (existing) artifact directory.
+
+    Model ``save`` methods call this inside :func:`embedrec._io.atomic_dir` and write their own
+    ``manifest.json`` next to it.
+
+    Parameters
+    ----------
+    dirpath : path
+        Directory to write into (normally the temporary directory yielded by ``atomic_dir``).
+    keys : sequence of str or int, length n_keys
+        The keys, all ``str`` or all ``int``; stored as a JSON list.
+    vectors : (n_keys, dim) array_like
+        Stored as ``float32`` with ``np.save(..., allow_pickle=False)``.
+
+    Raises
+    ------
+    ValueError
+        If the shape of ``vectors`` does not match the number of keys.
+    TypeError
+        If the keys are not all ``str`` or all ``int``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_keys_vectors(d, ["a", "b"], np.eye(2))
+    >>> read_keys_vectors(d)[0]
+    ['a', 'b']
+    """
+    dirpath = Path(dirpath)
+    key_list, _ = _normalise_keys(keys)
+    matrix = _check_matrix(vectors, len(key_list))
+    write_npy(dirpath / VECTORS_FILE, matrix)
+    write_json(dirpath / KEYS_FILE, key_list)
+
+
+def read_keys_vectors(
+    dirpath: str | os.PathLike[str], *, mmap: bool = False
+) -> tuple[list[Key], npt.NDArray[np.float32]]:
+    """Read ``keys.json`` and ``vectors.npy`` written by :func:`write_keys_vectors`.
+
+    Parameters
+    ----------
+    dirpath : path
+        An artifact directory.
+    mmap : bool, default False
+        Memory-map ``vectors.npy`` read-only instead of loading it (only if it is float32).
+
+    Returns
+    -------
+    keys : list of str or list of int, length n_keys
+    vectors : (n_keys, dim) float32 ndarray
+
+    Raises
+    ------
+    ValueError
+        If a file is missing or corrupt, or the number of keys and rows disagree.
+    """
+    dirpath = Path(dirpath)
+    kpath, vpath = dirpath / KEYS_FILE, dirpath / VECTORS_FILE
+    for p in (kpath, vpath):
+        if not p.is_file():
+            raise ValueError(
+                f"{dirpath} has no {p.name}: it is not a complete embedrec artifact; re-save it"
+            )
+    try:
+        raw = json.loads(kpath.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{kpath} is corrupt ({exc}); re-save the artifact") from exc
+    if not isinstance(raw, list):
+        raise ValueError(f"{kpath} must hold a JSON list of keys, got {type(raw).__name__}")
+    try:
+        keys, _ = _normalise_keys(raw)
+    except TypeError as exc:
+        raise ValueError(f"{kpath} is corrupt: {exc}") from exc
+    vectors = read_npy(vpath, mmap=mmap)
+    if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.floating):
+        raise ValueError(
+            f"{vpath} holds a {vectors.dtype} array of shape {vectors.shape}; expected a 2-D "
+            "float matrix (n_keys, dim): the artifact is corrupt, re-save it"
+        )
+    if vectors.shape[0] != len(keys):
+        raise ValueError(
+            f"{dirpath}: {VECTORS_FILE} has shape {vectors.shape} but {KEYS_FILE} has "
+            f"{len(keys)} keys; the artifact is corrupt, re-save it"
+        )
+    if vectors.dtype != np.float32:
+        vectors = vectors.astype(np.float32)
+    return keys, vectors
+
+
+# ---------------------------------------------------------------------------------- Embeddings
+class Embeddings:
+    """Keys, their ``(n_keys, dim)`` float32 vectors and the similarity metric.
+
+    Parameters
+    ----------
+    keys : sequence of str or int, length n_keys
+        Unique external ids, all ``str`` or all ``int``. ``keys[i]`` owns row ``i``. Order matters:
+        ``restrict_vocab=N`` means the first ``N`` keys (models put the most frequent first).
+    vectors : (n_keys, dim) array_like
+        Converted to C-contiguous float32; not copied when it already is. The object keeps a
+        read-only view, so do not modify the array you passed in afterwards (the cached unit
+        vectors would go stale).
+    metric : {"cosine", "dot"}, default "cosine"
+        Similarity of :meth:`most_similar` and :meth:`similarity`: cosine similarity, or the raw
+        dot product. Scores are always similarities: higher is better.
+
+    Raises
+    ------
+    ValueError
+        Duplicate keys (they are listed), a shape mismatch (both shapes are named), non-finite
+        vectors, or an unknown metric.
+    TypeError
+        Keys that are not all ``str`` or all ``int``.
+
+    Examples
+    --------
+    >>> emb = Embeddings(["a", "b", "c"], [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    >>> emb.most_similar("a", k=2).keys.tolist()
+    ['b', 'c']
+    >>> emb.most_similar(["a", "c"], k=1).keys.tolist()
+    [['b'], ['b']]
+    >>> round(emb.similarity("a", "b"), 6)
+    0.8
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[Hashable] | npt.NDArray[Any],
+        vectors: npt.ArrayLike,
+        metric: Metric = "cosine",
+    ) -> None:
+        if metric not in ("cosine", "dot"):
+            raise ValueError(f"metric={metric!r} is invalid; use 'cosine' or 'dot'")
+        key_list, key_type = _normalise_keys(keys)
+        matrix = _check_matrix(vectors, len(key_list))
+        key_to_index = {k: i for i, k in enumerate(key_list)}
+        if len(key_to_index) != len(key_list):
+            seen: set[Key] = set()
+            dups: list[Key] = []
+            for k in key_list:
+                if k in seen and k not in dups:
+                    dups.append(k)
+                seen.add(k)
+            raise ValueError(f"keys must be unique; duplicated: {_listing(dups)}")
+        finite = np.isfinite(matrix).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"vectors hold NaN or inf in {bad.size} row(s), e.g. of keys "
+                f"{_listing([key_list[i] for i in bad[:_MAX_LISTED]])}; training diverged "
+                "(lower the learning rate) or the input is corrupt"
+            )
+        view = matrix.view()
+        view.flags.writeable = False
+        self._keys = key_list
+        self._key_type: KeyType = key_type
+        self._keys_arr = _keys_array(key_list, key_type)
+        self._key_to_index = key_to_index
+        self._vectors = view
+        self._metric: Metric = metric
+        self._unit: npt.NDArray[np.float32] | None = None
+        self._upper_canon: npt.NDArray[np.int64] | None = None
+
+    # ------------------------------------------------------------------ basic properties
+    @property
+    def keys(self) -> list[Key]:
+        """The keys in row order (the internal list: do not modify it)."""
+        return self._keys
+
+    @property
+    def vectors(self) -> npt.NDArray[np.float32]:
+        """The ``(n_keys, dim)`` float32 matrix (a read-only view)."""
+        return self._vectors
+
+    @property
+    def metric(self) -> Metric:
+        """``"cosine"`` or ``"dot"``."""
+        return self._metric
+
+    @property
+    def dim(self) -> int:
+        """Number of columns of :attr:`vectors`."""
+        return int(self._vectors.shape[1])
+
+    @property
+    def key_type(self) -> KeyType:
+        """``"str"`` or ``"int"``: the type of every key."""
+        return self._key_type
+
+    @property
+    def key_to_index(self) -> dict[Key, int]:
+        """Mapping key -> row index (the internal dict: do not modify it)."""
+        return self._key_to_index
+
+    @property
+    def unit_vectors(self) -> npt.NDArray[np.float32]:
+        """Rows of :attr:`vectors` scaled to unit L2 norm (cached; zero rows stay zero, no NaN)."""
+        if self._unit is None:
+            norms = np.linalg.norm(self._vectors, axis=1)
+            unit = self._vectors / np.where(norms > 0, norms, 1.0).astype(np.float32)[:, None]
+            unit = np.ascontiguousarray(unit, dtype=np.float32)
+            unit.flags.writeable = False
+            self._unit = unit
+        return self._unit
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return key in self._key_to_index
+        except TypeError:  # unhashable
+            return False
+
+    def __repr__(self) -> str:
+        return (
+            f"Embeddings(n_keys={len(self)}, dim={self.dim}, metric={self._metric!r}, "
+            f"key_type={self._key_type!r})"
+        )
+
+    # ------------------------------------------------------------------ key -> index
+    def _lookup(
+        self, keys: Sequence[Any], missing: Missing
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Indices of ``keys`` (-1 where unknown) and a mask of the known ones."""
+        get = self._key_to_index.get
+        idx = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        known = idx >= 0
+        if missing == "raise" and not known.all():
+            raise _unknown_keys_error([keys[int(i)] for i in np.flatnonzero(~known)])
+        if missing not in ("raise", "skip"):
+            raise ValueError(f"missing={missing!r} is invalid; use 'raise' or 'skip'")
+        return idx, known
+
+    @overload
+    def index_of(self, key_or_keys: KeyLike, missing: Missing = ...) -> int: ...
+
+    @overload
+    def index_of(self, key_or_keys: KeyList, missing: Missing = ...) -> npt.NDArray[np.int64]: ...
+
+    def index_of(
+        self, key_or_keys: KeyLike | KeyList, missing: Missing = "raise"
+    ) -> int | npt.NDArray[np.int64]:
+        """Row index of one key, or an int64 array of indices of a list of keys.
+
+        Parameters
+        ----------
+        key_or_keys : key or sequence of keys
+        missing : {"raise", "skip"}, default "raise"
+            For a list: ``"skip"`` leaves unknown keys out of the result (so it can be shorter
+            than the input). A single unknown key always raises.
+
+        Raises
+        ------
+        KeyError
+            Listing the unknown keys.
+        """
+        if _is_key(key_or_keys):
+            idx = self._key_to_index.get(cast(Key, key_or_keys))
+            if idx is None:
+                raise _unknown_keys_error([key_or_keys])
+            return idx
+        keys = list(cast(Sequence[Key], key_or_keys))
+        idx_arr, known = self._lookup(keys, missing)
+        return idx_arr[known]
+
+    def __getitem__(self, key: KeyLike | KeyList) -> npt.NDArray[np.float32]:
+        """The ``(dim,)`` vector of ``key`` (a read-only view); a list gives ``(n, dim)``."""
+        if not _is_key(key):
+            return self.get_vectors(cast(KeyList, key))
+        row: npt.NDArray[np.float32] = self._vectors[self.index_of(cast(Key, key))]
+        return row
+
+    def get_vectors(self, keys: KeyList, missing: Missing = "raise") -> npt.NDArray[np.float32]:
+        """``(n, dim)`` float32 copy of the vectors of ``keys`` (unknown ones dropped by skip)."""
+        rows: npt.NDArray[np.float32] = self._vectors[self.index_of(keys, missing=missing)]
+        return rows
+
+    # ------------------------------------------------------------------ scoring core
+    def _n_candidates(self, restrict_vocab: int | None) -> int:
+        if restrict_vocab is None:
+            return len(self)
+        if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)):
+            raise TypeError(f"restrict_vocab must be an int or None, got {restrict_vocab!r}")
+        if restrict_vocab < 1:
+            raise ValueError(f"restrict_vocab={restrict_vocab} is invalid; use None or >= 1")
+        return min(int(restrict_vocab), len(self))
+
+    @staticmethod
+    def _check_k(k: int) -> int:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k={k!r} is invalid; use an int k >= 1")
+        return int(k)
+
+    def _rank(
+        self,
+        n_cand: int,
+        k: int,
+        exclude: npt.NDArray[np.int64],
+        score_block: Callable[[slice], npt.NDArray[np.float32]],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Top-``k`` candidate indices and scores per query, best first.
+
+        ``score_block(rows)`` returns the ``(len(rows), n_cand)`` scores of a block of queries;
+        row ``q`` of ``exclude`` (n_queries, m) lists indices query ``q`` must not return, padded
+        with -1. All rows get the same width: ``min(k, fewest candidates left to any query)``.
+        """
+        n_queries = exclude.shape[0]
+        valid = (exclude >= 0) & (exclude < n_cand)
+        excl = np.sort(np.where(valid, exclude, -1), axis=1)
+        distinct = excl >= 0
+        distinct[:, 1:] &= excl[:, 1:] != excl[:, :-1]
+        min_left = n_cand - int(distinct.sum(axis=1).max()) if n_queries else n_cand
+        width = max(0, min(k, min_left))
+        out_idx = np.empty((n_queries, width), dtype=np.int64)
+        out_scores = np.empty((n_queries, width), dtype=np.float32)
+        if width == 0 or n_queries == 0:
+            return out_idx, out_scores
+        block = max(1, _BLOCK_CELLS // max(n_cand, 1))
+        for start in range(0, n_queries, block):
+            rows = slice(start, min(start + block, n_queries))
+            scores = np.asarray(score_block(rows), dtype=np.float32)
+            r, c = np.nonzero(valid[rows])
+            scores[r, exclude[rows][r, c]] = -np.inf
+            idx, top = _top_k(scores, width)
+            out_idx[rows] = idx
+            out_scores[rows] = top
+        return out_idx, out_scores
+
+    def _query_matrix(
+        self, pos: npt.NDArray[np.int64], neg: npt.NDArray[np.int64], unit: bool
+    ) -> npt.NDArray[np.float32]:
+        """Sum of positive minus negative vectors per query (unit vectors if ``unit``).
+
+        ``pos`` (n_queries, m_pos) and ``neg`` (n_queries, m_neg) hold indices padded with -1.
+        """
+        base = self.unit_vectors if unit else self._vectors
+        q = np.zeros((pos.shape[0], self.dim), dtype=np.float32)
+        for parts, sign in ((pos, 1.0), (neg, -1.0)):
+            for col in parts.T:  # a handful of columns; each is one vectorised gather
+                used = col >= 0
+                q[used] += np.float32(sign) * base[col[used]]
+        if unit:
+            norms = np.linalg.norm(q, axis=1)
+            q /= np.where(norms > 0, norms, 1.0).astype(np.float32)[:, None]
+        return q
+
+    # ------------------------------------------------------------------ queries
+    def most_similar(
+        self,
+        positive: Any,
+        negative: Any = None,
+        k: int = 10,
+        *,
+        restrict_vocab: int | None = None,
+        exclude_query: bool = True,
+        missing: Missing = "raise",
+    ) -> Neighbors:
+        """Nearest keys by :attr:`metric`, batch-first.
+
+        Parameters
+        ----------
+        positive : key, tuple of keys, or list
+            * a single key: one query; the result holds 1-D arrays of length ``k``.
+            * a tuple of keys: one combined query (see below); 1-D result.
+            * a list (or 1-D array): a batch; each element is its own query, either a key or a
+              tuple/list of keys forming one combined query, e.g. ``[("king", "woman"), "paris"]``.
+              The result holds ``(n_queries, k)`` arrays.
+
+            A combined query is the sum of its positive vectors minus the sum of its negative
+            vectors; with ``metric="cosine"`` each vector is unit-normalised first (as gensim
+            does), and scores are cosines to that direction. With ``"dot"`` raw vectors are
+            summed and scores are raw dot products.
+        negative : None, key, tuple/list of keys, or list aligned with a batch
+            Mirrors ``positive``: for a single query, a key or a tuple/list of keys subtracted from
+            it; for a batch, ``None`` or a list of the same length whose elements are ``None``, a
+            key, or a tuple/list of keys.
+        k : int, default 10
+            Number of neighbours. If fewer candidates exist, all are returned, so the result has
+            fewer than ``k`` columns. In a batch all rows have the same width:
+            ``min(k, fewest candidates of any query)`` (candidates are the first
+            ``restrict_vocab`` keys minus the excluded query keys).
+        restrict_vocab : int, optional
+            Only the first ``restrict_vocab`` keys are candidates. Query keys may lie beyond.
+        exclude_query : bool, default True
+            Never return a query's own keys (positives and negatives).
+        missing : {"raise", "skip"}, default "raise"
+            ``"raise"``: unknown keys raise ``KeyError`` listing them. ``"skip"``: every query
+            that has any unknown key (positive or negative) is dropped; a batch result then has
+            one row per remaining query, in the original order (filter with ``key in emb`` to
+            align rows with inputs), and a dropped single query gives empty 1-D arrays.
+
+        Returns
+        -------
+        Neighbors
+            ``keys`` (object array for str keys, int64 for int keys) and float32 ``scores``, best
+            first. Ties are broken by lower index.
+
+        Raises
+        ------
+        KeyError
+            Unknown keys, with ``missing="raise"``.
+        ValueError
+            ``negative`` does not match the structure of ``positive``, or bad ``k``.
+
+        Examples
+        --------
+        >>> emb = Embeddings(["a", "b", "c"], [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+        >>> emb.most_similar([("a", "c")], k=1).keys.tolist()
+        [['b']]
+        """
+        k = self._check_k(k)
+        single, pos_groups, neg_groups = _parse_queries(positive, negative)
+        all_keys = [key for g in pos_groups + neg_groups for key in g]
+        idx, known = self._lookup(all_keys, missing)
+        pos, neg = _split_groups(idx, known, pos_groups, neg_groups)
+        if pos.shape[0] < len(pos_groups):
+            logger.info(
+                "most_similar: dropped %d of %d queries with unknown keys (missing='skip')",
+                len(pos_groups) - pos.shape[0],
+                len(pos_groups),
+            )
+        n_cand = self._n_candidates(restrict_vocab)
+        cosine = self._metric == "cosine"
+        q = self._query_matrix(pos, neg, unit=cosine)
+        cand = self.unit_vectors[:n_cand] if cosine else self._vectors[:n_cand]
+
+        def score_block(rows: slice) -> npt.NDArray[np.float32]:
+            return q[rows] @ cand.T
+
+        exclude = np.concatenate([pos, neg], axis=1) if exclude_query else pos[:, :0]
+        top_idx, top_scores = self._rank(n_cand, k, exclude, score_block)
+        return self._neighbors(top_idx, top_scores, single)
+
+    def _neighbors(
+        self, idx: npt.NDArray[np.int64], scores: npt.NDArray[np.float32], single: bool
+    ) -> Neighbors:
+        keys = self._keys_arr[idx]
+        if single:
+            if idx.shape[0] == 0:
+                return Neighbors(self._keys_arr[:0], np.empty(0, dtype=np.float32))
+            return Neighbors(keys[0], scores[0])
+        return Neighbors(keys, scores)
+
+    @overload
+    def similarity(self, a: KeyLike, b: KeyLike) -> float: ...
+
+    @overload
+    def similarity(self, a: KeyList, b: KeyList) -> npt.NDArray[np.float32]: ...
+
+    def similarity(
+        self, a: KeyLike | KeyList, b: KeyLike | KeyList
+    ) -> float | npt.NDArray[np.float32]:
+        """Similarity by :attr:`metric` of a pair of keys, or pairwise of two equal-length lists.
+
+        Parameters
+        ----------
+        a, b : key, or sequences of keys of equal length
+
+        Returns
+        -------
+        float, or (n_pairs,) float32 ndarray
+            Cosine similarity (0 if either vector is zero) or dot product.
+
+        Raises
+        ------
+        KeyError
+            Listing unknown keys.
+        ValueError
+            Lists of different lengths, or a key mixed with a list.
+
+        Examples
+        --------
+        >>> emb = Embeddings(["a", "b"], [[3.0, 0.0], [1.0, 1.0]], metric="dot")
+        >>> emb.similarity("a", "b")
+        3.0
+        """
+        if _is_key(a) and _is_key(b):
+            ia, ib = self.index_of(cast(Key, a)), self.index_of(cast(Key, b))
+            base = self.unit_vectors if self._metric == "cosine" else self._vectors
+            return float(np.dot(base[ia].astype(np.float64), base[ib].astype(np.float64)))
+        if _is_key(a) or _is_key(b):
+            raise ValueError("give two keys or two lists of keys, not a key and a list")
+        la, lb = list(cast(Sequence[Key], a)), list(cast(Sequence[Key], b))
+        if len(la) != len(lb):
+            raise ValueError(f"a and b must have the same length, got {len(la)} and {len(lb)}")
+        idx, _ = self._lookup(la + lb, "raise")
+        base = self.unit_vectors if self._metric == "cosine" else self._vectors
+        va = base[idx[: len(la)]].astype(np.float64)
+        vb = base[idx[len(la) :]].astype(np.float64)
+        return cast(npt.NDArray[np.float32], np.einsum("ij,ij->i", va, vb).astype(np.float32))
+
+    def analogy(
+        self,
+        a: Any,
+        b: Any,
+        c: Any,
+        k: int = 1,
+        *,
+        method: AnalogyMethod = "3cosadd",
+        restrict_vocab: int | None = None,
+        missing: Missing = "raise",
+    ) -> Neighbors:
+        """Answer "``a`` is to ``b`` as ``c`` is to ?", e.g. ``analogy("man", "king", "woman")``.
+
+        Analogies are defined on cosine similarity, so unit-normalised vectors are used whatever
+        :attr:`metric` is. ``a``, ``b`` and ``c`` are never answers.
+
+        Parameters
+        ----------
+        a, b, c : key, or lists of keys of equal length
+            Three keys give one question (1-D result); three lists give a batch
+            (``(n_questions, k)`` result).
+        k : int, default 1
+            Answers per question; fewer if there are fewer candidates (see :meth:`most_similar`).
+        method : {"3cosadd", "3cosmul"}, default "3cosadd"
+            ``3cosadd``: ``argmax_x cos(x, b - a + c)`` on unit vectors; the score is that cosine.
+            ``3cosmul`` (Levy & Goldberg 2014, eq. 4): ``argmax_x cos'(x,b) cos'(x,c) /
+            (cos'(x,a) + 1e-3)`` with ``cos' = (cos + 1) / 2`` shifting cosines to [0, 1]; the
+            score is that ratio.
+        restrict_vocab : int, optional
+            Only the first ``restrict_vocab`` keys are candidate answers.
+        missing : {"raise", "skip"}, default "raise"
+            As in :meth:`most_similar`: ``"skip"`` drops questions with an unknown key.
+
+        Returns
+        -------
+        Neighbors
+
+        Examples
+        --------
+        >>> emb = Embeddings(["man", "king", "woman", "queen"],
+        ...                  [[1.0, 0.0, 0.1], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+        >>> emb.analogy("man", "king", "woman").keys.tolist()
+        ['queen']
+        """
+        k = self._check_k(k)
+        if method not in ("3cosadd", "3cosmul"):
+            raise ValueError(f"method={method!r} is invalid; use '3cosadd' or '3cosmul'")
+        if all(_is_key(x) for x in (a, b, c)):
+            single, abc = True, [[a], [b], [c]]
+        elif any(_is_key(x) for x in (a, b, c)):
+            raise ValueError("give a, b and c as three keys or as three lists of equal length")
+        else:
+            single, abc = False, [list(x) for x in (a, b, c)]
+            if len({len(x) for x in abc}) != 1:
+                raise ValueError(f"a, b and c must have equal lengths, got {[len(x) for x in abc]}")
+        nq = len(abc[0])
+        idx, known = self._lookup(abc[0] + abc[1] + abc[2], missing)
+        ia, ib, ic = idx[:nq], idx[nq : 2 * nq], idx[2 * nq :]
+        keep = known[:nq] & known[nq : 2 * nq] & known[2 * nq :]
+        if not keep.all():
+            logger.info("analogy: dropped %d questions with unknown keys", int((~keep).sum()))
+            ia, ib, ic = ia[keep], ib[keep], ic[keep]
+        n_cand = self._n_candidates(restrict_vocab)
+        score_block = self._analogy_scorer(ia, ib, ic, n_cand, method)
+        exclude = np.stack([ia, ib, ic], axis=1)
+        top_idx, top_scores = self._rank(n_cand, k, exclude, score_block)
+        return self._neighbors(top_idx, top_scores, single)
+
+    def _analogy_scorer(
+        self,
+        ia: npt.NDArray[np.int64],
+        ib: npt.NDArray[np.int64],
+        ic: npt.NDArray[np.int64],
+        n_cand: int,
+        method: AnalogyMethod,
+    ) -> Callable[[slice], npt.NDArray[np.float32]]:
+        unit = self.unit_vectors
+        cand = unit[:n_cand]
+        if method == "3cosadd":
+            q = self._query_matrix(np.stack([ib, ic], axis=1), ia[:, None], unit=True)
+
+            def add_block(rows: slice) -> npt.NDArray[np.float32]:
+                return q[rows] @ cand.T
+
+            return add_block
+
+        def mul_block(rows: slice) -> npt.NDArray[np.float32]:
+            # one product for all three cosines, then the shift to [0, 1]
+            n = ia[rows].size
+            cos = unit[np.concatenate([ia[rows], ib[rows], ic[rows]])] @ cand.T
+            cos += 1.0
+            cos *= 0.5
+            ca, cb, cc = cos[:n], cos[n : 2 * n], cos[2 * n :]
+            return cast(npt.NDArray[np.float32], cb * cc / (ca + np.float32(_COSMUL_EPS)))
+
+        return mul_block
+
+    # ------------------------------------------------------------------ evaluation
+    def _canonical_vocab(
+        self, restrict_vocab: int, case_insensitive: bool
+    ) -> tuple[dict[str, int], npt.NDArray[np.int64], int]:
+        """gensim's ``ok_vocab``: word (uppercased if asked) -> index of its first occurrence
+        among the first ``restrict_vocab`` keys; plus each candidate's canonical index."""
+        n = self._n_candidates(restrict_vocab)
+        words = [str(key) for key in self._keys[:n]]
+        if case_insensitive:
+            words = [w.upper() for w in words]
+        vocab: dict[str, int] = {}
+        for i, w in enumerate(words):
+            vocab.setdefault(w, i)
+        canon = np.fromiter((vocab[w] for w in words), dtype=np.int64, count=n)
+        return vocab, canon, n
+
+    def evaluate_analogies(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        restrict_vocab: int = 300_000,
+        method: AnalogyMethod = "3cosadd",
+        case_insensitive: bool = True,
+    ) -> dict[str, Any]:
+        """Accuracy on an analogy test set in Google's ``questions-words.txt`` format.
+
+        Follows gensim's ``KeyedVectors.evaluate_word_analogies`` (with ``dummy4unknown=False``):
+
+        * ``": name"`` lines start sections; other lines hold four words ``a b c d`` meaning
+          a:b :: c:d. Lines without exactly four words are skipped (logged).
+        * Only the first ``restrict_vocab`` keys are used. With ``case_insensitive`` keys and
+          question words are uppercased and a word maps to its first (most frequent) key.
+          Questions with any word outside that vocabulary are skipped and counted as OOV.
+        * The answer ranks the restricted vocabulary (3CosAdd: cosine to ``b - a + c`` on unit
+          vectors, or 3CosMul, see :meth:`analogy`) without the three question words; of the
+          top 5, the first whose word differs from ``a``, ``b`` and ``c`` (after uppercasing)
+          is the prediction. It is correct if it equals ``d``.
+
+        Cosine is used whatever :attr:`metric` is. Answers are computed in batches of questions
+        with matrix products.
+
+        Parameters
+        ----------
+        path : path
+            The questions file (UTF-8; may be gzipped).
+        restrict_vocab : int, default 300000
+        method : {"3cosadd", "3cosmul"}, default "3cosadd"
+        case_insensitive : bool, default True
+
+        Returns
+        -------
+        dict
+            ``sections``: list of ``{"section", "correct", "incorrect", "accuracy"}`` in file
+            order; ``total``: ``{"correct", "incorrect", "accuracy"}``; ``oov_questions``: number
+            of skipped questions; ``oov_ratio``: their fraction of all questions (0..1; gensim
+            logs it as a percentage); ``questions``: number of well-formed questions. The accuracy
+            of a section without evaluated questions is 0.0, as in gensim.
+
+        Raises
+        ------
+        ValueError
+            A question before the first section header, no questions at all, or an unreadable
+            file.
+        """
+        if method not in ("3cosadd", "3cosmul"):
+            raise ValueError(f"method={method!r} is invalid; use '3cosadd' or '3cosmul'")
+        path = Path(path)
+        vocab, canon, n_cand = self._canonical_vocab(restrict_vocab, case_insensitive)
+        names: list[str] = []
+        q_section: list[int] = []
+        q_words: list[list[int]] = []
+        n_questions = oov = 0
+        for line_no, line in enumerate(_read_text_lines(path), start=1):
+            if line.startswith(": "):
+                names.append(line.lstrip(": ").strip())
+                continue
+            if not names:
+                raise ValueError(
+                    f"{path}: line {line_no}: question before the first ': section' header"
+                )
+            words = line.split()
+            if len(words) != 4:
+                logger.info("Skipping invalid line #%d in %s", line_no, path)
+                continue
+            if case_insensitive:
+                words = [w.upper() for w in words]
+            n_questions += 1
+            ids = [vocab.get(w, -1) for w in words]
+            if min(ids) < 0:
+                oov += 1
+                continue
+            q_section.append(len(names) - 1)
+            q_words.append(ids)
+        if n_questions == 0:
+            raise ValueError(f"{path}: no analogy questions found (expected lines 'a b c d')")
+        quads = np.array(q_words, dtype=np.int64).reshape(-1, 4)
+        correct = self._analogy_correct(quads, canon, n_cand, method)
+        sec = np.array(q_section, dtype=np.int64)
+        n_right = np.bincount(sec[correct], minlength=len(names))
+        n_all = np.bincount(sec, minlength=len(names))
+        sections = [
+            _accuracy_entry(int(r), int(t - r), section=name)
+            for name, r, t in zip(names, n_right, n_all, strict=True)
+        ]
+        for s in sections:
+            logger.info(
+                "%s: %.1f%% (%d/%d)",
+                s["section"],
+                100 * s["accuracy"],
+                s["correct"],
+                s["correct"] + s["incorrect"],
+            )
+        total = _accuracy_entry(int(correct.sum()), int((~correct).sum()))
+        logger.info(
+            "Total accuracy: %.1f%% (%d/%d); questions with OOV words: %.1f%%",
+            100 * total["accuracy"],
+            total["correct"],
+            total["correct"] + total["incorrect"],
+            100 * oov / n_questions,
+        )
+        return {
+            "sections": sections,
+            "total": total,
+            "oov_questions": oov,
+            "oov_ratio": oov / n_questions,
+            "questions": n_questions,
+        }
+
+    def _analogy_correct(
+        self,
+        quads: npt.NDArray[np.int64],
+        canon: npt.NDArray[np.int64],
+        n_cand: int,
+        method: AnalogyMethod,
+    ) -> npt.NDArray[np.bool_]:
+        ia, ib, ic, expected = quads.T
+        score_block = self._analogy_scorer(ia, ib, ic, n_cand, method)
+        top_idx, _ = self._rank(n_cand, _ANALOGY_TOPN, quads[:, :3], score_block)
+        if top_idx.shape[1] == 0:
+            return np.zeros(len(quads), dtype=bool)
+        # gensim walks its top 5 and stops at the first word that is not a question word after
+        # case folding (a different-case variant of a, b or c is skipped); if all 5 are, the last
+        # one stands as the (wrong) prediction.
+        top_canon = canon[top_idx]
+        ignored = (
+            (top_canon == ia[:, None]) | (top_canon == ib[:, None]) | (top_canon == ic[:, None])
+        )
+        first_ok = np.where(ignored.all(axis=1), top_idx.shape[1] - 1, np.argmax(~ignored, axis=1))
+        predicted = top_canon[np.arange(len(quads)), first_ok]
+        return cast(npt.NDArray[np.bool_], predicted == expected)
+
+    def evaluate_pairs(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        delimiter: str = "\t",
+        restrict_vocab: int = 300_000,
+        case_insensitive: bool = True,
+        score_column: int | None = None,
+    ) -> dict[str, float | int]:
+        """Correlation of cosine similarities with human judgements (WordSim-353, SimLex-999).
+
+        Follows gensim's ``KeyedVectors.evaluate_word_pairs`` (``dummy4unknown=False``): pairs with
+        a word outside the first ``restrict_vocab`` keys are skipped and counted as OOV; with
+        ``case_insensitive`` words are uppercased and map to their first key.
+
+        File layout: ``delimiter``-separated columns, fields stripped of surrounding whitespace;
+        blank lines and lines starting with ``#`` are ignored. Word 1 and word 2 are the first two
+        columns and the score is the third (``score_column=2``). The first non-comment line is a
+        header when its score column is not a number; after a header, if the third column of the
+        first row is not a number either (the official ``SimLex-999.txt`` has ``POS`` there), the
+        first numeric column after the words is used and logged. Other lines that are too short
+        or have a non-numeric score are skipped with a warning, as gensim skips them.
+        Comma-separated files (the original ``wordsim353/*.csv``) need ``delimiter=","``.
+
+        Parameters
+        ----------
+        path : path
+            The pairs file (UTF-8; may be gzipped).
+        delimiter : str, default tab
+        restrict_vocab : int, default 300000
+        case_insensitive : bool, default True
+        score_column : int, optional
+            0-based column of the human score; ``None`` detects it as described above.
+
+        Returns
+        -------
+        dict
+            ``pearson``, ``pearson_pvalue``, ``spearman``, ``spearman_pvalue`` (scipy.stats),
+            ``pairs`` (pairs evaluated), ``oov_pairs`` (pairs skipped for OOV words) and
+            ``oov_ratio`` (``oov_pairs / (pairs + oov_pairs)``, a fraction 0..1; gensim returns
+            it as a percentage).
+
+        Raises
+        ------
+        ValueError
+            No pair could be evaluated (bad format, or all pairs OOV).
+        """
+        from scipy import stats  # scipy.stats is slow to import; only evaluation needs it
+
+        path = Path(path)
+        vocab, _, _ = self._canonical_vocab(restrict_vocab, case_insensitive)
+        gold: list[float] = []
+        pair_idx: list[tuple[int, int]] = []
+        skipped: list[int] = []
+        oov = 0
+        col = score_column
+        header: list[str] | None = None
+        data_seen = False
+        for line_no, line in enumerate(_read_text_lines(path), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = [f.strip() for f in line.split(delimiter)]
+            if col is None and header is not None and not data_seen and len(fields) > 2:
+                numeric = (j for j in range(2, len(fields)) if _parse_float(fields[j]) is not None)
+                col = next(numeric, 2)
+                if col != 2:
+                    name = header[col] if col < len(header) else "?"
+                    logger.info("%s: using column %d (%r) as the score", path, col, name)
+            use = 2 if col is None else col
+            score = _parse_float(fields[use]) if len(fields) > use else None
+            if score is None and header is None and not data_seen:
+                header = fields
+                logger.info("%s: line %d is a header: %s", path, line_no, line.strip())
+                continue
+            data_seen = True
+            if score is None:
+                skipped.append(line_no)
+                logger.info("Skipping invalid line #%d in %s", line_no, path)
+                continue
+            a, b = fields[0], fields[1]
+            if case_insensitive:
+                a, b = a.upper(), b.upper()
+            if a not in vocab or b not in vocab:
+                oov += 1
+                logger.debug("Skipping line #%d with OOV words: %s", line_no, line.strip())
+                continue
+            gold.append(score)
+            pair_idx.append((vocab[a], vocab[b]))
+        if skipped:
+            logger.warning(
+                "%s: skipped %d malformed line(s) (e.g. line %d); check delimiter=%r",
+                path,
+                len(skipped),
+                skipped[0],
+                delimiter,
+            )
+        if not gold:
+            raise ValueError(
+                f"{path}: no similarity pair could be evaluated: {oov} pair(s) had words outside "
+                f"the first {restrict_vocab} keys and {len(skipped)} line(s) were malformed "
+                f"(check delimiter={delimiter!r})"
+            )
+        ij = np.array(pair_idx, dtype=np.int64)
+        unit = self.unit_vectors
+        model = np.einsum(
+            "ij,ij->i", unit[ij[:, 0]].astype(np.float64), unit[ij[:, 1]].astype(np.float64)
+        )
+        pearson = stats.pearsonr(gold, model)
+        spearman = stats.spearmanr(gold, model)
+        result: dict[str, float | int] = {
+            "pearson": float(pearson[0]),
+            "pearson_pvalue": float(pearson[1]),
+            "spearman": float(spearman[0]),
+            "spearman_pvalue": float(spearman[1]),
+            "pairs": len(gold),
+            "oov_pairs": oov,
+            "oov_ratio": oov / (len(gold) + oov),
+        }
+        logger.info(
+            "%s: Pearson %.4f, Spearman %.4f, %d pairs, OOV %.1f%%",
+            path,
+            result["pearson"],
+            result["spearman"],
+            len(gold),
+            100 * result["oov_ratio"],
+        )
+        return result
+
+    # ------------------------------------------------------------------ word2vec format
+    def save_word2vec_format(self, path: str | os.PathLike[str], *, binary: bool = False) -> None:
+        """Write the word2vec text or binary format (atomically; ``.gz`` paths are gzipped).
+
+        Header ``"n_keys dim\\n"``; text rows ``"key v1 v2 ...\\n"`` with the shortest float32
+        repr of each value (exact round trip); binary rows: the UTF-8 key, a space, ``dim``
+        little-endian float32 values, then ``"\\n"`` as word2vec.c writes (gensim omits the
+        newline; both readers accept either). Int keys are written with ``str()`` and so read
+        back as strings. The metric is not stored.
+
+        Raises
+        ------
+        ValueError
+            A key that is empty or contains whitespace (the format separates fields with spaces).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "v.txt"
+        >>> Embeddings(["a"], [[0.5, -1.0]]).save_word2vec_format(p)
+        >>> p.read_text()
+        '1 2\\na 0.5 -1.0\\n'
+        """
+        path = Path(path)
+        words = [str(key) for key in self._keys]
+        for w in words:
+            if not w or _WHITESPACE.search(w):
+                raise ValueError(
+                    f"key {w!r} is empty or contains whitespace, which the word2vec format cannot "
+                    "hold (fields are space-separated); replace whitespace in keys (e.g. "
+                    "key.replace(' ', '_')) or use Embeddings.save(dir), which keeps any key"
+                )
+        with atomic_open(path, "wb") as raw:
+            out: IO[bytes] = raw
+            gz = None
+            if path.suffix == ".gz":
+                gz = gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0)
+                out = cast(IO[bytes], gz)
+            out.write(f"{len(words)} {self.dim}\n".encode())
+            little = self._vectors.astype("<f4", copy=False)
+            block = 4096
+            for start in range(0, len(words), block):
+                rows = range(start, min(start + block, len(words)))
+                if binary:
+                    chunk = b"".join(
+                        words[i].encode("utf-8") + b" " + little[i].tobytes() + b"\n" for i in rows
+                    )
+                else:
+                    chunk = "".join(
+                        f"{words[i]} {' '.join(map(str, self._vectors[i]))}\n" for i in rows
+                    ).encode("utf-8")
+                out.write(chunk)
+            if gz is not None:
+                gz.close()
+        logger.info(
+            "wrote %d x %d vectors to %s (%s)",
+            len(words),
+            self.dim,
+            path,
+            "binary" if binary else "text",
+        )
+
+    @classmethod
+    def load_word2vec_format(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        binary: bool | None = None,
+        limit: int | None = None,
+        metric: Metric = "cosine",
+    ) -> Embeddings:
+        """Read a word2vec text or binary file, as written by word2vec.c, gensim or this class.
+
+        Parameters
+        ----------
+        path : path
+            The file; gzip-compressed files (any name) are decompressed on the fly.
+        binary : bool, optional
+            ``None`` detects the format from the first row.
+        limit : int, optional
+            Read only the first ``limit`` rows (the most frequent keys in word2vec files).
+        metric : {"cosine", "dot"}, default "cosine"
+
+        Returns
+        -------
+        Embeddings
+            Keys are always ``str``.
+
+        Raises
+        ------
+        ValueError
+            A corrupt file: bad header, fewer or more rows than the header says, a row with the
+            wrong number of values, a non-numeric or non-finite value, undecodable UTF-8, or
+            duplicate keys. The message names the file and the line (text) or row (binary).
+        """
+        path = Path(path)
+        if limit is not None and (isinstance(limit, bool) or limit < 1):
+            raise ValueError(f"limit={limit!r} is invalid; use None or an int >= 1")
+        try:
+            with _open_maybe_gzip(path) as fh:
+                reader = _ByteReader(fh)
+                n, dim = _read_header(reader, path)
+                n_read = n if limit is None else min(n, limit)
+                if binary is None:
+                    binary = _looks_binary(reader, dim, n)
+                    logger.debug("%s: detected %s format", path, "binary" if binary else "text")
+                rows = _read_binary_rows if binary else _read_text_rows
+                words, vectors = rows(reader, path, n, n_read, dim)
+                if limit is None or n_read == n:
+                    start = reader.offset
+                    trailing = reader.rest()
+                    if trailing.strip():
+                        skip = len(trailing) - len(trailing.lstrip())
+                        raise ValueError(
+                            f"{path}: the header says {n} rows but there is more data after row "
+                            f"{n} (byte {start + skip}); the header count is "
+                            "wrong or the file is corrupt"
+                        )
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: corrupt gzip stream ({exc})") from exc
+        try:
+            emb = cls(words, vectors, metric=metric)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        logger.info("loaded %d x %d vectors from %s", len(emb), dim, path)
+        return emb
+
+    # ------------------------------------------------------------------ directory artifact
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a directory artifact: ``manifest.json``, ``vectors.npy``, ``keys.json``.
+
+        The write is atomic: the directory is built beside ``path`` and swapped in only when
+        complete, so an interrupted save leaves any previous save intact.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()) / "emb"
+        >>> Embeddings([1, 2], [[1.0, 0.0], [0.0, 1.0]]).save(d)
+        >>> Embeddings.load(d).keys
+        [1, 2]
+        """
+        with atomic_dir(path) as tmp:
+            write_keys_vectors(tmp, self._keys, self._vectors)
+            write_json(
+                tmp / MANIFEST,
+                make_manifest(
+                    "Embeddings",
+                    metric=self._metric,
+                    dim=self.dim,
+                    n_keys=len(self),
+                    key_type=self._key_type,
+                ),
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, mmap: bool = False) -> Embeddings:
+        """Load a directory written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path
+        mmap : bool, default False
+            Memory-map ``vectors.npy`` read-only.
+
+        Raises
+        ------
+        FileNotFoundError, NotADirectoryError
+            ``path`` is missing or a file.
+        ValueError
+            Not an embedrec ``Embeddings`` directory, or corrupt (manifest, keys and vectors
+            disagree).
+        """
+        manifest = read_manifest(path, "Embeddings")
+        path = Path(path)
+        keys, vectors = read_keys_vectors(path, mmap=mmap)
+        metric = manifest.get("metric")
+        if metric not in ("cosine", "dot"):
+            raise ValueError(f"{path}/{MANIFEST} has metric={metric!r}; expected 'cosine' or 'dot'")
+        expected = {"n_keys": len(keys), "dim": int(vectors.shape[1])}
+        for field, actual in expected.items():
+            if manifest.get(field) != actual:
+                raise ValueError(
+                    f"{path}/{MANIFEST} says {field}={manifest.get(field)!r} but the data has "
+                    f"{actual}; the artifact is corrupt, re-save it"
+                )
+        key_type = ("int" if isinstance(keys[0], int) else "str") if keys else "str"
+        if keys and manifest.get("key_type", key_type) != key_type:
+            raise ValueError(
+                f"{path}/{MANIFEST} says key_type={manifest.get('key_type')!r} but {KEYS_FILE} "
+                f"holds {key_type} keys; the artifact is corrupt, re-save it"
+            )
+        return cls(keys, vectors, metric=cast(Metric, metric))
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _top_k(
+    scores: npt.NDArray[np.float32], width: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Indices and values of the ``width`` largest scores per row, descending.
+
+    argpartition selects the block, then only that block is sorted; equal scores keep index
+    order.
+    """
+    nq, n = scores.shape
+    if width < n:
+        part = np.argpartition(scores, n - width, axis=1)[:, n - width :]
+        part.sort(axis=1)
+    else:
+        part = np.broadcast_to(np.arange(n, dtype=np.int64), (nq, n))
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return (
+        np.take_along_axis(part, order, axis=1).astype(np.int64, copy=False),
+        np.take_along_axis(vals, order, axis=1),
+    )
+
+
+def _split_groups(
+    idx: npt.NDArray[np.int64],
+    known: npt.NDArray[np.bool_],
+    pos_groups: list[tuple[Key, ...]],
+    neg_groups: list[tuple[Key, ...]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Cut the flat index array into padded (n_queries, m) positive and negative index matrices,
+    dropping every query that has an unknown key (index -1)."""
+    nq = len(pos_groups)
+    sizes = np.array([len(g) for g in pos_groups + neg_groups], dtype=np.int64)
+    group_of = np.repeat(np.arange(sizes.size), sizes)
+    slot = np.arange(idx.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    padded = np.full((sizes.size, int(sizes.max(initial=0))), -1, dtype=np.int64)
+    padded[group_of, slot] = idx
+    bad = np.bincount(group_of, weights=~known, minlength=sizes.size) > 0
+    keep = ~(bad[:nq] | bad[nq:])
+    m_pos = int(sizes[:nq].max(initial=0))
+    m_neg = int(sizes[nq:].max(initial=0))
+    return padded[:nq][keep, :m_pos], padded[nq:][keep, :m_neg]
+
+
+def _accuracy_entry(correct: int, incorrect: int, **extra: str) -> dict[str, Any]:
+    total = correct + incorrect
+    return {
+        **extra,
+        "correct": correct,
+        "incorrect": incorrect,
+        "accuracy": correct / total if total else 0.0,
+    }
+
+
+def _group(obj: Any, what: str) -> tuple[Key, ...]:
+    """A key or a tuple/list/array of keys -> tuple of keys."""
+    if _is_key(obj):
+        return (_as_key(obj),)
+    if isinstance(obj, (tuple, list, np.ndarray)):
+        bad = [x for x in obj if not _is_key(x)]
+        if bad:
+            raise TypeError(f"{what} holds {bad[0]!r}, which is not a str or int key")
+        return tuple(_as_key(x) for x in obj)
+    raise TypeError(f"{what} must be a key or a tuple of keys, got {type(obj).__name__}")
+
+
+def _parse_queries(
+    positive: Any, negative: Any
+) -> tuple[bool, list[tuple[Key, ...]], list[tuple[Key, ...]]]:
+    """Normalise most_similar's arguments to per-query (positive, negative) key tuples."""
+    if _is_key(positive) or isinstance(positive, tuple):
+        pos = _group(positive, "positive")
+        if not pos:
+            raise ValueError("positive is an empty tuple; give at least one key")
+        neg = () if negative is None else _group(negative, "negative")
+        return True, [pos], [neg]
+    if not isinstance(positive, (list, np.ndarray)):
+        raise TypeError(
+            f"positive must be a key, a tuple of keys or a list of queries, got "
+            f"{type(positive).__name__}"
+        )
+    pos_groups = [_group(p, f"positive[{i}]") for i, p in enumerate(positive)]
+    for i, g in enumerate(pos_groups):
+        if not g:
+            raise ValueError(f"positive[{i}] is empty; give at least one key per query")
+    if negative is None:
+        return False, pos_groups, [()] * len(pos_groups)
+    if not isinstance(negative, (list, np.ndarray)) or len(negative) != len(pos_groups):
+        raise ValueError(
+            f"with a batch of {len(pos_groups)} queries, negative must be None or a list of the "
+            "same length (one key, tuple of keys or None per query); got "
+            f"{type(negative).__name__}"
+            + (f" of length {len(negative)}" if isinstance(negative, (list, np.ndarray)) else "")
+        )
+    neg_groups = [() if m is None else _group(m, f"negative[{i}]") for i, m in enumerate(negative)]
+    return False, pos_groups, neg_groups
+
+
+def _read_header(reader: _ByteReader, path: Path) -> tuple[int, int]:
+    end = reader.find(b"\n", limit=1 << 16)
+    if end == -1:
+        raise ValueError(
+            f"{path}: line 1: no header line 'n_keys dim' found; is this a "
+            "word2vec file? (GloVe files need 'n_keys dim' prepended)"
+        )
+    raw = reader.take(end + 1)
+    try:
+        parts = raw.decode("utf-8").split()
+        n, dim = (int(x) for x in parts) if len(parts) == 2 else (-1, -1)
+    except (UnicodeDecodeError, ValueError):
+        n, dim = -1, -1
+    if n < 0 or dim < 1:
+        raise ValueError(
+            f"{path}: line 1: expected a header 'n_keys dim' with n_keys >= 0 and dim >= 1, got "
+            f"{raw[:80]!r}; is this a word2vec file? (GloVe files need 'n_keys dim' prepended)"
+        )
+    return n, dim
+
+
+def _looks_binary(reader: _ByteReader, dim: int, n: int) -> bool:
+    """Guess the format from the first row: text if what follows the key is ``dim`` numbers, or
+    printable ASCII longer than a binary vector would be (a malformed text row); else binary."""
+    if n == 0:
+        return False
+    end = reader.find(b"\n", limit=64 * dim + (1 << 16))
+    line = reader.buf[reader.pos : reader.pos + end] if end != -1 else reader.buf[reader.pos :]
+    _, _, rest = line.partition(b" ")
+    if not _PRINTABLE.fullmatch(rest):
+        return True
+    tokens = rest.split()
+    if len(tokens) == dim and all(_is_float_token(t) for t in tokens):
+        return False
+    return len(rest) <= 4 * dim
+
+
+def _is_float_token(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_text_rows(
+    reader: _ByteReader, path: Path, n: int, n_read: int, dim: int
+) -> tuple[list[str], npt.NDArray[np.float32]]:
+    words: list[str] = []
+    matrix = _RowBuffer(n_read, dim)
+    for row in range(n_read):
+        line_no = row + 2
+        end = reader.find(b"\n")
+        if end == -1:
+            end = len(reader.buf) - reader.pos
+            if end == 0:
+                raise ValueError(
+                    f"{path}: the header says {n} rows but the file ends after {row} (at line "
+                    f"{line_no}); the file is truncated or the header count is wrong"
+                )
+        raw = reader.take(end + 1)
+        try:
+            line = raw.decode("utf-8").rstrip()
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path}: line {line_no}: bytes are not valid UTF-8 ({exc.reason}); if this is a "
+                "binary file pass binary=True"
+            ) from exc
+        word, _, rest = line.partition(" ")
+        values = rest.split()
+        if not word or len(values) != dim:
+            raise ValueError(
+                f"{path}: line {line_no} (key {word!r}): expected a key and {dim} values, got "
+                f"{len(values)} values; the file is corrupt or the header dim is wrong"
+            )
+        try:
+            vec = np.array(values, dtype=np.float32)
+        except ValueError:
+            bad = next(v for v in values if _parse_float(v) is None)
+            raise ValueError(
+                f"{path}: line {line_no} (key {word!r}): {bad!r} is not a number"
+            ) from None
+        if not np.isfinite(vec).all():
+            raise ValueError(f"{path}: line {line_no} (key {word!r}): non-finite value (NaN/inf)")
+        words.append(word)
+        matrix.append(vec)
+    return words, matrix.result()
+
+
+def _read_binary_rows(
+    reader: _ByteReader, path: Path, n: int, n_read: int, dim: int
+) -> tuple[list[str], npt.NDArray[np.float32]]:
+    words: list[str] = []
+    matrix = _RowBuffer(n_read, dim)
+    row_bytes = 4 * dim
+    for row in range(1, n_read + 1):
+        sp = reader.find(b" ", limit=1 << 16)
+        if sp == -1 or not reader.fill(sp + 1 + row_bytes):
+            raise ValueError(
+                f"{path}: row {row} (byte {reader.offset}): the file ends inside this row; the "
+                f"header says {n} rows of dim {dim}, so it is truncated or the header is wrong"
+            )
+        raw_key = reader.take(sp).lstrip(b"\n")
+        reader.take(1)
+        vec = np.frombuffer(reader.take(row_bytes), dtype="<f4").astype(np.float32)
+        try:
+            word = raw_key.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path}: row {row} (byte {reader.offset}): key bytes {raw_key[:40]!r} are not "
+                f"valid UTF-8 ({exc.reason}); the header dim may be wrong, or if this is a text "
+                "file pass binary=False"
+            ) from exc
+        if not word:
+            raise ValueError(f"{path}: row {row}: empty key; the header dim may be wrong")
+        if not np.isfinite(vec).all():
+            raise ValueError(
+                f"{path}: row {row} (key {word!r}): non-finite value (NaN/inf); the file is corrupt"
+            )
+        words.append(word)
+        matrix.append(vec)
+    return words, matrix.result()
