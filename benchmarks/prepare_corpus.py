@@ -20,7 +20,11 @@ TOKEN = re.compile(r"[a-z]+")
 
 
 def data_root() -> Path:
-    return Path(os.environ.get("EMBEDREC_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+    return Path(
+        os.environ.get(
+            "EMBEDREC_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+        )
+    )
 
 
 def default_out() -> Path:

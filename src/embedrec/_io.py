@@ -98,7 +98,9 @@ def read_npy(path: Path, mmap: bool = False) -> npt.NDArray[Any]:
         ) from exc
 
 
-def read_manifest(path: str | os.PathLike[str], expected_class: str | None = None) -> dict[str, Any]:
+def read_manifest(
+    path: str | os.PathLike[str], expected_class: str | None = None
+) -> dict[str, Any]:
     """Read and validate ``manifest.json`` of an artifact directory."""
     path = Path(path)
     if not path.exists():

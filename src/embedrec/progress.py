@@ -55,8 +55,16 @@ class Progress:
             rate = self.done / max(now - self._t0, 1e-9)
             pct = f" {100.0 * self.done / self.total:.1f}%" if self.total else ""
             extra = "".join(f", {k} {v:.4g}" for k, v in values.items())
-            logger.info("%s:%s %d %s, %.0f %s/s%s", self.desc, pct, self.done, self.unit, rate,
-                        self.unit, extra)
+            logger.info(
+                "%s:%s %d %s, %.0f %s/s%s",
+                self.desc,
+                pct,
+                self.done,
+                self.unit,
+                rate,
+                self.unit,
+                extra,
+            )
 
     @property
     def elapsed(self) -> float:

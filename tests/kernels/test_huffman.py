@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,7 +33,7 @@ def test_huffman_prefix_free_and_optimal(counts):
     words = [_code(codes, lengths, w) for w in range(len(counts))]
     # prefix-free: no code is a prefix of another
     srt = sorted(words)
-    for a, b in zip(srt, srt[1:], strict=False):
+    for a, b in itertools.pairwise(srt):
         assert not b.startswith(a), (a, b)
     # optimal: same expected length as a heapq Huffman code
     ref = huffman_lengths_ref(counts)

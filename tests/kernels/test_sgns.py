@@ -11,9 +11,20 @@ def _run(w_in, w_out, in_rows, out_rows, labels, lr):
     n_in, n_out = len(in_rows), len(out_rows)
     g_buf = np.zeros((max(n_in, 1), max(n_out, 1)), np.float32)
     grad = np.zeros((max(n_in, 1), w_in.shape[1]), np.float32)
-    loss = batch_update(w_in, w_out, np.array(in_rows, np.int32), n_in,
-                        np.array(out_rows, np.int32), np.array(labels, np.float32), n_out,
-                        np.float32(lr), SIG, LOGSIG, g_buf, grad)
+    loss = batch_update(
+        w_in,
+        w_out,
+        np.array(in_rows, np.int32),
+        n_in,
+        np.array(out_rows, np.int32),
+        np.array(labels, np.float32),
+        n_out,
+        np.float32(lr),
+        SIG,
+        LOGSIG,
+        g_buf,
+        grad,
+    )
     apply_rows(w_in, np.array(in_rows, np.int32), n_in, grad)
     return loss
 

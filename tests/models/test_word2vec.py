@@ -20,16 +20,18 @@ def topics():
 def in_cluster_rate(model, topic_of, k=10):
     keys = list(topic_of)
     res = model.most_similar(keys, k=k)
-    hits = [[topic_of[n] == topic_of[q] for n in row] for q, row in zip(keys, res.keys,
-                                                                         strict=True)]
+    hits = [
+        [topic_of[n] == topic_of[q] for n in row] for q, row in zip(keys, res.keys, strict=True)
+    ]
     return float(np.mean(hits))
 
 
 @pytest.mark.parametrize("arch,loss", COMBOS)
 def test_planted_topics_are_recovered(topics, arch, loss):
     sentences, topic_of = topics
-    cfg = Word2VecConfig(arch=arch, loss=loss, dim=32, window=5, min_count=1, sample=0,
-                         epochs=5, workers=2, seed=3)
+    cfg = Word2VecConfig(
+        arch=arch, loss=loss, dim=32, window=5, min_count=1, sample=0, epochs=5, workers=2, seed=3
+    )
     model = Word2Vec(cfg).fit(sentences, progress=False)
     assert in_cluster_rate(model, topic_of) >= 0.9
 
@@ -37,8 +39,16 @@ def test_planted_topics_are_recovered(topics, arch, loss):
 @pytest.mark.parametrize("arch,loss", COMBOS)
 def test_exact_per_pair_mode_also_learns(topics, arch, loss):
     sentences, topic_of = topics
-    cfg = Word2VecConfig(arch=arch, loss=loss, dim=32, min_count=1, sample=0, epochs=5,
-                         workers=1, shared_negatives=False)
+    cfg = Word2VecConfig(
+        arch=arch,
+        loss=loss,
+        dim=32,
+        min_count=1,
+        sample=0,
+        epochs=5,
+        workers=1,
+        shared_negatives=False,
+    )
     assert in_cluster_rate(Word2Vec(cfg).fit(sentences, progress=False), topic_of) >= 0.9
 
 
@@ -50,7 +60,8 @@ def test_one_worker_is_bit_reproducible(topics):
     assert np.array_equal(a.embeddings_.vectors, b.embeddings_.vectors)
     assert a.loss_history_ == b.loss_history_
     c = Word2Vec(Word2VecConfig(dim=16, min_count=1, epochs=2, workers=1, seed=12)).fit(
-        sentences, progress=False)
+        sentences, progress=False
+    )
     assert not np.array_equal(a.embeddings_.vectors, c.embeddings_.vectors)
 
 
@@ -59,8 +70,9 @@ def test_loss_decreases_and_matches_across_worker_counts(topics, arch, loss):
     sentences, _ = topics
     hist = {}
     for workers in (1, 2):
-        cfg = Word2VecConfig(arch=arch, loss=loss, dim=24, min_count=1, epochs=4,
-                             workers=workers, seed=5)
+        cfg = Word2VecConfig(
+            arch=arch, loss=loss, dim=24, min_count=1, epochs=4, workers=workers, seed=5
+        )
         m = Word2Vec(cfg).fit(sentences, progress=False)
         hist[workers] = m.loss_history_
         assert all(np.isfinite(m.loss_history_))
@@ -73,8 +85,9 @@ def test_epoch_stats_and_callbacks(topics):
     sentences, _ = topics
     seen = []
     cfg = Word2VecConfig(dim=8, min_count=1, epochs=3, sample=0, workers=2)
-    m = Word2Vec(cfg).fit(sentences, progress=False,
-                          callbacks=[lambda mdl, ep, st: seen.append((ep, st["loss"]))])
+    m = Word2Vec(cfg).fit(
+        sentences, progress=False, callbacks=[lambda mdl, ep, st: seen.append((ep, st["loss"]))]
+    )
     assert [e for e, _ in seen] == [0, 1, 2]
     assert [lo for _, lo in seen] == m.loss_history_
     # sample=0: every token is an effective word in every epoch
@@ -99,7 +112,8 @@ def test_long_session_not_truncated():
 def test_int_tokens_need_no_casting():
     sessions = [[1, 2, 3, 4] * 3, [3, 4, 5, 6] * 3, [np.int64(7), 8, 9]] * 40
     m = Word2Vec(Word2VecConfig(dim=8, min_count=1, epochs=1, workers=1)).fit(
-        sessions, progress=False)
+        sessions, progress=False
+    )
     assert set(m.embeddings_.keys) == set(range(1, 10))
     assert all(type(k) is int for k in m.embeddings_.keys)
     assert m.most_similar(3, k=3).keys.shape == (3,)
@@ -108,7 +122,8 @@ def test_int_tokens_need_no_casting():
 def test_numpy_sessions_and_recommend():
     sessions = [np.array([1, 2, 3, 4]), np.array([2, 3, 4, 5])] * 60
     m = Word2Vec(Word2VecConfig(dim=8, min_count=1, epochs=2, workers=1)).fit(
-        sessions, progress=False)
+        sessions, progress=False
+    )
     rec = m.recommend([2, 3], k=3, exclude_seen=True)
     assert 2 not in rec.keys.tolist() and 3 not in rec.keys.tolist()
 
@@ -117,25 +132,26 @@ def test_numpy_sessions_and_recommend():
 def test_ns_exponent_any_real_trains(topics, arch, loss):
     sentences, _ = topics
     for e in (0.0, -0.5, 1.0):
-        cfg = Word2VecConfig(arch=arch, loss=loss, ns_exponent=e, dim=8, min_count=1, epochs=1,
-                             workers=1)
+        cfg = Word2VecConfig(
+            arch=arch, loss=loss, ns_exponent=e, dim=8, min_count=1, epochs=1, workers=1
+        )
         m = Word2Vec(cfg).fit(sentences[:300], progress=False)
         assert np.all(np.isfinite(m.embeddings_.vectors))
 
 
 def test_vocab_limits():
     sents = [["a"] * 50 + ["b"] * 20 + ["c"] * 5 + ["d"] * 2]
-    m = Word2Vec(Word2VecConfig(dim=4, min_count=3, epochs=1, workers=1)).fit(
-        sents, progress=False)
+    m = Word2Vec(Word2VecConfig(dim=4, min_count=3, epochs=1, workers=1)).fit(sents, progress=False)
     assert m.embeddings_.keys == ["a", "b", "c"]
-    m = Word2Vec(Word2VecConfig(dim=4, min_count=1, max_final_vocab=2, epochs=1,
-                                workers=1)).fit(sents, progress=False)
+    m = Word2Vec(Word2VecConfig(dim=4, min_count=1, max_final_vocab=2, epochs=1, workers=1)).fit(
+        sents, progress=False
+    )
     assert m.embeddings_.keys == ["a", "b"]
     assert m.vocab_.counts.tolist() == [50, 20]
 
 
 def test_reads_text_gz_and_directories(tmp_path, topics):
-    sentences, topic_of = topics
+    sentences, _ = topics
     text = "\n".join(" ".join(s) for s in sentences) + "\n"
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.txt").write_text(text[: len(text) // 2].rsplit("\n", 1)[0] + "\n\n\n")
@@ -152,7 +168,8 @@ def test_reads_text_gz_and_directories(tmp_path, topics):
 def test_save_load_round_trip(tmp_path, topics):
     sentences, _ = topics
     m = Word2Vec(Word2VecConfig(dim=8, min_count=1, epochs=1, workers=1)).fit(
-        sentences, progress=False)
+        sentences, progress=False
+    )
     m.save(tmp_path / "m")
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["class"] == "Word2Vec" and manifest["config"]["dim"] == 8
@@ -167,7 +184,8 @@ def test_save_load_round_trip(tmp_path, topics):
 def test_failed_save_keeps_previous_model(tmp_path, topics, monkeypatch):
     sentences, _ = topics
     m = Word2Vec(Word2VecConfig(dim=8, min_count=1, epochs=1, workers=1)).fit(
-        sentences, progress=False)
+        sentences, progress=False
+    )
     m.save(tmp_path / "m")
     before = (tmp_path / "m" / "vectors.npy").read_bytes()
     import embedrec.models.word2vec as w2v
@@ -244,12 +262,15 @@ def test_float_tokens_are_refused():
         Word2Vec(Word2VecConfig(min_count=1)).fit([[1.5, 2.5]], progress=False)
 
 
-@pytest.mark.parametrize("damage", ["no_manifest", "bad_json", "foreign", "truncated_npy",
-                                    "wrong_class", "future_version"])
+@pytest.mark.parametrize(
+    "damage",
+    ["no_manifest", "bad_json", "foreign", "truncated_npy", "wrong_class", "future_version"],
+)
 def test_corrupt_or_foreign_model_directory(tmp_path, topics, damage):
     sentences, _ = topics
     m = Word2Vec(Word2VecConfig(dim=8, min_count=1, epochs=1, workers=1)).fit(
-        sentences[:200], progress=False)
+        sentences[:200], progress=False
+    )
     d = tmp_path / "m"
     m.save(d)
     man = d / "manifest.json"

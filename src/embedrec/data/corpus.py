@@ -49,8 +49,10 @@ class Corpus:
 
     def __post_init__(self) -> None:
         if self.tokens.dtype != np.int32 or self.tokens.ndim != 1:
-            raise ValueError(f"tokens must be a 1-D int32 array, got {self.tokens.dtype} "
-                             f"with shape {self.tokens.shape}")
+            raise ValueError(
+                f"tokens must be a 1-D int32 array, got {self.tokens.dtype} "
+                f"with shape {self.tokens.shape}"
+            )
         off = np.ascontiguousarray(self.offsets, dtype=np.int64)
         if off.ndim != 1 or off.size < 1 or off[0] != 0 or off[-1] != self.tokens.size:
             raise ValueError(
@@ -113,8 +115,9 @@ class _Sink:
     def maybe_spill(self) -> None:
         if len(self.buf) >= self.spill:
             if self.file is None:
-                fd, self.path = tempfile.mkstemp(prefix="embedrec-corpus-", suffix=".i32",
-                                                 dir=self.spill_dir)
+                fd, self.path = tempfile.mkstemp(
+                    prefix="embedrec-corpus-", suffix=".i32", dir=self.spill_dir
+                )
                 self.file = os.fdopen(fd, "wb")
             self.buf.tofile(self.file)
             self.n_spilled += len(self.buf)
@@ -125,8 +128,11 @@ class _Sink:
 
     def finish(self) -> npt.NDArray[np.int32]:
         if self.file is None:
-            return np.frombuffer(self.buf, dtype=np.int32) if len(self.buf) else np.zeros(
-                0, dtype=np.int32)
+            return (
+                np.frombuffer(self.buf, dtype=np.int32)
+                if len(self.buf)
+                else np.zeros(0, dtype=np.int32)
+            )
         self.buf.tofile(self.file)
         self.file.close()
         n = self.n_spilled + len(self.buf)
@@ -159,6 +165,11 @@ def _decode_error(path: Path, exc: UnicodeDecodeError) -> ValueError:
     )
 
 
+def _split_lines(fh: IO[str]) -> Iterator[list[Hashable]]:
+    for line in fh:
+        yield line.split()  # type: ignore[misc]
+
+
 def resolve_paths(source: PathLike | Iterable[PathLike]) -> list[Path]:
     """Expand a file, a directory (its non-hidden files, sorted) or a list of them."""
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
@@ -168,8 +179,10 @@ def resolve_paths(source: PathLike | Iterable[PathLike]) -> list[Path]:
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
             if not found:
-                raise FileNotFoundError(f"corpus directory {p} holds no files; add text files "
-                                        "(one sentence per line) or pass file paths")
+                raise FileNotFoundError(
+                    f"corpus directory {p} holds no files; add text files "
+                    "(one sentence per line) or pass file paths"
+                )
             paths.extend(found)
         elif p.is_file():
             paths.append(p)
@@ -202,8 +215,10 @@ def _iter_token_lists(sentences: Iterable[Any]) -> Iterator[list[Hashable]]:
             yield s
         elif isinstance(s, np.ndarray):
             if s.dtype.kind not in "iu":
-                raise TypeError(f"a sentence is a numpy array of dtype {s.dtype}; token "
-                                "arrays must hold integers")
+                raise TypeError(
+                    f"a sentence is a numpy array of dtype {s.dtype}; token "
+                    "arrays must hold integers"
+                )
             yield s.tolist()
         elif isinstance(s, (str, bytes)):
             raise TypeError(
@@ -214,8 +229,9 @@ def _iter_token_lists(sentences: Iterable[Any]) -> Iterator[list[Hashable]]:
             try:
                 yield list(s)
             except TypeError as exc:
-                raise TypeError(f"a sentence is a {type(s).__name__}, not a sequence of "
-                                "tokens") from exc
+                raise TypeError(
+                    f"a sentence is a {type(s).__name__}, not a sequence of tokens"
+                ) from exc
 
 
 def build_corpus(
@@ -271,8 +287,12 @@ def build_corpus(
         drop = [k for k, v in ids.items() if counts[v] < min_reduce]
         for k in drop:
             dead.append(ids.pop(k))
-        logger.info("pruned %d keys with count < %d (max_vocab_size=%d)", len(drop), min_reduce,
-                    max_vocab_size)
+        logger.info(
+            "pruned %d keys with count < %d (max_vocab_size=%d)",
+            len(drop),
+            min_reduce,
+            max_vocab_size,
+        )
         min_reduce += 1
 
     def consume(lines: Iterable[list[Hashable]]) -> None:
@@ -296,7 +316,7 @@ def build_corpus(
             for path in resolve_paths(source):  # type: ignore[arg-type]
                 try:
                     with _open_text(path) as fh:
-                        consume(line.split() for line in fh)
+                        consume(_split_lines(fh))
                 except UnicodeDecodeError as exc:
                     raise _decode_error(path, exc) from None
         else:
@@ -306,12 +326,15 @@ def build_corpus(
 
     n_raw = len(sink)
     if n_raw == 0:
-        raise ValueError("the corpus is empty: no tokens were found; check the input (text "
-                         "files need one whitespace-separated sentence per line)")
+        raise ValueError(
+            "the corpus is empty: no tokens were found; check the input (text "
+            "files need one whitespace-separated sentence per line)"
+        )
     for key in ids:
         if isinstance(key, bool) or not isinstance(key, (str, int, np.integer)):
-            raise TypeError(f"token {key!r} has type {type(key).__name__}; tokens must be str "
-                            "or int")
+            raise TypeError(
+                f"token {key!r} has type {type(key).__name__}; tokens must be str or int"
+            )
     prov = sink.finish()
     counts = _count_array(prov, ids.next_id)
     if dead:
@@ -337,8 +360,14 @@ def build_corpus(
     keys = [_plain(inverse[i]) for i in order.tolist()]
     vocab = Vocab(keys, counts[order])
     corpus = _remap_compact(prov, np.frombuffer(lengths, dtype=np.int64), remap)
-    logger.info("corpus: %d raw tokens, %d kept in %d sentences, vocabulary %d keys "
-                "(min_count=%d)", n_raw, corpus.n_tokens, corpus.n_sentences, len(vocab), eff_min)
+    logger.info(
+        "corpus: %d raw tokens, %d kept in %d sentences, vocabulary %d keys (min_count=%d)",
+        n_raw,
+        corpus.n_tokens,
+        corpus.n_sentences,
+        len(vocab),
+        eff_min,
+    )
     return vocab, corpus
 
 

@@ -52,6 +52,4 @@ class Vocab:
     def encode(self, tokens: Sequence[Hashable]) -> npt.NDArray[np.int32]:
         """Indices of the in-vocabulary ``tokens`` (unknown ones dropped), as int32."""
         get = self.key_to_index.get
-        return np.fromiter(
-            (i for i in map(get, tokens) if i is not None), dtype=np.int32, count=-1
-        )
+        return np.fromiter((i for i in map(get, tokens) if i is not None), dtype=np.int32, count=-1)

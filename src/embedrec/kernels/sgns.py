@@ -51,7 +51,18 @@ def logistic_grad(score, label, lr, sig_table, logsig_table):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def batch_update(
-    w_in, w_out, in_rows, n_in, out_rows, labels, n_out, lr, sig_table, logsig_table, g_buf, grad_buf
+    w_in,
+    w_out,
+    in_rows,
+    n_in,
+    out_rows,
+    labels,
+    n_out,
+    lr,
+    sig_table,
+    logsig_table,
+    g_buf,
+    grad_buf,
 ):
     """Score ``n_in`` input rows against ``n_out`` shared output rows; update the output rows.
 
@@ -115,8 +126,9 @@ def batch_update(
             o2 = out_rows[2]
             o3 = out_rows[3]
             for d in range(dim):
-                grad_buf[i, d] = (g0 * w_out[o0, d] + g1 * w_out[o1, d]
-                                  + g2 * w_out[o2, d] + g3 * w_out[o3, d])
+                grad_buf[i, d] = (
+                    g0 * w_out[o0, d] + g1 * w_out[o1, d] + g2 * w_out[o2, d] + g3 * w_out[o3, d]
+                )
             j = 4
         else:
             for d in range(dim):
@@ -131,8 +143,9 @@ def batch_update(
             o2 = out_rows[j + 2]
             o3 = out_rows[j + 3]
             for d in range(dim):
-                grad_buf[i, d] += (g0 * w_out[o0, d] + g1 * w_out[o1, d]
-                                   + g2 * w_out[o2, d] + g3 * w_out[o3, d])
+                grad_buf[i, d] += (
+                    g0 * w_out[o0, d] + g1 * w_out[o1, d] + g2 * w_out[o2, d] + g3 * w_out[o3, d]
+                )
             j += 4
         while j < n_out:
             g = g_buf[i, j]
@@ -154,8 +167,9 @@ def batch_update(
             r2 = in_rows[i + 2]
             r3 = in_rows[i + 3]
             for d in range(dim):
-                w_out[o, d] += (g0 * w_in[r0, d] + g1 * w_in[r1, d]
-                                + g2 * w_in[r2, d] + g3 * w_in[r3, d])
+                w_out[o, d] += (
+                    g0 * w_in[r0, d] + g1 * w_in[r1, d] + g2 * w_in[r2, d] + g3 * w_in[r3, d]
+                )
             i += 4
         while i < n_in:
             g = g_buf[i, j]
@@ -174,3 +188,13 @@ def apply_rows(w_in, in_rows, n_in, grad_buf):
         r = in_rows[i]
         for d in range(dim):
             w_in[r, d] += grad_buf[i, d]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def apply_rows_same(w_in, in_rows, n_in, grad_buf):
+    """``w_in[in_rows[i]] += grad_buf[0]`` for ``i < n_in`` (CBOW's context update)."""
+    dim = w_in.shape[1]
+    for i in range(n_in):
+        r = in_rows[i]
+        for d in range(dim):
+            w_in[r, d] += grad_buf[0, d]

@@ -11,7 +11,7 @@ from numba import njit
 
 from .rng import _S32, rng_below, rng_next
 from .sampling import alias_draw
-from .sgns import apply_rows, batch_update
+from .sgns import apply_rows, apply_rows_same, batch_update
 
 _ALWAYS = np.uint64(1) << np.uint64(32)
 
@@ -33,8 +33,19 @@ def subsample_sentence(tokens, start, stop, keep_u32, state, buf):
 
 
 @njit(cache=True, nogil=True)
-def fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias, codes, points, code_lens,
-                 state, out_rows, labels):
+def fill_targets(
+    center,
+    use_hs,
+    negative,
+    neg_prob_u32,
+    neg_alias,
+    codes,
+    points,
+    code_lens,
+    state,
+    out_rows,
+    labels,
+):
     """Output rows and labels for predicting ``center``; returns their number.
 
     Negative sampling: the center (label 1) then ``negative`` noise draws (label 0), a draw
@@ -61,10 +72,30 @@ def fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias, codes, point
 
 @njit(cache=True, nogil=True, fastmath=True)
 def train_shard(
-    tokens, offsets, s_begin, s_end, w_in, w_out, keep_u32,
-    cbow, cbow_mean, window, shrink_windows, use_hs, negative, neg_prob_u32, neg_alias,
-    codes, points, code_lens, shared_negatives, alpha_begin, alpha_end,
-    sig_table, logsig_table, state,
+    tokens,
+    offsets,
+    s_begin,
+    s_end,
+    w_in,
+    w_out,
+    keep_u32,
+    cbow,
+    cbow_mean,
+    window,
+    shrink_windows,
+    use_hs,
+    negative,
+    neg_prob_u32,
+    neg_alias,
+    codes,
+    points,
+    code_lens,
+    shared_negatives,
+    alpha_begin,
+    alpha_end,
+    sig_table,
+    logsig_table,
+    state,
 ):
     """Train sentences ``s_begin..s_end`` once; return (loss, examples, effective, raw words).
 
@@ -130,31 +161,96 @@ def train_shard(
                     inv = np.float32(1.0) / np.float32(n_in)
                     for d in range(dim):
                         hidden[0, d] *= inv
-                n_out = fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias, codes,
-                                     points, code_lens, state, out_rows, labels)
-                loss += batch_update(hidden, w_out, zero_row, 1, out_rows, labels, n_out, lr,
-                                     sig_table, logsig_table, g_buf, grad_buf)
-                # word2vec.c adds the hidden gradient unscaled to every context word for the
-                # mean; gensim spreads it (divides by the count) for the sum
-                scale = np.float32(1.0) if cbow_mean else np.float32(1.0) / np.float32(n_in)
-                for c in range(n_in):
-                    r = ctx[c]
-                    for d in range(dim):
-                        w_in[r, d] += scale * grad_buf[0, d]
+                n_out = fill_targets(
+                    center,
+                    use_hs,
+                    negative,
+                    neg_prob_u32,
+                    neg_alias,
+                    codes,
+                    points,
+                    code_lens,
+                    state,
+                    out_rows,
+                    labels,
+                )
+                loss += batch_update(
+                    hidden,
+                    w_out,
+                    zero_row,
+                    1,
+                    out_rows,
+                    labels,
+                    n_out,
+                    lr,
+                    sig_table,
+                    logsig_table,
+                    g_buf,
+                    grad_buf,
+                )
+                # every context word gets the hidden row's whole gradient, for the mean as in
+                # word2vec.c and gensim, and for the sum (where it is the exact gradient)
+                apply_rows_same(w_in, ctx, n_in, grad_buf)
                 examples += 1
             elif shared_negatives:
-                n_out = fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias, codes,
-                                     points, code_lens, state, out_rows, labels)
-                loss += batch_update(w_in, w_out, ctx, n_in, out_rows, labels, n_out, lr,
-                                     sig_table, logsig_table, g_buf, grad_buf)
+                n_out = fill_targets(
+                    center,
+                    use_hs,
+                    negative,
+                    neg_prob_u32,
+                    neg_alias,
+                    codes,
+                    points,
+                    code_lens,
+                    state,
+                    out_rows,
+                    labels,
+                )
+                loss += batch_update(
+                    w_in,
+                    w_out,
+                    ctx,
+                    n_in,
+                    out_rows,
+                    labels,
+                    n_out,
+                    lr,
+                    sig_table,
+                    logsig_table,
+                    g_buf,
+                    grad_buf,
+                )
                 apply_rows(w_in, ctx, n_in, grad_buf)
                 examples += n_in
             else:
                 for c in range(n_in):
-                    n_out = fill_targets(center, use_hs, negative, neg_prob_u32, neg_alias,
-                                         codes, points, code_lens, state, out_rows, labels)
-                    loss += batch_update(w_in, w_out, ctx[c:], 1, out_rows, labels, n_out, lr,
-                                         sig_table, logsig_table, g_buf, grad_buf)
+                    n_out = fill_targets(
+                        center,
+                        use_hs,
+                        negative,
+                        neg_prob_u32,
+                        neg_alias,
+                        codes,
+                        points,
+                        code_lens,
+                        state,
+                        out_rows,
+                        labels,
+                    )
+                    loss += batch_update(
+                        w_in,
+                        w_out,
+                        ctx[c:],
+                        1,
+                        out_rows,
+                        labels,
+                        n_out,
+                        lr,
+                        sig_table,
+                        logsig_table,
+                        g_buf,
+                        grad_buf,
+                    )
                     apply_rows(w_in, ctx[c:], 1, grad_buf)
                 examples += n_in
     return loss, examples, effective, raw_done

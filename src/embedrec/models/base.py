@@ -14,7 +14,7 @@ class EmbeddingModel:
     embeddings_: Embeddings
 
     def _fitted(self) -> Embeddings:
-        emb = getattr(self, "embeddings_", None)
+        emb: Embeddings | None = getattr(self, "embeddings_", None)
         if emb is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet; call .fit(corpus) first")
         return emb
@@ -22,7 +22,10 @@ class EmbeddingModel:
     def most_similar(
         self, key: Any, k: int = 10, *, missing: Literal["raise", "skip"] = "raise"
     ) -> Neighbors:
-        """Nearest keys to ``key`` (or to each key of a list); see :meth:`Embeddings.most_similar`."""
+        """Nearest keys to ``key`` (or to each key of a list).
+
+        See :meth:`embedrec.vectors.Embeddings.most_similar`.
+        """
         return self._fitted().most_similar(key, k=k, missing=missing)
 
     def recommend(

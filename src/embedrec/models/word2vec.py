@@ -94,11 +94,17 @@ class Word2VecConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise bad(name, f"an integer {name}>=1")
-        if isinstance(self.negative, bool) or not isinstance(self.negative, int) or self.negative < 0:
+        if (
+            isinstance(self.negative, bool)
+            or not isinstance(self.negative, int)
+            or self.negative < 0
+        ):
             raise bad("negative", "an integer negative>=0")
         if self.loss == "neg" and self.negative == 0:
-            raise ValueError("negative=0 with loss='neg' trains nothing; use negative>=1 "
-                             "(5-20 is usual) or loss='hs'")
+            raise ValueError(
+                "negative=0 with loss='neg' trains nothing; use negative>=1 "
+                "(5-20 is usual) or loss='hs'"
+            )
         if not math.isfinite(self.ns_exponent):
             raise bad("ns_exponent", "a finite real number (0.75 is usual)")
         if not (self.sample >= 0 and math.isfinite(self.sample)):
@@ -132,7 +138,10 @@ class Word2VecConfig:
 
 EpochCallback = Callable[["Word2Vec", int, dict[str, float]], None]
 CorpusInput = (
-    str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | Iterable[Iterable[Hashable]]
+    str
+    | os.PathLike[str]
+    | Iterable[str | os.PathLike[str]]
+    | Iterable[Iterable[Hashable]]
     | tuple[Vocab, Corpus]
 )
 
@@ -201,7 +210,7 @@ class Word2Vec(EmbeddingModel):
             vocab, enc = corpus
         else:
             vocab, enc = build_corpus(
-                corpus,  # type: ignore[arg-type]
+                corpus,
                 min_count=cfg.min_count,
                 max_vocab_size=cfg.max_vocab_size,
                 max_final_vocab=cfg.max_final_vocab,
@@ -284,12 +293,30 @@ class Word2Vec(EmbeddingModel):
         def job(epoch: int, i: int) -> tuple[float, int, int, int]:
             a, b = int(bounds[i]), int(bounds[i + 1])
             res = train_shard(
-                enc.tokens, offsets, a, b, w_in, w_out, t.keep,
-                cfg.arch == "cbow", cfg.cbow_mean, cfg.window, cfg.shrink_windows,
-                cfg.loss == "hs", cfg.negative, t.neg_prob, t.neg_alias,
-                t.codes, t.points, t.code_lens, cfg.shared_negatives,
-                alpha_at(epoch, int(offsets[a])), alpha_at(epoch, int(offsets[b])),
-                t.sig, t.logsig, seed_state(cfg.seed, epoch, i),
+                enc.tokens,
+                offsets,
+                a,
+                b,
+                w_in,
+                w_out,
+                t.keep,
+                cfg.arch == "cbow",
+                cfg.cbow_mean,
+                cfg.window,
+                cfg.shrink_windows,
+                cfg.loss == "hs",
+                cfg.negative,
+                t.neg_prob,
+                t.neg_alias,
+                t.codes,
+                t.points,
+                t.code_lens,
+                cfg.shared_negatives,
+                alpha_at(epoch, int(offsets[a])),
+                alpha_at(epoch, int(offsets[b])),
+                t.sig,
+                t.logsig,
+                seed_state(cfg.seed, epoch, i),
             )
             return float(res[0]), int(res[1]), int(res[2]), int(res[3])
 
@@ -328,7 +355,12 @@ class Word2Vec(EmbeddingModel):
                 if progress:
                     logger.info(
                         "epoch %d/%d: %d effective words in %.2fs, %.0f words/s, loss %.5f",
-                        epoch + 1, cfg.epochs, effective, dt, stats["words_per_sec"], stats["loss"],
+                        epoch + 1,
+                        cfg.epochs,
+                        effective,
+                        dt,
+                        stats["words_per_sec"],
+                        stats["loss"],
                     )
                 for cb in callbacks:
                     cb(self, epoch, stats)
@@ -373,8 +405,10 @@ class Word2Vec(EmbeddingModel):
         keys, vectors = read_keys_vectors(path)
         counts = read_npy(path / "counts.npy")
         if counts.shape != (len(keys),):
-            raise ValueError(f"{path}: counts.npy has shape {counts.shape} but there are "
-                             f"{len(keys)} keys; the directory is corrupt, re-save the model")
+            raise ValueError(
+                f"{path}: counts.npy has shape {counts.shape} but there are "
+                f"{len(keys)} keys; the directory is corrupt, re-save the model"
+            )
         model = cls(config)
         model.vocab_ = Vocab(list(keys), counts)
         model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
@@ -390,7 +424,14 @@ def warmup() -> float:
     for arch in get_args(Arch):
         for loss in get_args(Loss):
             for shared in (True, False):
-                cfg = Word2VecConfig(arch=arch, loss=loss, dim=4, min_count=1, epochs=1,
-                                     workers=1, shared_negatives=shared)
+                cfg = Word2VecConfig(
+                    arch=arch,
+                    loss=loss,
+                    dim=4,
+                    min_count=1,
+                    epochs=1,
+                    workers=1,
+                    shared_negatives=shared,
+                )
                 Word2Vec(cfg).fit(sentences, progress=False)
     return time.perf_counter() - t0
