@@ -70,6 +70,33 @@ def fill_targets(
     return n
 
 
+@njit(cache=True, nogil=True)
+def remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base):
+    """Send output rows in ``[priv_lo, priv_hi)`` to this thread's private copy of them."""
+    for j in range(n_out):
+        o = out_rows[j]
+        if o >= priv_lo and o < priv_hi:
+            out_rows[j] = priv_base + (o - priv_lo)
+
+
+@njit(cache=True, nogil=True)
+def sync_private(w_out, priv_lo, priv_hi, priv_base, snap):
+    """Merge a private copy into the shared rows and refresh it.
+
+    ``shared += private - snap`` keeps what other threads wrote meanwhile; then the private
+    copy and ``snap`` both take the merged rows.
+    """
+    dim = w_out.shape[1]
+    for t in range(priv_hi - priv_lo):
+        r = priv_lo + t
+        p = priv_base + t
+        for d in range(dim):
+            v = w_out[r, d] + (w_out[p, d] - snap[t, d])
+            w_out[r, d] = v
+            w_out[p, d] = v
+            snap[t, d] = v
+
+
 @njit(cache=True, nogil=True, fastmath=True)
 def train_shard(
     tokens,
@@ -91,6 +118,9 @@ def train_shard(
     points,
     code_lens,
     shared_negatives,
+    priv_lo,
+    priv_hi,
+    priv_base,
     alpha_begin,
     alpha_end,
     sig_table,
@@ -105,6 +135,12 @@ def train_shard(
     updated on its own (exact word2vec.c/gensim order). CBOW predicts the center from the
     mean (or sum) of the context vectors. The learning rate falls linearly from
     ``alpha_begin`` to ``alpha_end`` over the shard's raw words.
+
+    Output rows ``priv_lo <= o < priv_hi`` (the most contended ones: the most frequent words
+    for negative sampling, the inner nodes next to the Huffman root, which every path
+    crosses) are read and written in rows ``priv_base...`` of ``w_out``, a copy private to the
+    calling thread, and merged into the shared rows after every sentence. With
+    ``priv_hi == priv_lo`` every update goes straight to the shared rows.
     """
     dim = w_in.shape[1]
     raw_total = offsets[s_end] - offsets[s_begin]
@@ -122,6 +158,14 @@ def train_shard(
     grad_buf = np.empty((2 * window, dim), dtype=np.float32)
     hidden = np.empty((1, dim), dtype=np.float32)
     zero_row = np.zeros(1, dtype=np.int32)
+
+    n_priv = priv_hi - priv_lo
+    snap = np.empty((max(n_priv, 0), dim), dtype=np.float32)
+    for t in range(n_priv):
+        for d in range(dim):
+            v = w_out[priv_lo + t, d]
+            w_out[priv_base + t, d] = v
+            snap[t, d] = v
 
     loss = 0.0
     examples = 0
@@ -174,6 +218,8 @@ def train_shard(
                     out_rows,
                     labels,
                 )
+                if n_priv > 0:
+                    remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
                 loss += batch_update(
                     hidden,
                     w_out,
@@ -206,6 +252,8 @@ def train_shard(
                     out_rows,
                     labels,
                 )
+                if n_priv > 0:
+                    remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
                 loss += batch_update(
                     w_in,
                     w_out,
@@ -237,6 +285,8 @@ def train_shard(
                         out_rows,
                         labels,
                     )
+                    if n_priv > 0:
+                        remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
                     loss += batch_update(
                         w_in,
                         w_out,
@@ -253,4 +303,6 @@ def train_shard(
                     )
                     apply_rows(w_in, ctx[c:], 1, grad_buf)
                 examples += n_in
+        if n_priv > 0:
+            sync_private(w_out, priv_lo, priv_hi, priv_base, snap)
     return loss, examples, effective, raw_done
