@@ -118,7 +118,15 @@ def run_one(impl: str, config: str, corpus: Path, tmp: Path) -> dict[str, float]
     res["wall_seconds"] = wall
     res["peak_rss_mb"] = usage.ru_maxrss / 1024.0
     res["words_per_sec"] = res["effective_words"] / res["train_seconds"]
-    res.update(evaluate(out + ".bin"))
+    # scored in another process: the parent must stay small, since a child's peak RSS
+    # (ru_maxrss) starts from the parent's size at fork
+    ev = subprocess.run(
+        [sys.executable, __file__, "--evaluate", out + ".bin"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    res.update(json.loads(ev.stdout))
     return res
 
 
@@ -140,7 +148,11 @@ def main() -> None:
     ap.add_argument("--impls", nargs="+", default=IMPLS, choices=IMPLS)
     ap.add_argument("--corpus", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=HERE / "results" / "word2vec.json")
+    ap.add_argument("--evaluate", metavar="VECTORS", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.evaluate:
+        print(json.dumps(evaluate(a.evaluate)))
+        return
     if a.child:
         child(*a.child)
         return

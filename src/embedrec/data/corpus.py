@@ -29,7 +29,8 @@ logger = logging.getLogger("embedrec")
 PathLike = str | os.PathLike[str]
 #: tokens kept in RAM before the encoded corpus spills to a memory-mapped file
 SPILL_TOKENS = 1 << 28
-_CHUNK = 1 << 24
+#: tokens renumbered per step: small enough that the temporaries stay a few MB
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -303,10 +304,11 @@ def build_corpus(
             sink.buf.extend(map(getitem, toks))
             lengths.append(len(toks))
             n_seen += len(toks)
+            if len(sink.buf) >= spill_tokens:
+                sink.maybe_spill()
             if n_seen >= 1_000_000:
                 bar.update(n_seen)
                 n_seen = 0
-                sink.maybe_spill()
             if max_vocab_size is not None and len(ids) > max_vocab_size:
                 prune()
         bar.update(n_seen)
@@ -358,6 +360,8 @@ def build_corpus(
     for k, v in ids.items():
         inverse[v] = k
     keys = [_plain(inverse[i]) for i in order.tolist()]
+    del inverse
+    ids.clear()  # the scan's dictionary is the largest Python object: free it before compacting
     vocab = Vocab(keys, counts[order])
     corpus = _remap_compact(prov, np.frombuffer(lengths, dtype=np.int64), remap)
     logger.info(
@@ -418,8 +422,5 @@ def _remap_compact(
     nonempty = new_len > 0
     new_offsets = np.zeros(int(nonempty.sum()) + 1, dtype=np.int64)
     np.cumsum(new_len[nonempty], out=new_offsets[1:])
-    if isinstance(prov, np.memmap):
-        tokens: npt.NDArray[np.int32] = prov[:write]
-    else:
-        tokens = np.array(prov[:write], dtype=np.int32)  # own the data, drop the big buffer
-    return Corpus(tokens, new_offsets)
+    # a view, also of a memory map: copying would double the peak memory
+    return Corpus(prov[:write], new_offsets)
