@@ -290,3 +290,11 @@ def test_corrupt_or_foreign_model_directory(tmp_path, topics, damage):
     with pytest.raises(ValueError) as err:
         Word2Vec.load(d)
     assert str(d) in str(err.value) or "manifest" in str(err.value)
+
+
+def test_window_batching_defaults_per_loss():
+    # shared negatives by default; hierarchical softmax runs exactly (quality, see docstring)
+    assert Word2VecConfig(loss="neg").window_batches is True
+    assert Word2VecConfig(loss="hs").window_batches is False
+    assert Word2VecConfig(loss="hs", shared_negatives=True).window_batches is True
+    assert Word2VecConfig(loss="neg", shared_negatives=False).window_batches is False

@@ -245,7 +245,7 @@ def config_options(cls: type) -> Callable[[F], F]:
         elif hint is bool:
             on, off = _BOOL_FLAGS.get(field.name, (flag, "--no-" + flag[2:]))
             decls = [f"{on}/{off}", field.name]
-            shown = (on if default else off)[2:]
+            shown = "auto" if default is None else (on if default else off)[2:]
         elif hint is int:
             decls, kwargs["type"] = [flag], click.INT
         elif hint is float:
