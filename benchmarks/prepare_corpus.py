@@ -10,13 +10,11 @@ Usage: python benchmarks/prepare_corpus.py [--out PATH]
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
-import re
 import sys
 from pathlib import Path
 
-TOKEN = re.compile(r"[a-z]+")
+from embedrec.data.text import wikiextractor_sentences
 
 
 def data_root() -> Path:
@@ -41,23 +39,10 @@ def prepare(out: Path) -> Path:
     tmp = out.with_suffix(".tmp")
     n_tok = 0
     with open(tmp, "w", encoding="ascii") as fo:
-        for f in files:
-            after_doc = False
-            with gzip.open(f, "rt", encoding="utf-8") as fi:
-                for line in fi:
-                    if line.startswith("<doc"):
-                        after_doc = True
-                        continue
-                    if after_doc:  # the title line follows the <doc> tag
-                        after_doc = False
-                        continue
-                    if line.startswith("</doc"):
-                        continue
-                    toks = TOKEN.findall(line.lower())
-                    if toks:
-                        n_tok += len(toks)
-                        fo.write(" ".join(toks))
-                        fo.write("\n")
+        for toks in wikiextractor_sentences(files):
+            n_tok += len(toks)
+            fo.write(" ".join(toks))
+            fo.write("\n")
     os.replace(tmp, out)
     print(f"wrote {out}: {n_tok} tokens", file=sys.stderr)
     return out
