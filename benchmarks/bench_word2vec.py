@@ -12,7 +12,9 @@ Usage::
     python benchmarks/bench_word2vec.py --repeats 3 --configs sg-neg cbow-neg sg-hs
 
 Parameters (the issue's): dim 100, window 5, negative 5, sample 1e-3, min_count 5,
-epochs 5, workers 2.
+epochs 5, workers 2; alpha 0.025 for skip-gram and 0.05 for CBOW (word2vec.c's defaults
+and embedrec's; gensim's default is 0.025 for both), passed to both libraries.
+``--alpha X`` forces one alpha for every config.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ sys.path.insert(0, str(HERE))
 from prepare_corpus import data_root, default_out, prepare  # noqa: E402
 
 CONFIGS = {
-    "sg-neg": {"arch": "skipgram", "loss": "neg"},
-    "cbow-neg": {"arch": "cbow", "loss": "neg"},
-    "sg-hs": {"arch": "skipgram", "loss": "hs"},
+    # alpha: word2vec.c's per-arch defaults (embedrec's too), given to both libraries
+    "sg-neg": {"arch": "skipgram", "loss": "neg", "alpha": 0.025},
+    "cbow-neg": {"arch": "cbow", "loss": "neg", "alpha": 0.05},
+    "sg-hs": {"arch": "skipgram", "loss": "hs", "alpha": 0.025},
 }
 COMMON = {
     "dim": 100,
@@ -51,6 +54,8 @@ IMPLS = ["embedrec", "gensim-iterable", "gensim-corpus_file"]
 def child(impl: str, config: str, corpus: str, out: str) -> None:
     """Train once and write {"train_seconds", "effective_words"} JSON + vectors (binary)."""
     c = {**COMMON, **CONFIGS[config]}
+    if os.environ.get("BENCH_ALPHA"):  # --alpha, passed down by the parent
+        c["alpha"] = float(os.environ["BENCH_ALPHA"])
     if impl == "embedrec":
         from embedrec import Word2Vec, Word2VecConfig
 
@@ -64,6 +69,7 @@ def child(impl: str, config: str, corpus: str, out: str) -> None:
             min_count=c["min_count"],
             epochs=c["epochs"],
             workers=c["workers"],
+            alpha=c["alpha"],
         )
         model = Word2Vec(cfg).fit(corpus, progress=False)
         train_s = sum(s["seconds"] for s in model.epoch_stats_)
@@ -84,6 +90,7 @@ def child(impl: str, config: str, corpus: str, out: str) -> None:
             min_count=c["min_count"],
             workers=c["workers"],
             epochs=c["epochs"],
+            alpha=c["alpha"],
         )
         if impl == "gensim-iterable":
             sents = LineSentence(corpus)
@@ -147,6 +154,7 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--impls", nargs="+", default=IMPLS, choices=IMPLS)
     ap.add_argument("--corpus", type=Path, default=None)
+    ap.add_argument("--alpha", type=float, default=None, help="one alpha for every config")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "word2vec.json")
     ap.add_argument("--evaluate", metavar="VECTORS", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -157,6 +165,8 @@ def main() -> None:
         child(*a.child)
         return
     corpus = a.corpus or default_out()
+    if a.alpha is not None:
+        os.environ["BENCH_ALPHA"] = str(a.alpha)
     if not corpus.exists():
         prepare(corpus)
     runs: dict[str, dict[str, list[dict[str, float]]]] = {}

@@ -295,6 +295,9 @@ def test_corrupt_or_foreign_model_directory(tmp_path, topics, damage):
 def test_window_batching_defaults_per_loss():
     # shared negatives by default; hierarchical softmax runs exactly (quality, see docstring)
     assert Word2VecConfig(loss="neg").window_batches is True
+    assert Word2VecConfig(arch="skipgram").start_alpha == 0.025  # word2vec.c's defaults
+    assert Word2VecConfig(arch="cbow").start_alpha == 0.05
+    assert Word2VecConfig(arch="cbow", alpha=0.01).start_alpha == 0.01
     assert Word2VecConfig(loss="hs").window_batches is False
     assert Word2VecConfig(loss="hs", shared_negatives=True).window_batches is True
     assert Word2VecConfig(loss="neg", shared_negatives=False).window_batches is False

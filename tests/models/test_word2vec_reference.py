@@ -68,6 +68,7 @@ def test_neighbours_and_wordsim_match_gensim(wiki, shared_data, arch):
                 epochs=5,
                 workers=2,
                 seed=3,
+                alpha=0.025,  # gensim's default for both archs (ours is 0.05 for CBOW)
             )
         )
         .fit(wiki, progress=False)

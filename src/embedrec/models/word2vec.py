@@ -56,7 +56,10 @@ class Word2VecConfig:
         values favour rare words
     sample : subsampling threshold (0 disables)
     min_count, max_vocab_size, max_final_vocab : vocabulary limits
-    alpha, min_alpha : learning rate, decaying linearly over all epochs
+    alpha, min_alpha : learning rate, decaying linearly over all epochs from ``alpha`` to
+        ``min_alpha``; ``alpha=None`` (default) is word2vec.c's choice, 0.025 for skip-gram and
+        0.05 for CBOW (CBOW at 0.025, gensim's default, loses about 5 analogy points on the
+        Wikipedia benchmark; benchmarks/README.md)
     epochs : passes over the corpus
     workers : training threads (``None``: all cores)
     seed : seeds initialisation and every shard's random stream
@@ -80,7 +83,7 @@ class Word2VecConfig:
     min_count: int = 5
     max_vocab_size: int | None = None
     max_final_vocab: int | None = None
-    alpha: float = 0.025
+    alpha: float | None = None
     min_alpha: float = 0.0001
     epochs: int = 5
     workers: int | None = None
@@ -115,16 +118,23 @@ class Word2VecConfig:
             raise bad("ns_exponent", "a finite real number (0.75 is usual)")
         if not (self.sample >= 0 and math.isfinite(self.sample)):
             raise bad("sample", "sample>=0 (1e-3..1e-5 is usual; 0 disables)")
-        if not (self.alpha > 0 and math.isfinite(self.alpha)):
-            raise bad("alpha", "alpha>0 (0.025 is usual)")
-        if not (0 <= self.min_alpha <= self.alpha):
-            raise bad("min_alpha", f"0 <= min_alpha <= alpha={self.alpha}")
+        if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):
+            raise bad("alpha", "alpha>0 (0.025 is usual), or None for the default")
+        if not (0 <= self.min_alpha <= self.start_alpha):
+            raise bad("min_alpha", f"0 <= min_alpha <= alpha={self.start_alpha}")
         if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 1):
             raise bad("workers", "workers>=1 or None for all cores")
         for name in ("max_vocab_size", "max_final_vocab"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise bad(name, f"None or an integer {name}>=1")
+
+    @property
+    def start_alpha(self) -> float:
+        """The initial learning rate: ``alpha``, or 0.025 (skip-gram) / 0.05 (CBOW) if None."""
+        if self.alpha is not None:
+            return float(self.alpha)
+        return 0.05 if self.arch == "cbow" else 0.025
 
     @property
     def window_batches(self) -> bool:
@@ -298,10 +308,10 @@ class Word2Vec(EmbeddingModel):
         offsets = enc.offsets
         per_epoch = float(enc.n_tokens)
         total = per_epoch * cfg.epochs
-        span = cfg.alpha - cfg.min_alpha
+        span = cfg.start_alpha - cfg.min_alpha
 
         def alpha_at(epoch: int, token: int) -> float:
-            return cfg.alpha - span * ((epoch * per_epoch + token) / total)
+            return cfg.start_alpha - span * ((epoch * per_epoch + token) / total)
 
         def job(epoch: int, i: int) -> tuple[float, int, int, int]:
             a, b = int(bounds[i]), int(bounds[i + 1])
