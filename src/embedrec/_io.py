@@ -7,6 +7,7 @@ interrupted write never leaves a half-written artifact where a good one was expe
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -75,9 +76,21 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def _json_safe(obj: Any) -> Any:
+    """NaN and infinities (e.g. the loss of an epoch with no training example) become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def write_json(path: Path, obj: Any) -> None:
+    """Write strict JSON atomically; non-finite floats are written as null."""
     with atomic_open(path, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=False, allow_nan=False)
+        json.dump(_json_safe(obj), fh, indent=2, sort_keys=False, allow_nan=False)
         fh.write("\n")
 
 

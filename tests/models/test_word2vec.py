@@ -301,3 +301,13 @@ def test_window_batching_defaults_per_loss():
     assert Word2VecConfig(loss="hs").window_batches is False
     assert Word2VecConfig(loss="hs", shared_negatives=True).window_batches is True
     assert Word2VecConfig(loss="neg", shared_negatives=False).window_batches is False
+
+
+def test_save_with_an_epoch_without_examples(tmp_path):
+    """Regression: an epoch with no training example has loss NaN; saving wrote invalid JSON."""
+    m = Word2Vec(Word2VecConfig(dim=4, min_count=1, epochs=1, workers=1)).fit(
+        [["a"], ["b"]], progress=False
+    )
+    assert np.isnan(m.loss_history_[0])
+    m.save(tmp_path / "m")
+    assert Word2Vec.load(tmp_path / "m").loss_history_ == [None]
