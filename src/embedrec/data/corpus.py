@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 from array import array
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -424,3 +424,48 @@ def _remap_compact(
     np.cumsum(new_len[nonempty], out=new_offsets[1:])
     # a view, also of a memory map: copying would double the peak memory
     return Corpus(prov[:write], new_offsets)
+
+
+def encode_sequences(
+    codes: npt.NDArray[np.integer[Any]],
+    offsets: npt.NDArray[np.int64],
+    keys: Sequence[Hashable] | npt.NDArray[Any],
+    *,
+    min_count: int = 1,
+) -> tuple[Vocab, Corpus]:
+    """A :class:`Vocab` and :class:`Corpus` from sequences already coded against ``keys``.
+
+    Parameters
+    ----------
+    codes : (n_events,) int
+        ``keys`` row of every event; sequence ``s`` is ``codes[offsets[s]:offsets[s + 1]]``.
+    offsets : (n_sequences + 1,) int64
+    keys : (n_keys,) str or int keys
+    min_count : int
+        Keys with fewer events are dropped from the vocabulary and their events from the
+        sequences (the sequences themselves stay, possibly shorter).
+
+    Returns
+    -------
+    (Vocab, Corpus)
+        Vocabulary sorted by descending count (ties by code), corpus in vocabulary rows.
+    """
+    codes = np.asarray(codes)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_keys = len(keys)
+    counts = np.bincount(codes, minlength=n_keys).astype(np.int64)
+    order = np.argsort(-counts, kind="stable")
+    order = order[counts[order] >= min_count]
+    if order.size == 0:
+        raise ValueError(
+            f"no key occurs min_count={min_count} times; lower min_count or give more data"
+        )
+    remap = np.full(n_keys, -1, dtype=np.int64)
+    remap[order] = np.arange(order.size)
+    new = remap[codes]
+    kept = new >= 0
+    cum = np.zeros(codes.size + 1, dtype=np.int64)
+    np.cumsum(kept, out=cum[1:])
+    key_list = keys.tolist() if isinstance(keys, np.ndarray) else list(keys)
+    vocab = Vocab([key_list[i] for i in order.tolist()], counts[order])
+    return vocab, Corpus(new[kept].astype(np.int32), cum[offsets])

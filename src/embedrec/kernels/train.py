@@ -33,6 +33,16 @@ def subsample_sentence(tokens, start, stop, keep_u32, state, buf):
 
 
 @njit(cache=True, nogil=True)
+def shuffle_prefix(buf, n, state):
+    """Fisher-Yates shuffle of ``buf[:n]`` in place."""
+    for i in range(n - 1, 0, -1):
+        j = rng_below(state, i + 1)
+        t = buf[i]
+        buf[i] = buf[j]
+        buf[j] = t
+
+
+@njit(cache=True, nogil=True)
 def fill_targets(
     center,
     use_hs,
@@ -110,6 +120,7 @@ def train_shard(
     cbow_mean,
     window,
     shrink_windows,
+    basket,
     use_hs,
     negative,
     neg_prob_u32,
@@ -133,7 +144,13 @@ def train_shard(
     ``shared_negatives`` the context words of one center form one mini-batch that shares the
     center's output rows (Ji et al. 2016), else every pair draws its own negatives and is
     updated on its own (exact word2vec.c/gensim order). CBOW predicts the center from the
-    mean (or sum) of the context vectors. The learning rate falls linearly from
+    mean (or sum) of the context vectors.
+
+    With ``basket`` each sentence is a set (Barkan & Koenigstein's Item2Vec): its kept items
+    are shuffled, and a set of at most ``2 * window + 1`` items is one context, every item
+    predicting from all the others; a longer set is windowed (fixed ``window``) over the
+    shuffled order, so each item sees ``2 * window`` random members per epoch at bounded
+    cost. The learning rate falls linearly from
     ``alpha_begin`` to ``alpha_end`` over the shard's raw words.
 
     Output rows ``priv_lo <= o < priv_hi`` (the most contended ones: the most frequent words
@@ -179,9 +196,15 @@ def train_shard(
         raw_done += stop - start
         n = subsample_sentence(tokens, start, stop, keep_u32, state, buf)
         effective += n
+        whole = False
+        if basket:
+            shuffle_prefix(buf, n, state)
+            whole = n <= 2 * window + 1
         for i in range(n):
             b = window
-            if shrink_windows:
+            if whole:
+                b = n
+            elif shrink_windows and not basket:
                 b = window - rng_below(state, window)
             lo = max(0, i - b)
             hi = min(n, i + b + 1)

@@ -239,12 +239,26 @@ class Word2Vec(EmbeddingModel):
                 max_final_vocab=cfg.max_final_vocab,
                 progress=progress,
             )
+        return self._fit_encoded(vocab, enc, progress=progress, callbacks=callbacks)
+
+    def _fit_encoded(
+        self,
+        vocab: Vocab,
+        enc: Corpus,
+        *,
+        progress: bool,
+        callbacks: Sequence[EpochCallback],
+        basket: bool = False,
+    ) -> Word2Vec:
+        """Train on an encoded corpus; ``basket`` treats every sentence as an unordered set."""
         self.vocab_ = vocab
         w_in, w_out = self._init_weights(len(vocab))
         tables = self._tables(vocab)
         self.loss_history_ = []
         self.epoch_stats_ = []
-        w_out = self._train(enc, w_in, w_out, tables, progress=progress, callbacks=callbacks)
+        w_out = self._train(
+            enc, w_in, w_out, tables, progress=progress, callbacks=callbacks, basket=basket
+        )
         self.output_weights_ = w_out
         self.embeddings_ = Embeddings(vocab.keys, w_in, metric="cosine")
         return self
@@ -296,6 +310,7 @@ class Word2Vec(EmbeddingModel):
         *,
         progress: bool,
         callbacks: Sequence[EpochCallback],
+        basket: bool = False,
     ) -> npt.NDArray[np.float32]:
         from ..kernels.rng import seed_state
         from ..kernels.train import train_shard
@@ -334,6 +349,7 @@ class Word2Vec(EmbeddingModel):
                 cfg.cbow_mean,
                 cfg.window,
                 cfg.shrink_windows,
+                basket,
                 cfg.loss == "hs",
                 cfg.negative,
                 t.neg_prob,

@@ -1,0 +1,499 @@
+"""Item2Vec: item vectors from interaction sequences, user vectors from item vectors.
+
+Barkan & Koenigstein 2016 ("Item2Vec: Neural Item Embedding for Collaborative Filtering")
+treat a user's items as a set; the ordered, windowed variant is the word2vec skip-gram on
+time-ordered sequences (Grbovic et al. 2015, Caselles-Dupré et al. 2018). Both run on the
+Word2Vec engine (:mod:`embedrec.kernels.train`); ``mode="set"`` shuffles every sequence each
+epoch and uses the whole set as context (bounded by ``2 * window`` for long sequences).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from .._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
+from ..data.corpus import Corpus, build_corpus, encode_sequences
+from ..data.interactions import Interactions
+from ..data.vocab import Vocab
+from ..vectors import Embeddings, Neighbors, _top_k, read_keys_vectors, write_keys_vectors
+from .base import EmbeddingModel
+from .word2vec import Word2Vec, Word2VecConfig
+
+logger = logging.getLogger("embedrec")
+
+Mode = Literal["set", "window"]
+UserVector = Literal["mean", "recency", "last_n", "multi_interest"]
+RecencyBy = Literal["position", "time"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item2VecConfig:
+    """Hyper-parameters of :class:`Item2Vec`.
+
+    The defaults were chosen on the validation splits of MovieLens 100K and latest-small
+    (leave-last-out, HR@10; see benchmarks/README.md), not copied from NLP word2vec.
+
+    Parameters
+    ----------
+    mode : "window" (ordered sequences, sliding window) or "set" (each sequence is a basket:
+        shuffled every epoch, the whole basket is the context, bounded by ``2 * window``)
+    dim : vector size
+    window : context half-width (window mode); in set mode the largest basket trained as one
+        whole context is ``2 * window + 1`` items
+    shrink_windows : window mode draws each window size uniformly in ``1..window``
+    negative : noise items per positive pair
+    ns_exponent : noise distribution ``count ** ns_exponent`` (0 uniform, negative values
+        favour rare items; Caselles-Dupré et al. 2018)
+    sample : subsampling threshold of frequent items (0 disables)
+    min_count : items with fewer events get no vector
+    alpha, min_alpha : learning rate, decaying linearly over all epochs
+    epochs : passes over the sequences
+    workers : training threads (``None``: all cores)
+    seed : seeds training and the k-means of ``multi_interest``
+    user_vector : how a history becomes a query:
+        ``mean`` of its item vectors; ``recency``: a weighted mean with weights halving every
+        ``half_life`` positions (or seconds, ``recency_by="time"``) back from the latest
+        event; ``last_n``: mean of the last ``last_n`` known items; ``multi_interest``:
+        k-means of the item vectors into up to ``n_interests`` queries, a candidate scoring
+        its best cosine to any of them (merged results)
+    half_life : see ``user_vector="recency"``
+    recency_by : "position" or "time"
+    last_n : see ``user_vector="last_n"``
+    n_interests : see ``user_vector="multi_interest"``
+    """
+
+    mode: Mode = "window"
+    dim: int = 64
+    window: int = 3
+    shrink_windows: bool = True
+    negative: int = 10
+    ns_exponent: float = 0.0
+    sample: float = 0.0
+    min_count: int = 1
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    epochs: int = 20
+    workers: int | None = None
+    seed: int = 1
+    user_vector: UserVector = "recency"
+    half_life: float = 3.0
+    recency_by: RecencyBy = "position"
+    last_n: int = 5
+    n_interests: int = 3
+
+    def __post_init__(self) -> None:
+        def bad(field: str, allowed: str) -> ValueError:
+            return ValueError(f"{field}={getattr(self, field)!r} is invalid; use {allowed}")
+
+        if self.mode not in get_args(Mode):
+            raise bad("mode", "'window' or 'set'")
+        if self.user_vector not in get_args(UserVector):
+            raise bad("user_vector", "'mean', 'recency', 'last_n' or 'multi_interest'")
+        if self.recency_by not in get_args(RecencyBy):
+            raise bad("recency_by", "'position' or 'time'")
+        for name in ("last_n", "n_interests"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise bad(name, f"an integer {name}>=1")
+        if not (self.half_life > 0 and math.isfinite(self.half_life)):
+            raise bad("half_life", "a finite half_life>0")
+        self.word2vec_config()  # validates the engine's fields with the engine's messages
+
+    def word2vec_config(self) -> Word2VecConfig:
+        """The engine's configuration: skip-gram with negative sampling."""
+        return Word2VecConfig(
+            arch="skipgram",
+            loss="neg",
+            dim=self.dim,
+            window=self.window,
+            shrink_windows=self.shrink_windows,
+            negative=self.negative,
+            ns_exponent=self.ns_exponent,
+            sample=self.sample,
+            min_count=self.min_count,
+            alpha=self.alpha,
+            min_alpha=self.min_alpha,
+            epochs=self.epochs,
+            workers=self.workers,
+            seed=self.seed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Item2VecConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown Item2VecConfig fields {unknown}; allowed: {sorted(names)}")
+        return cls(**d)
+
+
+class _CodedSequences(Protocol):
+    """Sequences already coded against a key table (``Sequences`` of the data layer)."""
+
+    items: npt.NDArray[np.int32]
+    offsets: npt.NDArray[np.int64]
+    item_keys: npt.NDArray[Any]
+
+
+SequenceInput = Interactions | _CodedSequences | Iterable[Sequence[Hashable]] | tuple[Vocab, Corpus]
+Item2VecCallback = Callable[["Item2Vec", int, dict[str, float]], None]
+
+
+class Recommendations(Neighbors):
+    """``(keys, scores)`` of a recommendation, plus the history keys the model did not know.
+
+    Attributes
+    ----------
+    keys, scores : as :class:`~embedrec.vectors.Neighbors` (1-D for one history, 2-D for a
+        batch; in a batch, entries past a row's last candidate have score ``-inf``)
+    unknown : list
+        Unknown history keys (one list per history for a batch). A history with no known
+        key is answered with the most frequent items (popularity fallback).
+    """
+
+    unknown: list[Any]
+
+    def __new__(
+        cls, keys: npt.NDArray[Any], scores: npt.NDArray[np.float32], unknown: list[Any]
+    ) -> Recommendations:
+        self = super().__new__(cls, keys, scores)
+        self.unknown = unknown
+        return self
+
+
+class Item2Vec(EmbeddingModel):
+    """Item embeddings from interaction sequences, with user vectors and recommendations.
+
+    Examples
+    --------
+    >>> from embedrec.models.item2vec import Item2Vec, Item2VecConfig
+    >>> baskets = [["a", "b", "c"], ["b", "c", "d"], [1, 2]][:2] * 50
+    >>> model = Item2Vec(Item2VecConfig(dim=8, epochs=2, workers=1)).fit(baskets, progress=False)
+    >>> keys, scores = model.recommend(["a"], k=2)
+    >>> len(keys)
+    2
+    """
+
+    def __init__(self, config: Item2VecConfig | None = None) -> None:
+        self.config = config if config is not None else Item2VecConfig()
+        self.vocab_: Vocab | None = None
+        self.embeddings_: Embeddings  # set by fit / load
+        self.loss_history_: list[float] = []
+        self.epoch_stats_: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: SequenceInput,
+        *,
+        progress: bool = True,
+        callbacks: Sequence[Item2VecCallback] = (),
+    ) -> Item2Vec:
+        """Learn item vectors from sequences.
+
+        Parameters
+        ----------
+        data
+            An :class:`~embedrec.data.interactions.Interactions` (each user's whole history,
+            in time order, is one sequence), coded ``Sequences`` (e.g. sessions from
+            ``Interactions.sequences(session_gap=...)``), any iterable of key sequences
+            (``int`` or ``str`` keys), or a prebuilt ``(Vocab, Corpus)``.
+        progress
+            Progress bar and INFO log lines (rate, loss); ``False`` silences them.
+        callbacks
+            ``cb(model, epoch, stats)`` after every epoch.
+        """
+        cfg = self.config
+        vocab, enc = self._encode(data, progress)
+        engine = Word2Vec(cfg.word2vec_config())
+        hooks = [lambda _m, e, s, cb=cb: cb(self, e, s) for cb in callbacks]
+        engine._fit_encoded(
+            vocab, enc, progress=progress, callbacks=hooks, basket=cfg.mode == "set"
+        )
+        self.vocab_ = vocab
+        self.embeddings_ = engine.embeddings_
+        self.loss_history_ = engine.loss_history_
+        self.epoch_stats_ = engine.epoch_stats_
+        return self
+
+    def _encode(self, data: SequenceInput, progress: bool) -> tuple[Vocab, Corpus]:
+        min_count = self.config.min_count
+        if isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], Corpus):
+            return data[0], data[1]
+        if isinstance(data, Interactions):
+            if len(data) == 0:
+                raise ValueError("the interactions are empty; nothing to train on")
+            return encode_sequences(
+                data.item, data.user_offsets(), data.item_keys, min_count=min_count
+            )
+        if all(hasattr(data, a) for a in ("items", "offsets", "item_keys")):
+            seqs: Any = data
+            if len(seqs.items) == 0:
+                raise ValueError("the sequences are empty; nothing to train on")
+            return encode_sequences(seqs.items, seqs.offsets, seqs.item_keys, min_count=min_count)
+        if isinstance(data, (str, bytes, os.PathLike)):
+            raise TypeError(
+                "Item2Vec.fit takes interactions or sequences, not a path; read the log with "
+                "embedrec.data.interactions.read_interactions(path, user_col=..., item_col=...)"
+            )
+        return build_corpus(data, min_count=min_count, progress=progress)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ user vectors
+    def _history_rows(
+        self, histories: Sequence[Sequence[Hashable]]
+    ) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.bool_]], list[list[Any]]]:
+        if isinstance(histories, (str, bytes)):
+            raise TypeError("histories must be a list of key sequences, not a string")
+        k2i: dict[Any, int] = self._fitted().key_to_index
+        rows, known, unknown = [], [], []
+        for h in histories:
+            if isinstance(h, (str, bytes)) or not hasattr(h, "__len__"):
+                raise TypeError(
+                    f"each history must be a sequence of keys, got {type(h).__name__}; wrap a "
+                    "single history in a list"
+                )
+            keys = h.tolist() if isinstance(h, np.ndarray) else list(h)
+            idx = np.fromiter((k2i.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+            ok = idx >= 0
+            rows.append(idx)
+            known.append(ok)
+            unknown.append([k for k, good in zip(keys, ok.tolist(), strict=True) if not good])
+        return rows, known, unknown
+
+    def _queries(
+        self,
+        rows: list[npt.NDArray[np.int64]],
+        known: list[npt.NDArray[np.bool_]],
+        times: Sequence[npt.ArrayLike] | None,
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """(n, m, dim) unit query vectors and (n,) whether each history had a known item."""
+        cfg = self.config
+        unit = self._fitted().unit_vectors
+        n = len(rows)
+        m = cfg.n_interests if cfg.user_vector == "multi_interest" else 1
+        q = np.zeros((n, m, unit.shape[1]), dtype=np.float32)
+        has = np.zeros(n, dtype=bool)
+        if times is not None and len(times) != n:
+            raise ValueError(f"times has {len(times)} entries for {n} histories; give one each")
+        rng = np.random.default_rng(cfg.seed)
+        for u in range(n):
+            ok = known[u]
+            if not ok.any():
+                continue
+            has[u] = True
+            pos = np.flatnonzero(ok)
+            vecs = unit[rows[u][pos]]
+            if cfg.user_vector == "mean":
+                q[u, 0] = vecs.mean(axis=0)
+            elif cfg.user_vector == "last_n":
+                q[u, 0] = vecs[-cfg.last_n :].mean(axis=0)
+            elif cfg.user_vector == "recency":
+                if cfg.recency_by == "time":
+                    if times is None:
+                        raise ValueError(
+                            "user_vector='recency' with recency_by='time' needs the event times; "
+                            "pass times=..., or use recency_by='position'"
+                        )
+                    t = np.asarray(times[u], dtype=np.float64)
+                    if t.shape != ok.shape:
+                        raise ValueError(
+                            f"times[{u}] has shape {t.shape} but history {u} has {ok.size} keys"
+                        )
+                    age = t[pos].max() - t[pos]
+                else:
+                    age = (ok.size - 1 - pos).astype(np.float64)
+                w = np.exp2(-age / cfg.half_life).astype(np.float32)
+                q[u, 0] = w @ vecs
+            else:
+                q[u] = self._interests(vecs, m, rng)
+        norms = np.linalg.norm(q, axis=2, keepdims=True)
+        q /= np.where(norms > 0, norms, 1.0)
+        return q, has
+
+    @staticmethod
+    def _interests(
+        vecs: npt.NDArray[np.float32], m: int, rng: np.random.Generator
+    ) -> npt.NDArray[np.float32]:
+        """Up to ``m`` k-means centroids of ``vecs``; unused slots repeat the first one."""
+        from scipy.cluster.vq import kmeans2
+
+        out = np.empty((m, vecs.shape[1]), dtype=np.float32)
+        c = min(m, len(np.unique(vecs, axis=0)))
+        if c <= 1:
+            out[:] = vecs.mean(axis=0)
+            return out
+        cent, label = kmeans2(vecs.astype(np.float64), c, minit="++", seed=rng)
+        used = np.unique(label)
+        cent = cent[used].astype(np.float32)
+        out[: len(cent)] = cent
+        out[len(cent) :] = cent[0]
+        return out
+
+    def user_vectors(
+        self,
+        histories: Sequence[Sequence[Hashable]],
+        *,
+        times: Sequence[npt.ArrayLike] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """(n, m, dim) float32 unit query vectors of each history (``m = n_interests`` for
+        ``multi_interest``, else 1); all-zero for a history with no known item."""
+        rows, known, _ = self._history_rows(histories)
+        return self._queries(rows, known, times)[0]
+
+    # ------------------------------------------------------------------ scoring
+    def score(
+        self,
+        histories: Sequence[Sequence[Hashable]],
+        candidates: Sequence[Hashable] | npt.NDArray[Any],
+        *,
+        times: Sequence[npt.ArrayLike] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """(n_histories, n_candidates) float32 scores: cosine of each candidate to the user's
+        query (the best over interests); ``-inf`` for candidates without a vector.
+
+        A history with no known item gets the candidates' normalised training counts
+        (popularity fallback, in ``[0, 1]``). This is the ``Scorer`` protocol of
+        :mod:`embedrec.eval`.
+        """
+        emb = self._fitted()
+        cand = candidates.tolist() if isinstance(candidates, np.ndarray) else list(candidates)
+        k2i: dict[Any, int] = emb.key_to_index
+        cidx = np.fromiter((k2i.get(c, -1) for c in cand), dtype=np.int64, count=len(cand))
+        rows, known, _ = self._history_rows(histories)
+        return self._score(rows, known, times, cidx)
+
+    def _score(
+        self,
+        rows: list[npt.NDArray[np.int64]],
+        known: list[npt.NDArray[np.bool_]],
+        times: Sequence[npt.ArrayLike] | None,
+        cidx: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.float32]:
+        assert self.vocab_ is not None
+        ok = cidx >= 0
+        q, has = self._queries(rows, known, times)
+        cvec = self._fitted().unit_vectors[np.where(ok, cidx, 0)]
+        if q.shape[1] > 1:
+            out = np.einsum("nmd,cd->nmc", q, cvec).max(axis=1)
+        else:
+            out = q[:, 0] @ cvec.T
+        out = np.ascontiguousarray(out, dtype=np.float32)
+        if not has.all():
+            counts = self.vocab_.counts[np.where(ok, cidx, 0)].astype(np.float64)
+            pop = counts / max(float(counts.max()), 1.0) if counts.size else counts
+            out[~has] = pop.astype(np.float32)
+        out[:, ~ok] = -np.inf
+        return out
+
+    def recommend_users(
+        self,
+        histories: Sequence[Sequence[Hashable]],
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        times: Sequence[npt.ArrayLike] | None = None,
+    ) -> Recommendations:
+        """Top-``k`` items for each history, batch-first: ``(n, k)`` keys and scores.
+
+        Rows run over the model's whole catalogue; with ``exclude_seen`` a history's own keys
+        are never returned. Unknown history keys are ignored and reported in ``unknown``.
+        """
+        emb = self._fitted()
+        k = Embeddings._check_k(k)
+        rows, known, unknown = self._history_rows(histories)
+        n_items = len(emb)
+        width = min(k, n_items)
+        keys_arr = np.asarray(emb.keys, dtype=object if emb.key_type == "str" else np.int64)
+        out_idx = np.zeros((len(rows), width), dtype=np.int64)
+        out_scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
+        if times is not None and len(times) != len(rows):
+            raise ValueError(
+                f"times has {len(times)} entries for {len(rows)} histories; give one each"
+            )
+        all_idx = np.arange(n_items, dtype=np.int64)
+        block = max(1, 2_000_000 // max(n_items, 1))
+        for start in range(0, len(rows), block):
+            sl = slice(start, min(start + block, len(rows)))
+            t_sl = None if times is None else list(times)[sl]
+            scores = self._score(rows[sl], known[sl], t_sl, all_idx)
+            if exclude_seen:
+                for j, r in enumerate(rows[sl]):
+                    scores[j, r[r >= 0]] = -np.inf
+            idx, top = _top_k(scores, width)
+            out_idx[sl] = idx
+            out_scores[sl] = top
+        return Recommendations(keys_arr[out_idx], out_scores, unknown)
+
+    def recommend(
+        self,
+        history: Sequence[Hashable],
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        times: npt.ArrayLike | None = None,
+    ) -> Recommendations:
+        """Top-``k`` items for one history (1-D ``keys`` and ``scores``; fewer than ``k`` when
+        the catalogue minus the history is smaller). See :meth:`recommend_users`."""
+        res = self.recommend_users(
+            [history], k, exclude_seen=exclude_seen, times=None if times is None else [times]
+        )
+        keep = np.isfinite(res.scores[0])
+        return Recommendations(res.keys[0][keep], res.scores[0][keep], res.unknown[0])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model as a directory (manifest.json, vectors.npy, keys.json, counts.npy);
+        atomic: an interrupted save leaves any previous one intact."""
+        emb = self._fitted()
+        assert self.vocab_ is not None
+        with atomic_dir(path) as tmp:
+            write_keys_vectors(tmp, emb.keys, emb.vectors)
+            write_npy(tmp / "counts.npy", self.vocab_.counts)
+            write_json(
+                tmp / "manifest.json",
+                make_manifest(
+                    "Item2Vec",
+                    config=self.config.to_dict(),
+                    metric=emb.metric,
+                    dim=emb.dim,
+                    n_keys=len(emb),
+                    loss_history=self.loss_history_,
+                    epoch_stats=self.epoch_stats_,
+                ),
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Item2Vec:
+        """Load a directory written by :meth:`save`; ``ValueError`` if it is corrupt."""
+        manifest = read_manifest(path, "Item2Vec")
+        path = Path(path)
+        try:
+            config = Item2VecConfig.from_dict(manifest["config"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}/manifest.json has no valid config ({exc}); re-save") from exc
+        keys, vectors = read_keys_vectors(path)
+        counts = read_npy(path / "counts.npy")
+        if counts.shape != (len(keys),):
+            raise ValueError(
+                f"{path}: counts.npy has shape {counts.shape} but there are {len(keys)} keys; "
+                "the directory is corrupt, re-save the model"
+            )
+        model = cls(config)
+        model.vocab_ = Vocab(list(keys), counts)
+        model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
+        model.loss_history_ = list(manifest.get("loss_history", []))
+        model.epoch_stats_ = list(manifest.get("epoch_stats", []))
+        return model
