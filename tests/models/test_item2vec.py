@@ -1,5 +1,7 @@
 """Item2Vec: planted structure, set-mode context, user-vector known answers, contract."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -92,7 +94,7 @@ def test_int_keys_and_interactions_input_end_to_end():
             items.append(i)
             times.append(float(t))
     inter = Interactions.from_arrays(users, items, times)
-    m = Item2Vec(Item2VecConfig(dim=8, epochs=5, workers=1)).fit(inter, progress=False)
+    m = Item2Vec(Item2VecConfig(dim=8, epochs=30, workers=1)).fit(inter, progress=False)
     assert m.embeddings_.key_type == "int"
     assert set(m.embeddings_.keys) == set(items)
     rec = m.recommend([100, 101], k=3)
@@ -101,6 +103,9 @@ def test_int_keys_and_interactions_input_end_to_end():
 
 
 def _toy_model(cfg, keys, vectors, counts=None):
+    """A model with hand-set input vectors (cosine scoring unless ``cfg`` says otherwise)."""
+    if cfg.scoring == "output":
+        cfg = dataclasses.replace(cfg, scoring="cosine")
     m = Item2Vec(cfg)
     m.embeddings_ = Embeddings(keys, np.asarray(vectors, dtype=np.float32))
     m.vocab_ = Vocab(list(keys), np.asarray(counts if counts is not None else [1] * len(keys)))
@@ -126,6 +131,17 @@ def test_user_vector_known_answers():
         tim.user_vectors(hist)
     last = _toy_model(Item2VecConfig(user_vector="last_n", last_n=1), keys, vecs)
     assert_allclose(last.user_vectors(hist)[0, 0], [0.0, 1.0], atol=1e-7)
+
+
+def test_output_scoring_known_answer():
+    """Output scoring: query = weighted mean of raw input vectors, score = query . out_j."""
+    m = Item2Vec(Item2VecConfig(user_vector="recency", half_life=1.0))
+    m.embeddings_ = Embeddings(["x", "y", "z"], np.array([[2, 0], [0, 3], [1, 1]], np.float32))
+    m.vocab_ = Vocab(["x", "y", "z"], np.array([1, 1, 1]))
+    m.output_weights_ = np.array([[1, 0], [0, 1], [1, -1]], dtype=np.float32)
+    # weights (x: 0.5, y: 1) / 1.5 -> q = (2/3, 2); scores: x 2/3, y 2, z 2/3 - 2 = -4/3
+    assert_allclose(m.score([["x", "y"]], ["x", "y", "z"]), [[2 / 3, 2, -4 / 3]], rtol=1e-6)
+    assert m.recommend(["x"], k=2).keys.tolist() == ["z", "y"]  # q = (2, 0): y 0, z 2
 
 
 def test_multi_interest_reaches_both_interests_where_the_mean_falls_between():

@@ -34,6 +34,7 @@ logger = logging.getLogger("embedrec")
 Mode = Literal["set", "window"]
 UserVector = Literal["mean", "recency", "last_n", "multi_interest"]
 RecencyBy = Literal["position", "time"]
+Scoring = Literal["output", "cosine"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +71,15 @@ class Item2VecConfig:
     recency_by : "position" or "time"
     last_n : see ``user_vector="last_n"``
     n_interests : see ``user_vector="multi_interest"``
+    scoring : how recommendations score a candidate item ``j`` for a user query ``q``:
+        ``output`` (default): ``q . out_j`` with ``q`` the weighted mean of the history's
+        *input* vectors and ``out_j`` the item's *output* (context) vector, i.e. the
+        skip-gram's own logit for "``j`` occurs next to this history". With uniform noise
+        (``ns_exponent=0``) it estimates ``log P(j | history)`` up to a constant, so it keeps
+        the popularity signal that next-item prediction needs. ``cosine``: the classic
+        Item2Vec item-item cosine between ``q`` and the input vectors (popularity-free; 5-15x
+        worse HR@10 on MovieLens next-item, benchmarks/README.md). ``most_similar`` always
+        uses cosine between input vectors.
     """
 
     mode: Mode = "window"
@@ -90,6 +100,7 @@ class Item2VecConfig:
     recency_by: RecencyBy = "position"
     last_n: int = 5
     n_interests: int = 3
+    scoring: Scoring = "output"
 
     def __post_init__(self) -> None:
         def bad(field: str, allowed: str) -> ValueError:
@@ -101,6 +112,8 @@ class Item2VecConfig:
             raise bad("user_vector", "'mean', 'recency', 'last_n' or 'multi_interest'")
         if self.recency_by not in get_args(RecencyBy):
             raise bad("recency_by", "'position' or 'time'")
+        if self.scoring not in get_args(Scoring):
+            raise bad("scoring", "'output' or 'cosine'")
         for name in ("last_n", "n_interests"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -191,6 +204,7 @@ class Item2Vec(EmbeddingModel):
         self.config = config if config is not None else Item2VecConfig()
         self.vocab_: Vocab | None = None
         self.embeddings_: Embeddings  # set by fit / load
+        self.output_weights_: npt.NDArray[np.float32] | None = None
         self.loss_history_: list[float] = []
         self.epoch_stats_: list[dict[str, float]] = []
 
@@ -225,6 +239,7 @@ class Item2Vec(EmbeddingModel):
         )
         self.vocab_ = vocab
         self.embeddings_ = engine.embeddings_
+        self.output_weights_ = engine.output_weights_
         self.loss_history_ = engine.loss_history_
         self.epoch_stats_ = engine.epoch_stats_
         return self
@@ -279,9 +294,15 @@ class Item2Vec(EmbeddingModel):
         known: list[npt.NDArray[np.bool_]],
         times: Sequence[npt.ArrayLike] | None,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-        """(n, m, dim) unit query vectors and (n,) whether each history had a known item."""
+        """(n, m, dim) query vectors and (n,) whether each history had a known item.
+
+        ``cosine`` scoring: unit-length means of unit input vectors; ``output`` scoring:
+        weighted means (weights summing to 1) of the raw input vectors.
+        """
         cfg = self.config
-        unit = self._fitted().unit_vectors
+        cosine = cfg.scoring == "cosine"
+        emb = self._fitted()
+        unit = emb.unit_vectors if cosine else emb.vectors
         n = len(rows)
         m = cfg.n_interests if cfg.user_vector == "multi_interest" else 1
         q = np.zeros((n, m, unit.shape[1]), dtype=np.float32)
@@ -315,12 +336,13 @@ class Item2Vec(EmbeddingModel):
                     age = t[pos].max() - t[pos]
                 else:
                     age = (ok.size - 1 - pos).astype(np.float64)
-                w = np.exp2(-age / cfg.half_life).astype(np.float32)
-                q[u, 0] = w @ vecs
+                w = np.exp2(-age / cfg.half_life)
+                q[u, 0] = (w / w.sum()).astype(np.float32) @ vecs
             else:
                 q[u] = self._interests(vecs, m, rng)
-        norms = np.linalg.norm(q, axis=2, keepdims=True)
-        q /= np.where(norms > 0, norms, 1.0)
+        if cosine:
+            norms = np.linalg.norm(q, axis=2, keepdims=True)
+            q /= np.where(norms > 0, norms, 1.0)
         return q, has
 
     @staticmethod
@@ -342,14 +364,25 @@ class Item2Vec(EmbeddingModel):
         out[len(cent) :] = cent[0]
         return out
 
+    def _candidate_vectors(self) -> npt.NDArray[np.float32]:
+        if self.config.scoring == "cosine":
+            return self._fitted().unit_vectors
+        if self.output_weights_ is None:
+            raise RuntimeError(
+                "scoring='output' needs the output vectors, which this model does not have; "
+                "refit it, or use Item2VecConfig(scoring='cosine')"
+            )
+        return self.output_weights_
+
     def user_vectors(
         self,
         histories: Sequence[Sequence[Hashable]],
         *,
         times: Sequence[npt.ArrayLike] | None = None,
     ) -> npt.NDArray[np.float32]:
-        """(n, m, dim) float32 unit query vectors of each history (``m = n_interests`` for
-        ``multi_interest``, else 1); all-zero for a history with no known item."""
+        """(n, m, dim) float32 query vectors of each history (``m = n_interests`` for
+        ``multi_interest``, else 1); unit length with ``scoring="cosine"``; all-zero for a
+        history with no known item."""
         rows, known, _ = self._history_rows(histories)
         return self._queries(rows, known, times)[0]
 
@@ -361,8 +394,9 @@ class Item2Vec(EmbeddingModel):
         *,
         times: Sequence[npt.ArrayLike] | None = None,
     ) -> npt.NDArray[np.float32]:
-        """(n_histories, n_candidates) float32 scores: cosine of each candidate to the user's
-        query (the best over interests); ``-inf`` for candidates without a vector.
+        """(n_histories, n_candidates) float32 scores of each candidate for each history (see
+        ``Item2VecConfig.scoring``; the best over interests for ``multi_interest``); ``-inf``
+        for candidates without a vector.
 
         A history with no known item gets the candidates' normalised training counts
         (popularity fallback, in ``[0, 1]``). This is the ``Scorer`` protocol of
@@ -385,7 +419,7 @@ class Item2Vec(EmbeddingModel):
         assert self.vocab_ is not None
         ok = cidx >= 0
         q, has = self._queries(rows, known, times)
-        cvec = self._fitted().unit_vectors[np.where(ok, cidx, 0)]
+        cvec = self._candidate_vectors()[np.where(ok, cidx, 0)]
         if q.shape[1] > 1:
             out = np.einsum("nmd,cd->nmc", q, cvec).max(axis=1)
         else:
@@ -455,13 +489,16 @@ class Item2Vec(EmbeddingModel):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model as a directory (manifest.json, vectors.npy, keys.json, counts.npy);
+        """Write the model as a directory (manifest.json, vectors.npy, keys.json, counts.npy,
+        output_vectors.npy);
         atomic: an interrupted save leaves any previous one intact."""
         emb = self._fitted()
         assert self.vocab_ is not None
         with atomic_dir(path) as tmp:
             write_keys_vectors(tmp, emb.keys, emb.vectors)
             write_npy(tmp / "counts.npy", self.vocab_.counts)
+            if self.output_weights_ is not None:
+                write_npy(tmp / "output_vectors.npy", self.output_weights_)
             write_json(
                 tmp / "manifest.json",
                 make_manifest(
@@ -492,6 +529,14 @@ class Item2Vec(EmbeddingModel):
                 "the directory is corrupt, re-save the model"
             )
         model = cls(config)
+        if (path / "output_vectors.npy").exists():
+            out = read_npy(path / "output_vectors.npy")
+            if out.shape != vectors.shape or out.dtype != np.float32:
+                raise ValueError(
+                    f"{path}: output_vectors.npy is {out.dtype} {out.shape} but vectors.npy is "
+                    f"float32 {vectors.shape}; the directory is corrupt, re-save the model"
+                )
+            model.output_weights_ = out
         model.vocab_ = Vocab(list(keys), counts)
         model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
         model.loss_history_ = list(manifest.get("loss_history", []))
