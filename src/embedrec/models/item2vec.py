@@ -87,12 +87,12 @@ class Item2VecConfig:
     window: int = 3
     shrink_windows: bool = True
     negative: int = 10
-    ns_exponent: float = 0.0
+    ns_exponent: float = 0.5
     sample: float = 0.0
     min_count: int = 1
     alpha: float = 0.025
     min_alpha: float = 0.0001
-    epochs: int = 20
+    epochs: int = 40
     workers: int | None = None
     seed: int = 1
     user_vector: UserVector = "recency"
