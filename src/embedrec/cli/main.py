@@ -172,10 +172,15 @@ def load_embeddings(path: Path) -> Embeddings:
     kind = manifest.get("class")
     if kind == "Word2Vec":
         return Word2Vec.load(path).embeddings_
+    if kind == "Item2Vec":
+        from ..models.item2vec import Item2Vec
+
+        return Item2Vec.load(path).embeddings_
     if kind == "Embeddings":
         return Embeddings.load(path)
     raise ValueError(
-        f"{path} holds a {kind!r}; this command reads Word2Vec and Embeddings directories and "
+        f"{path} holds a {kind!r}; this command reads Word2Vec, Item2Vec and Embeddings "
+        "directories and "
         "word2vec-format files"
     )
 

@@ -207,6 +207,8 @@ class Item2Vec(EmbeddingModel):
         self.output_weights_: npt.NDArray[np.float32] | None = None
         self.loss_history_: list[float] = []
         self.epoch_stats_: list[dict[str, float]] = []
+        #: free-form JSON facts saved with the model, e.g. the data and holdout it was trained on
+        self.metadata_: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -488,9 +490,11 @@ class Item2Vec(EmbeddingModel):
         return Recommendations(res.keys[0][keep], res.scores[0][keep], res.unknown[0])
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(
+        self, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None
+    ) -> None:
         """Write the model as a directory (manifest.json, vectors.npy, keys.json, counts.npy,
-        output_vectors.npy);
+        output_vectors.npy); ``metadata`` (default :attr:`metadata_`) goes into the manifest;
         atomic: an interrupted save leaves any previous one intact."""
         emb = self._fitted()
         assert self.vocab_ is not None
@@ -509,6 +513,7 @@ class Item2Vec(EmbeddingModel):
                     n_keys=len(emb),
                     loss_history=self.loss_history_,
                     epoch_stats=self.epoch_stats_,
+                    metadata=self.metadata_ if metadata is None else metadata,
                 ),
             )
 
@@ -541,4 +546,5 @@ class Item2Vec(EmbeddingModel):
         model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
         model.loss_history_ = list(manifest.get("loss_history", []))
         model.epoch_stats_ = list(manifest.get("epoch_stats", []))
+        model.metadata_ = dict(manifest.get("metadata") or {})
         return model
