@@ -490,9 +490,7 @@ class Item2Vec(EmbeddingModel):
         return Recommendations(res.keys[0][keep], res.scores[0][keep], res.unknown[0])
 
     # ------------------------------------------------------------------ persistence
-    def save(
-        self, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None
-    ) -> None:
+    def save(self, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> None:
         """Write the model as a directory (manifest.json, vectors.npy, keys.json, counts.npy,
         output_vectors.npy); ``metadata`` (default :attr:`metadata_`) goes into the manifest;
         atomic: an interrupted save leaves any previous one intact."""
