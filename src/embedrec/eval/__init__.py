@@ -4,3 +4,20 @@ Word-embedding benchmarks (analogies, word-pair similarity) are methods of
 :class:`embedrec.vectors.Embeddings`: :meth:`~embedrec.vectors.Embeddings.evaluate_analogies` and
 :meth:`~embedrec.vectors.Embeddings.evaluate_pairs`.
 """
+
+from .baselines import Popularity, RandomScorer
+from .evaluate import EvalResult, Scorer, compare, evaluate
+from .split import Split, leave_last_out, random_holdout, temporal_split
+
+__all__ = [
+    "EvalResult",
+    "Popularity",
+    "RandomScorer",
+    "Scorer",
+    "Split",
+    "compare",
+    "evaluate",
+    "leave_last_out",
+    "random_holdout",
+    "temporal_split",
+]
