@@ -1,18 +1,33 @@
-"""Public recommendation datasets: download from the official source (checksummed, cached)
-or read a local copy.
+"""Public recommendation data sets as :class:`~embedrec.data.interactions.Interactions`.
 
-The data are not shipped with embedrec: their licences forbid or do not grant
-redistribution. ``path=None`` downloads the official archive into the cache
-(``$EMBEDREC_CACHE`` or ``~/.cache/embedrec/datasets``), checks the SHA-256 of every file used
-(line endings normalised, since some mirrors convert them), and reads it; ``path=...`` reads a
-copy you already have (the folder, or the zip). YOOCHOOSE and DIGINETICA have no stable
-official download: pass their path.
+MovieLens 100K, MovieLens latest-small and Last.fm (HetRec 2011) are downloaded from
+GroupLens when ``path`` is None; YOOCHOOSE and DIGINETICA have no stable official URL and
+are read from a local copy only.
+
+None of these data sets ships with embedrec: their licences forbid redistribution or limit
+it to non-commercial research (MovieLens: research use, no redistribution of 100K; Last.fm:
+non-commercial; YOOCHOOSE, DIGINETICA: research use). By downloading or reading one you
+accept its terms; cite it as its README asks.
+
+Downloads
+---------
+``path=None`` downloads the official zip into the cache folder (``cache_dir``, else
+``$EMBEDREC_CACHE``, else ``~/.cache/embedrec/datasets``), extracts the files embedrec reads
+into ``<cache>/<name>/`` and reuses them afterwards. The zip archives themselves are not
+pinned: :data:`CHECKSUMS` holds the sha256 of each extracted *member* instead, computed
+after turning CRLF line endings into LF (GroupLens ships some files with CRLF and some
+public mirrors with LF; the content is what matters). A member whose checksum differs is
+refused and nothing is written to the cache. Files go to temporary names first and are
+renamed into place only when all of them are verified.
+
+A ``path`` may be the folder holding the files, the downloaded zip, or (for the
+interaction functions) one file of the data set in its format, e.g. MovieLens' ``u1.base``.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -20,253 +35,689 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from .interactions import Interactions, read_interactions
+from .interactions import ColumnRef, Interactions, _build, _read_table, _seconds
 
 logger = logging.getLogger("embedrec")
 
+PathLike = str | os.PathLike[str]
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Where a dataset comes from and the checksums of the files embedrec reads."""
-
-    name: str
-    url: str | None
-    folder: str  # folder inside the archive that holds the files
-    files: dict[str, str]  # file name -> sha256 of its content with "\r" removed
-    licence: str
-
-
-SPECS: dict[str, DatasetSpec] = {
-    "ml-100k": DatasetSpec(
-        "ml-100k",
-        "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-        "ml-100k",
-        {"u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"},
-        "GroupLens: research use, cite Harper & Konstan 2015, no redistribution",
-    ),
-    "ml-latest-small": DatasetSpec(
-        "ml-latest-small",
-        "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
-        "ml-latest-small",
-        {"ratings.csv": "80da8b3393dae325bbba5a31f291a6ba55d8d4f4396de3c456f2c1635b1b70e8"},
-        "GroupLens: research use, cite Harper & Konstan 2015, redistribution under the same terms",
-    ),
-    "lastfm-2k": DatasetSpec(
-        "lastfm-2k",
-        "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip",
-        "",
-        {
-            "user_taggedartists.dat": (
-                "c4a9ffae9ab47a9f9b2f0678ab1f7e5c1db4ca818837d8cddd1f5699c5bbf048"
-            )
-        },
-        "Last.fm via HetRec 2011: non-commercial use",
-    ),
+#: Official download of each data set that has one.
+URLS: dict[str, str] = {
+    "ml-100k": "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+    "ml-latest-small": "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
+    "lastfm-2k": "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip",
 }
 
+#: sha256 of the zip members embedrec extracts, with CRLF line endings turned into LF.
+#: Computed from copies verified against the official statistics (row, user and item
+#: counts, cross-checked between independent mirrors); the zips themselves are not pinned.
+CHECKSUMS: dict[str, dict[str, str]] = {
+    "ml-100k": {
+        "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
+        "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
+        "u.genre": "9757e0d3e6b298159a80dd48eaf938114690e911e39af97a76949ef1663610bb",
+    },
+    "ml-latest-small": {
+        "ratings.csv": "80da8b3393dae325bbba5a31f291a6ba55d8d4f4396de3c456f2c1635b1b70e8",
+        "movies.csv": "c47b783f23eb304413307e1bb05335e427737da20ec8d3c0e96335567dd5f3dc",
+    },
+    "lastfm-2k": {
+        "user_taggedartists.dat": (
+            "c4a9ffae9ab47a9f9b2f0678ab1f7e5c1db4ca818837d8cddd1f5699c5bbf048"
+        ),
+        "artists.dat": "c173881362c6b28551368fecb3c0be5a6a30a6cd859e1f5775413dfe46d48648",
+    },
+}
 
-def cache_dir() -> Path:
-    """``$EMBEDREC_CACHE`` or ``~/.cache/embedrec/datasets``."""
-    root = os.environ.get("EMBEDREC_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "embedrec" / "datasets"
+#: Seconds to wait for the server before a download is given up.
+DOWNLOAD_TIMEOUT = 60.0
 
-
-def normalised_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes with every ``\\r`` removed (CRLF and LF copies agree)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk.replace(b"\r", b""))
-    return h.hexdigest()
-
-
-def _verify(spec: DatasetSpec, folder: Path) -> None:
-    for name, digest in spec.files.items():
-        f = folder / name
-        if not f.exists():
-            raise FileNotFoundError(f"{spec.name}: {f} is missing; is {folder} the right folder?")
-        got = normalised_sha256(f)
-        if got != digest:
-            raise ValueError(
-                f"{spec.name}: {f} has sha256 {got}, expected {digest}; the file is corrupt or "
-                "a modified copy: download it again"
-            )
-
-
-def fetch(spec: DatasetSpec, *, url: str | None = None, timeout: float = 60.0) -> Path:
-    """Download and unpack ``spec`` into the cache (once); return the folder of its files.
-
-    The archive goes to a temporary file and the extraction to a temporary folder, renamed
-    into place only after every checksum matched, so the cache never holds a partial copy.
-    """
-    target = cache_dir() / spec.name
-    if target.is_dir():
-        try:
-            _verify(spec, target)
-            return target
-        except (FileNotFoundError, ValueError):
-            logger.warning("cached %s failed its checksum; downloading it again", spec.name)
-            shutil.rmtree(target)
-    url = url or spec.url
-    if url is None:
-        raise ValueError(f"{spec.name} has no official download; pass path=... to a local copy")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{spec.name}-") as tmpd:
-        tmp = Path(tmpd)
-        archive = tmp / "archive.zip"
-        logger.info("downloading %s from %s (%s)", spec.name, url, spec.licence)
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp, open(archive, "wb") as out:
-                shutil.copyfileobj(resp, out)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise ConnectionError(
-                f"could not download {spec.name} from {url} ({exc}); no internet? Download it "
-                f"by hand and pass path=... (the folder holding {', '.join(spec.files)}, or "
-                "the zip)"
-            ) from exc
-        unpacked = _unzip(archive, tmp / "unpacked", spec)
-        _verify(spec, unpacked)
-        unpacked.rename(target)
-    return target
+_ML100K_GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 
 
-def _unzip(archive: Path, dest: Path, spec: DatasetSpec) -> Path:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                name = Path(member)
-                if name.is_absolute() or ".." in name.parts:
-                    raise ValueError(f"{archive} has an unsafe member path {member!r}")
-            zf.extractall(dest)
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{spec.name}: the download is not a zip archive ({exc})") from exc
-    folder = dest / spec.folder if spec.folder else dest
-    if not all((folder / f).exists() for f in spec.files):  # some zips add a top folder
-        hits = [p.parent for p in dest.rglob(next(iter(spec.files)))]
-        if hits:
-            folder = hits[0]
-    return folder
-
-
-def _local(spec: DatasetSpec, path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{spec.name}: {p} does not exist; check the path")
-    if p.is_file() and p.suffix.lower() == ".zip":
-        out = cache_dir() / f"{spec.name}-from-zip"
-        if not out.is_dir():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=out.parent) as tmpd:
-                folder = _unzip(p, Path(tmpd) / "unpacked", spec)
-                _verify(spec, folder)
-                folder.rename(out)
-        p = out
-    if p.is_file():
-        p = p.parent
-    _verify(spec, p)
-    return p
-
-
-def _folder(name: str, path: str | os.PathLike[str] | None, url: str | None) -> Path:
-    spec = SPECS[name]
-    return fetch(spec, url=url) if path is None else _local(spec, path)
-
-
+# ---------------------------------------------------------------------- MovieLens
 def movielens_100k(
-    path: str | os.PathLike[str] | None = None, *, url: str | None = None
+    path: PathLike | None = None,
+    *,
+    min_rating: float | None = None,
+    min_user_interactions: int = 1,
+    min_item_interactions: int = 1,
+    dedupe: bool = False,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
 ) -> Interactions:
-    """MovieLens 100K ratings (``u.data``): 100,000 events, 943 users, 1,682 movies; weight is
-    the 1-5 rating, time the unix timestamp."""
-    folder = _folder("ml-100k", path, url)
-    return read_interactions(
-        folder / "u.data",
-        user_col=0,
-        item_col=1,
-        weight_col=2,
-        time_col=3,
+    """MovieLens 100K ratings (GroupLens, 1998): 100,000 ratings, 943 users, 1,682 movies.
+
+    Parameters
+    ----------
+    path : path, optional
+        Folder holding ``u.data``, the ``ml-100k.zip``, or a file in ``u.data`` format
+        (e.g. the split ``u1.base``). None downloads the zip (see the module docs).
+    min_rating : float, optional
+        Keep ratings >= this (1-5 stars), e.g. 4 to treat only liked movies as interactions.
+    min_user_interactions, min_item_interactions : int
+        Iterated k-core thresholds (see :func:`~embedrec.data.interactions.k_core`).
+    dedupe : bool
+        Drop repeated (user, movie, time) events (there are none in the official file).
+    cache_dir : path, optional
+        Download cache (default ``$EMBEDREC_CACHE`` or ``~/.cache/embedrec/datasets``).
+    url : str, optional
+        Download from here instead of GroupLens (a mirror, or ``file://`` for tests).
+
+    Returns
+    -------
+    Interactions
+        int user and movie keys, ``time`` in unix seconds, ``weight`` the rating.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` or ``u.data`` in it is missing.
+    ConnectionError
+        If the download fails (the message says how to download by hand).
+    ValueError
+        If a downloaded file fails its checksum, or a filter removes every rating.
+
+    Examples
+    --------
+    >>> inter = movielens_100k("ml-100k/", min_rating=4)  # doctest: +SKIP
+    >>> seqs = inter.sequences(min_length=2)  # doctest: +SKIP
+    """
+    src = _member("ml-100k", "u.data", path, cache_dir, url, allow_other_file=True)
+    cols, names = _columns(
+        src,
+        {"user": 0, "item": 1, "weight": 2, "time": 3},
         sep="\t",
         has_header=False,
+        column_names=["user_id", "item_id", "rating", "timestamp"],
+        quoting=False,
+    )
+    return _build(
+        cols,
+        label=_label(src, "u.data"),
+        names=names,
+        min_weight=min_rating,
+        min_user_interactions=min_user_interactions,
+        min_item_interactions=min_item_interactions,
+        dedupe=dedupe,
+    )
+
+
+def movielens_100k_items(
+    path: PathLike | None = None,
+    *,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
+) -> Any:
+    """Movies of MovieLens 100K (``u.item``) as a ``pyarrow.Table``.
+
+    Columns: ``item`` (int64, the key used by :func:`movielens_100k`), ``title``,
+    ``release_date`` (date32, null when unknown), ``imdb_url`` and ``genres`` (the 19 genre
+    flags as one ``|``-separated string, as in ml-latest-small). ``path`` as in
+    :func:`movielens_100k` (a file path means its folder).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    src = _member("ml-100k", "u.item", path, cache_dir, url)
+    names = ["item", "title", "release_date", "video_release_date", "imdb_url"]
+    names += [f"g{k}" for k in range(len(_ML100K_GENRES))]
+    table, _ = _read_table(
+        src if isinstance(src, bytes) else Path(src),
+        {"item": "item"},
+        sep="|",
+        has_header=False,
+        column_names=names,
+        encoding="latin-1",
+        quoting=False,
+        name="u.item",
+        all_columns=True,
+        text_columns=("title", "release_date", "imdb_url"),
+    )
+    flags = np.column_stack(
+        [np.asarray(table.column(f"g{k}").to_numpy()) for k in range(len(_ML100K_GENRES))]
+    ).astype(bool)
+    genre_names = np.array(_ML100K_GENRES, dtype=object)
+    # one short join per movie (a side table of ~1.7k rows, not a per-event loop)
+    genres = ["|".join(genre_names[row].tolist()) for row in flags]
+    release = pc.strptime(
+        table.column("release_date"), format="%d-%b-%Y", unit="s", error_is_null=True
+    )
+    return pa.table(
+        {
+            "item": table.column("item").cast(pa.int64()),
+            "title": table.column("title"),
+            "release_date": release.cast(pa.date32()),
+            "imdb_url": table.column("imdb_url"),
+            "genres": pa.array(genres, type=pa.string()),
+        }
     )
 
 
 def movielens_latest_small(
-    path: str | os.PathLike[str] | None = None, *, url: str | None = None
+    path: PathLike | None = None,
+    *,
+    min_rating: float | None = None,
+    min_user_interactions: int = 1,
+    min_item_interactions: int = 1,
+    dedupe: bool = False,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
 ) -> Interactions:
-    """MovieLens latest-small ratings (``ratings.csv``): 100,836 events, 610 users, 9,724
-    movies; weight is the 0.5-5 rating."""
-    folder = _folder("ml-latest-small", path, url)
-    return read_interactions(
-        folder / "ratings.csv",
-        user_col="userId",
-        item_col="movieId",
-        weight_col="rating",
-        time_col="timestamp",
+    """MovieLens latest-small (2018 build): 100,836 ratings, 610 users, 9,724 rated movies.
+
+    Parameters
+    ----------
+    path : path, optional
+        Folder holding ``ratings.csv``, the ``ml-latest-small.zip``, or a file in
+        ``ratings.csv`` format. None downloads the zip (see the module docs).
+    min_rating : float, optional
+        Keep ratings >= this (0.5-5 in half stars).
+    min_user_interactions, min_item_interactions, dedupe, cache_dir, url
+        As in :func:`movielens_100k`.
+
+    Returns
+    -------
+    Interactions
+        int user and movie keys, ``time`` in unix seconds, ``weight`` the rating.
+    """
+    src = _member("ml-latest-small", "ratings.csv", path, cache_dir, url, allow_other_file=True)
+    cols, names = _columns(
+        src,
+        {"user": "userId", "item": "movieId", "weight": "rating", "time": "timestamp"},
         sep=",",
     )
+    return _build(
+        cols,
+        label=_label(src, "ratings.csv"),
+        names=names,
+        min_weight=min_rating,
+        min_user_interactions=min_user_interactions,
+        min_item_interactions=min_item_interactions,
+        dedupe=dedupe,
+    )
 
 
+def movielens_latest_small_items(
+    path: PathLike | None = None,
+    *,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
+) -> Any:
+    """Movies of ml-latest-small (``movies.csv``): ``item`` (int64), ``title``, ``genres``."""
+    import pyarrow as pa
+
+    src = _member("ml-latest-small", "movies.csv", path, cache_dir, url)
+    table, _ = _read_table(
+        src if isinstance(src, bytes) else Path(src),
+        {"item": "movieId"},
+        sep=",",
+        name="movies.csv",
+        all_columns=True,
+        text_columns=("title", "genres"),
+    )
+    return pa.table(
+        {
+            "item": table.column("movieId").cast(pa.int64()),
+            "title": table.column("title"),
+            "genres": table.column("genres"),
+        }
+    )
+
+
+# ---------------------------------------------------------------------- Last.fm
 def lastfm_2k(
-    path: str | os.PathLike[str] | None = None, *, url: str | None = None
+    path: PathLike | None = None,
+    *,
+    min_user_interactions: int = 1,
+    min_item_interactions: int = 1,
+    dedupe: bool = False,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
 ) -> Interactions:
-    """Last.fm HetRec 2K tag assignments (``user_taggedartists.dat``): 186,479 events of
-    1,892 users on artists; time is the assignment's date (UTC midnight), ties kept in file
-    order. (``user_artists.dat`` has play counts but no time.) Use
-    :meth:`Interactions.first_occurrences` for one event per (user, artist)."""
-    import pyarrow.csv as pacsv
+    """Last.fm HetRec 2011 tag assignments: 186,479 (user, artist) events, 1,892 users.
 
-    folder = _folder("lastfm-2k", path, url)
-    table = pacsv.read_csv(
-        folder / "user_taggedartists.dat", parse_options=pacsv.ParseOptions(delimiter="\t")
+    The events are the rows of ``user_taggedartists.dat`` (a user tagging an artist), since
+    the play counts in ``user_artists.dat`` carry no time. The time of an event is its day
+    (UTC midnight, unix seconds); events of one day keep their file order. An artist
+    tagged with several tags at once gives several events; ``dedupe=True`` keeps one.
+
+    Parameters
+    ----------
+    path : path, optional
+        Folder holding ``user_taggedartists.dat``, the ``hetrec2011-lastfm-2k.zip``, or a
+        file in that format. None downloads the zip (see the module docs).
+    min_user_interactions, min_item_interactions, cache_dir, url
+        As in :func:`movielens_100k`.
+    dedupe : bool
+        Drop repeated (user, artist, day) events.
+
+    Returns
+    -------
+    Interactions
+        int user and artist keys (artist names: :func:`lastfm_2k_artists`).
+    """
+    import pyarrow as pa
+
+    src = _member(
+        "lastfm-2k", "user_taggedartists.dat", path, cache_dir, url, allow_other_file=True
     )
-    y, m, d = (np.asarray(table.column(c).to_numpy(), np.int64) for c in ("year", "month", "day"))
-    uniq, inv = np.unique(y * 10000 + m * 100 + d, return_inverse=True)
-    epoch = datetime.date(1970, 1, 1).toordinal()
-    days = np.array(
-        [
-            datetime.date(k // 10000, k // 100 % 100, k % 100).toordinal() - epoch
-            for k in uniq.tolist()
-        ],
-        dtype=np.float64,
+    cols, names = _columns(
+        src,
+        {"user": "userID", "item": "artistID", "day": "day", "month": "month", "year": "year"},
+        sep="\t",
+        quoting=False,
     )
-    seconds = days[inv] * 86400.0
-    return Interactions.from_arrays(
-        np.asarray(table.column("userID").to_numpy()),
-        np.asarray(table.column("artistID").to_numpy()),
-        seconds,
+    day, month, year = (
+        np.asarray(cols.pop(k).cast(pa.int64()).to_numpy(), dtype=np.int64)
+        for k in ("day", "month", "year")
     )
-
-
-def yoochoose(path: str | os.PathLike[str]) -> Interactions:
-    """YOOCHOOSE clicks in session-rec's prepared format (``SessionId\\tItemId\\tTime``
-    header): the session is the user key. No stable official download exists: give the
-    file."""
-    return read_interactions(
-        path, user_col="SessionId", item_col="ItemId", time_col="Time", sep="\t"
+    seconds = _utc_midnight(year, month, day, _label(src, "user_taggedartists.dat"))
+    cols["time"] = pa.chunked_array([pa.array(seconds)])
+    names["time"] = "day/month/year"
+    return _build(
+        cols,
+        label=_label(src, "user_taggedartists.dat"),
+        names=names,
+        min_user_interactions=min_user_interactions,
+        min_item_interactions=min_item_interactions,
+        dedupe=dedupe,
     )
 
 
-def diginetica(path: str | os.PathLike[str]) -> Interactions:
-    """DIGINETICA ``train-item-views.csv`` (``session_id;user_id;item_id;timeframe;
-    eventdate``): the session is the user key; time = event date (UTC) + timeframe (ms),
-    which orders views within a session. No stable official download exists: give the file."""
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
+def lastfm_2k_artists(
+    path: PathLike | None = None,
+    *,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
+) -> Any:
+    """Artists of Last.fm 2K (``artists.dat``): ``item`` (int64), ``name``, ``url``."""
+    import pyarrow as pa
 
+    src = _member("lastfm-2k", "artists.dat", path, cache_dir, url)
+    table, _ = _read_table(
+        src if isinstance(src, bytes) else Path(src),
+        {"item": "id"},
+        sep="\t",
+        quoting=False,
+        name="artists.dat",
+        all_columns=True,
+        text_columns=("name", "url"),
+    )
+    return pa.table(
+        {
+            "item": table.column("id").cast(pa.int64()),
+            "name": table.column("name"),
+            "url": table.column("url"),
+        }
+    )
+
+
+# ---------------------------------------------------------------------- session data sets
+def yoochoose(
+    path: PathLike | None = None,
+    *,
+    split: str = "train_full",
+    min_user_interactions: int = 1,
+    min_item_interactions: int = 1,
+    dedupe: bool = False,
+) -> Interactions:
+    """YOOCHOOSE clicks (RecSys Challenge 2015) in session-rec's prepared format.
+
+    The file is tab-separated with the header ``SessionId  ItemId  Time`` (unix seconds),
+    as written by session-rec's preprocessing (``*_train_full.txt``, ``*_test.txt``, ...).
+    Sessions are the "users" of the returned log.
+
+    Parameters
+    ----------
+    path : path
+        The prepared file, or the folder holding it (then ``split`` picks
+        ``*_<split>.txt``). Required: YOOCHOOSE has no stable official download.
+    split : str
+        ``"train_full"``, ``"train_tr"``, ``"train_valid"`` or ``"test"`` (folder only).
+    min_user_interactions, min_item_interactions, dedupe
+        As in :func:`movielens_100k` (users are sessions).
+
+    Returns
+    -------
+    Interactions
+        int session and item keys, ``time`` in unix seconds.
+    """
+    file = _local_file(
+        "YOOCHOOSE",
+        path,
+        f"*_{split}.txt",
+        "get yoochoose-clicks.dat from the RecSys Challenge 2015 data "
+        "(https://recsys.acm.org/recsys15/challenge/), prepare it with session-rec "
+        "(https://github.com/rn5l/session-rec) and pass path= to the prepared file",
+    )
+    cols, names = _columns(file, {"user": "SessionId", "item": "ItemId", "time": "Time"}, sep="\t")
+    return _build(
+        cols,
+        label=str(file),
+        names=names,
+        min_user_interactions=min_user_interactions,
+        min_item_interactions=min_item_interactions,
+        dedupe=dedupe,
+    )
+
+
+def diginetica(
+    path: PathLike | None = None,
+    *,
+    min_user_interactions: int = 1,
+    min_item_interactions: int = 1,
+    dedupe: bool = False,
+) -> Interactions:
+    """DIGINETICA item views (CIKM Cup 2016, ``train-item-views.csv``), one "user" per session.
+
+    The file is ``;``-separated with the header
+    ``session_id;user_id;item_id;timeframe;eventdate``; ``timeframe`` is the time of the
+    view inside its session in milliseconds. Events are ordered by session, then
+    ``timeframe``. Their time is the date of the session's first view (UTC midnight) plus
+    ``timeframe``: real seconds between the views of a session, though not clock times (and
+    a session that passes midnight is not split by a spurious one-day gap).
+
+    Parameters
+    ----------
+    path : path
+        ``train-item-views.csv`` (or SR-GNN's ``sample_train-item-views.csv``), or the
+        folder holding it. Required: DIGINETICA has no stable official download.
+    min_user_interactions, min_item_interactions, dedupe
+        As in :func:`movielens_100k` (users are sessions).
+
+    Returns
+    -------
+    Interactions
+        int session and item keys, ``time`` in seconds.
+    """
+    import pyarrow as pa
+
+    file = _local_file(
+        "DIGINETICA",
+        path,
+        "*train-item-views.csv",
+        "get train-item-views.csv from the CIKM Cup 2016 data "
+        "(https://competitions.codalab.org/competitions/11161) and pass path= to it",
+    )
+    cols, names = _columns(
+        file,
+        {"user": "session_id", "item": "item_id", "frame": "timeframe", "date": "eventdate"},
+        sep=";",
+    )
+    session = np.asarray(cols["user"].to_numpy())
+    date = _seconds(cols.pop("date"), "eventdate", "%Y-%m-%d", "s")
+    frame = np.asarray(cols.pop("frame").cast(pa.float64()).to_numpy(), dtype=np.float64)
+    _, codes = np.unique(session, return_inverse=True)
+    first_day = np.full(int(codes.max()) + 1 if codes.size else 0, np.inf)
+    np.minimum.at(first_day, codes, date)
+    cols["time"] = pa.chunked_array([pa.array(first_day[codes] + frame * 1e-3)])
+    names["time"] = "eventdate + timeframe"
+    return _build(
+        cols,
+        label=str(file),
+        names=names,
+        min_user_interactions=min_user_interactions,
+        min_item_interactions=min_item_interactions,
+        dedupe=dedupe,
+    )
+
+
+# ---------------------------------------------------------------------- helpers
+def _columns(
+    src: Path | bytes,
+    roles: Mapping[str, ColumnRef],
+    **read: Any,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Role -> column of a data set file (path or zip-member bytes), and role -> name."""
+    table, names = _read_table(
+        src if isinstance(src, bytes) else Path(src), roles, name=read.pop("name", None), **read
+    )
+    return {role: table.column(name) for role, name in names.items()}, names
+
+
+def _label(src: Path | bytes, member: str) -> str:
+    return member if isinstance(src, bytes) else str(src)
+
+
+def _utc_midnight(
+    year: npt.NDArray[np.int64],
+    month: npt.NDArray[np.int64],
+    day: npt.NDArray[np.int64],
+    label: str,
+) -> npt.NDArray[np.float64]:
+    """Unix seconds of UTC midnight of each (year, month, day), vectorised."""
+    bad = (month < 1) | (month > 12) | (day < 1) | (day > 31)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{label} has {int(bad.sum())} impossible dates (e.g. day {day[k]}, month "
+            f"{month[k]}, year {year[k]})"
+        )
+    months = (year - 1970) * 12 + (month - 1)
+    days = months.astype("datetime64[M]").astype("datetime64[D]") + (day - 1).astype(
+        "timedelta64[D]"
+    )
+    seconds: npt.NDArray[np.float64] = days.astype(np.int64).astype(np.float64) * 86400.0
+    return seconds
+
+
+def _local_file(what: str, path: PathLike | None, pattern: str, how: str) -> Path:
+    if path is None:
+        raise ValueError(f"{what} has no stable official download URL; {how}")
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"diginetica: {p} does not exist; check the path")
-    table = pacsv.read_csv(p, parse_options=pacsv.ParseOptions(delimiter=";"))
-    date = pc.cast(pc.cast(table.column("eventdate"), "timestamp[s]"), "int64")
-    seconds = np.asarray(date.to_numpy(), dtype=np.float64) + (
-        np.asarray(table.column("timeframe").to_numpy(), dtype=np.float64) / 1000.0
-    )
-    return Interactions.from_arrays(
-        np.asarray(table.column("session_id").to_numpy()),
-        np.asarray(table.column("item_id").to_numpy()),
-        seconds,
-    )
+        raise FileNotFoundError(f"{p} does not exist; {how}")
+    if p.is_file():
+        return p
+    found = sorted(p.glob(pattern))
+    if len(found) != 1:
+        listing = sorted(q.name for q in p.iterdir())[:20]
+        raise FileNotFoundError(
+            f"{p} holds {len(found)} files matching {pattern!r} (it holds {listing}); pass "
+            "the file itself"
+        )
+    return found[0]
+
+
+def cache_root(cache_dir: PathLike | None = None) -> Path:
+    """The download cache: ``cache_dir``, else ``$EMBEDREC_CACHE``, else
+    ``~/.cache/embedrec/datasets``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("EMBEDREC_CACHE")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "embedrec" / "datasets"
+
+
+def _member(
+    name: str,
+    member: str,
+    path: PathLike | None,
+    cache_dir: PathLike | None,
+    url: str | None,
+    *,
+    allow_other_file: bool = False,
+) -> Path | bytes:
+    """Where to read ``member`` of data set ``name`` from: a file, or a zip member's bytes."""
+    source_url = url or URLS[name]
+    if path is None:
+        return fetch(name, cache_dir=cache_dir, url=url) / member
+    p = Path(path)
+    hint = f"pass the folder holding {member}, the zip from {source_url}, or path=None to download"
+    if not p.exists():
+        raise FileNotFoundError(f"{p} does not exist; {hint}")
+    if p.is_dir():
+        for cand in (p / member, *sorted(p.glob(f"*/{member}"))):
+            if cand.is_file():
+                return cand
+        raise FileNotFoundError(f"{p} holds no {member}; {hint}")
+    if zipfile.is_zipfile(p):
+        with zipfile.ZipFile(p) as zf:
+            info = _find_member(zf, member)
+            if info is None:
+                raise FileNotFoundError(f"the zip {p} holds no {member}; {hint}")
+            return zf.read(info)
+    if allow_other_file or p.name == member:
+        return p
+    sibling = p.parent / member
+    if sibling.is_file():
+        return sibling
+    raise FileNotFoundError(f"{p.parent} holds no {member}; {hint}")
+
+
+def _find_member(zf: zipfile.ZipFile, member: str) -> zipfile.ZipInfo | None:
+    hits = [
+        info
+        for info in zf.infolist()
+        if not info.is_dir()
+        and info.filename.rsplit("/", 1)[-1] == member
+        and not info.filename.startswith("__MACOSX/")
+    ]
+    return min(hits, key=lambda info: len(info.filename)) if hits else None
+
+
+def fetch(
+    name: str,
+    *,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
+    timeout: float | None = None,
+) -> Path:
+    """Download data set ``name`` (a key of :data:`URLS`) into the cache, once.
+
+    The zip is downloaded to a temporary file, the members listed in :data:`CHECKSUMS` are
+    extracted to a temporary folder and verified, and only then renamed into
+    ``<cache>/<name>/``. On any failure nothing is left in the cache.
+
+    Parameters
+    ----------
+    name : str
+        ``"ml-100k"``, ``"ml-latest-small"`` or ``"lastfm-2k"``.
+    cache_dir : path, optional
+        See :func:`cache_root`.
+    url : str, optional
+        Download from here instead of :data:`URLS` (``http(s)://`` or ``file://``).
+    timeout : float, optional
+        Seconds to wait for the server (default :data:`DOWNLOAD_TIMEOUT`).
+
+    Returns
+    -------
+    Path
+        The folder holding the verified members.
+
+    Raises
+    ------
+    ConnectionError
+        If the download fails; the message says how to get the data by hand.
+    ValueError
+        If the download is not a zip, lacks a member, or a member fails its checksum.
+    """
+    if name not in URLS:
+        raise ValueError(f"unknown data set {name!r}; downloadable ones: {sorted(URLS)}")
+    members = CHECKSUMS[name]
+    source = url or URLS[name]
+    root = cache_root(cache_dir)
+    target = root / name
+    if all((target / m).is_file() for m in members):
+        return target
+    first = next(iter(members))
+    by_hand = f"download it by hand and pass path=... (the folder holding {first}, or the zip)"
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp_zip = tempfile.mkstemp(prefix=f".{name}.", suffix=".zip.tmp", dir=root)
+    tmp_dir: Path | None = None
+    try:
+        logger.info("downloading %s from %s into %s", name, source, target)
+        with os.fdopen(fd, "wb") as fh:
+            _download(source, fh, timeout or DOWNLOAD_TIMEOUT, f"{name} from {source}", by_hand)
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+        try:
+            zf = zipfile.ZipFile(tmp_zip)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(
+                f"the download of {name} from {source} is not a zip file ({exc}); {by_hand}"
+            ) from exc
+        with zf:
+            for member, expected in members.items():
+                info = _find_member(zf, member)
+                if info is None:
+                    raise ValueError(
+                        f"the zip of {name} from {source} holds no {member}; {by_hand}"
+                    )
+                dest = tmp_dir / member
+                with zf.open(info) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                got = sha256_lf(dest)
+                if got != expected:
+                    raise ValueError(
+                        f"checksum mismatch for {member} of {name} from {source}: expected "
+                        f"sha256 {expected}, got {got} (CRLF counted as LF); the download is "
+                        f"corrupt or the upstream file changed. Nothing was written to "
+                        f"{target}; retry, or {by_hand}"
+                    )
+        target.mkdir(parents=True, exist_ok=True)
+        for member in members:
+            os.replace(tmp_dir / member, target / member)
+    finally:
+        Path(tmp_zip).unlink(missing_ok=True)
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+    return target
+
+
+def _download(url: str, out: Any, timeout: float, what: str, by_hand: str) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "embedrec"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"could not download {what} ({exc}); {by_hand}") from exc
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        raise ConnectionError(
+            f"could not download {what} ({reason}); no internet? {by_hand}"
+        ) from exc
+
+
+def sha256_lf(path: PathLike) -> str:
+    """sha256 of a file with every CRLF line ending read as LF (streamed)."""
+    digest = hashlib.sha256()
+    carry = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            chunk = carry + chunk
+            # a CR at the chunk's end may start a CRLF split across chunks
+            carry = b"\r" if chunk.endswith(b"\r") else b""
+            if carry:
+                chunk = chunk[:-1]
+            digest.update(chunk.replace(b"\r\n", b"\n"))
+    digest.update(carry)
+    return digest.hexdigest()

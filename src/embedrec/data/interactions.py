@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import csv
 import difflib
+import itertools
 import logging
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 logger = logging.getLogger("embedrec")
 
@@ -293,6 +291,14 @@ class Interactions:
         keep[order[1:][same]] = False  # every group member after its first row
         return self if keep.all() else self.subset(keep)
 
+    def first_occurrences(self) -> Interactions:
+        """Each user's first event with each item (``dedupe(subset="user_item")``).
+
+        Useful for logs where one interaction is recorded several times (e.g. an artist
+        tagged with several tags); key tables are kept.
+        """
+        return self.dedupe(subset="user_item")
+
     def filter(
         self,
         *,
@@ -477,7 +483,7 @@ class Sequences:
             flat = flat.astype(str)
         keys = flat.tolist()
         bounds = self.offsets.tolist()
-        return [keys[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [keys[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 # ---------------------------------------------------------------------- filters
@@ -766,7 +772,7 @@ def read_interactions(
         min_item_interactions=min_item_interactions,
         min_user_interactions=min_user_interactions,
     )
-    cols, label = _load_columns(
+    cols, label, names = _load_columns(
         source,
         roles,
         sep=sep,
@@ -779,7 +785,7 @@ def read_interactions(
     return _build(
         cols,
         label=label,
-        names={role: str(ref) for role, ref in roles.items()},
+        names=names,
         time_format=time_format,
         time_unit=time_unit,
         min_weight=min_weight,
@@ -858,9 +864,7 @@ def _build(
     counts = {role: int(m.sum()) for role, m in missing.items()}
     keep = np.ones(n_rows, dtype=bool)
     if any(counts.values()):
-        desc = ", ".join(
-            f"{c} in {role} column {names[role]!r}" for role, c in counts.items() if c
-        )
+        desc = ", ".join(f"{c} in {role} column {names[role]!r}" for role, c in counts.items() if c)
         if not drop_missing:
             raise ValueError(
                 f"{label} has missing values ({desc}); drop those rows, or pass "
@@ -956,9 +960,10 @@ def _plain(col: Any) -> Any:
     if pa.types.is_dictionary(t):
         col = col.cast(t.value_type)
         t = col.type
-    if pa.types.is_string_view(t):
+    # string_view (pyarrow >= 16, polars' default) is not supported by every kernel we use
+    if getattr(pa.types, "is_string_view", lambda _: False)(t):
         col = col.cast(pa.large_string())
-    elif pa.types.is_binary_view(t):
+    elif getattr(pa.types, "is_binary_view", lambda _: False)(t):
         col = col.cast(pa.large_binary())
     return col
 
@@ -1020,7 +1025,9 @@ def _seconds(
     t = col.type
     is_time = pa.types.is_timestamp(t) or pa.types.is_date(t)
     if time_format is not None and not is_time:
-        text = col if pa.types.is_string(t) or pa.types.is_large_string(t) else col.cast(pa.string())
+        text = (
+            col if pa.types.is_string(t) or pa.types.is_large_string(t) else col.cast(pa.string())
+        )
         parsed = pc.strptime(text, format=time_format, unit="us", error_is_null=True)
         bad = _as_bool(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
         if bad.any():
@@ -1064,11 +1071,12 @@ def _load_columns(
     time_format: str | None,
     keys_as_str: bool,
     encoding: str,
-) -> tuple[dict[str, Any], str]:
-    """The role columns of ``source`` as pyarrow ChunkedArrays, and a label for messages."""
+) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """The role columns of ``source`` (pyarrow ChunkedArrays), a label for messages and the
+    role -> column name map."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        table = read_table(
+        table, resolved = _read_table(
             path,
             roles,
             sep=sep,
@@ -1081,22 +1089,13 @@ def _load_columns(
     else:
         table = _table_from_memory(source)
         label = f"the {type(source).__name__}"
-    names = [str(c) for c in table.column_names]
-    resolved = {role: _resolve(names, ref, role, label, has_header=True) for role, ref in roles.items()}
-    _check_distinct(resolved)
-    return {role: table.column(name) for role, name in resolved.items()}, label
+        resolved = _resolve_all([str(c) for c in table.column_names], roles, label)
+    return {role: table.column(name) for role, name in resolved.items()}, label, resolved
 
 
 def _text_roles(time_format: str | None, keys_as_str: bool) -> tuple[str, ...]:
     out: tuple[str, ...] = ("user", "item") if keys_as_str else ()
     return (*out, "time") if time_format is not None else out
-
-
-def _check_distinct(resolved: Mapping[str, str]) -> None:
-    if resolved["user"] == resolved["item"]:
-        raise ValueError(
-            f"user_col and item_col are the same column {resolved['user']!r}; pick two columns"
-        )
 
 
 def _table_from_memory(source: Any) -> Any:
@@ -1155,9 +1154,28 @@ def _resolve(
     )
 
 
-def read_table(
-    path: str | os.PathLike[str] | bytes,
-    columns: Mapping[str, ColumnRef] | None = None,
+def _resolve_all(
+    names: Sequence[str],
+    roles: Mapping[str, ColumnRef],
+    label: str,
+    *,
+    has_header: bool = True,
+) -> dict[str, str]:
+    """Role -> column name for every role; user and item must be different columns."""
+    resolved = {
+        role: _resolve(names, ref, role, label, has_header=has_header)
+        for role, ref in roles.items()
+    }
+    if "user" in resolved and resolved["user"] == resolved.get("item"):
+        raise ValueError(
+            f"user_col and item_col are the same column {resolved['user']!r}; pick two columns"
+        )
+    return resolved
+
+
+def _read_table(
+    path: Path | bytes,
+    roles: Mapping[str, ColumnRef],
     *,
     sep: str | None = None,
     has_header: bool = True,
@@ -1166,57 +1184,38 @@ def read_table(
     encoding: str = "utf8",
     quoting: bool = True,
     name: str | None = None,
-) -> Any:
-    """Read a delimited text or Parquet file (or its bytes) into a ``pyarrow.Table``.
+    all_columns: bool = False,
+    text_columns: Iterable[str] = (),
+) -> tuple[Any, dict[str, str]]:
+    """Read the ``roles`` columns of a delimited text or Parquet file (or of its bytes).
 
-    Parameters
-    ----------
-    path : path or bytes
-        The file, or the raw bytes of a delimited text file (e.g. a zip member).
-    columns : mapping of role -> column name or position, optional
-        Read only these columns (all when None); ``text_roles`` names roles read as text.
-    sep, has_header, column_names, encoding
-        As in :func:`read_interactions`.
-    quoting : bool
-        Whether ``"`` quotes fields (turn off for files with stray quotes in names).
-    name : str, optional
-        Label of ``bytes`` input in error messages.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If a column is missing or the file cannot be parsed (the message names the
-        separator used).
+    Returns the ``pyarrow.Table`` and the role -> column name map. ``text_roles`` (and the
+    columns named in ``text_columns``) are read as text, without type inference;
+    ``quoting=False`` reads ``"`` as an ordinary character; ``name`` labels ``bytes`` input
+    in messages; ``all_columns`` reads every column, not only the roles'.
     """
     import pyarrow as pa
 
     if isinstance(path, bytes):
         label = name or "the data"
         data: bytes | None = path
-        file: Path | None = None
         suffix = Path(name).suffix.lower() if name else ""
     else:
-        file = Path(path)
-        label = str(file)
+        label = str(path)
         data = None
-        if not file.exists():
+        if not path.exists():
             raise FileNotFoundError(
-                f"interaction log {file} does not exist; check the path (relative paths start "
+                f"interaction log {path} does not exist; check the path (relative paths start "
                 f"at {os.getcwd()})"
             )
-        if file.is_dir():
-            return _read_parquet_dir(file, columns)
-        if _is_parquet(file):
-            return _read_parquet(file, columns)
-        suffix = file.suffix.lower()
+        if path.is_dir() or _is_parquet(path):
+            return _read_parquet(path, roles)
+        suffix = path.suffix.lower()
         if suffix in _COMPRESSED:
-            suffix = Path(file.stem).suffix.lower()
+            suffix = Path(path.stem).suffix.lower()
 
     if data is None:
-        assert file is not None
-        with pa.input_stream(str(file), compression="detect") as fh:
+        with pa.input_stream(str(path), compression="detect") as fh:
             sample = fh.read(_SNIFF_BYTES)
     else:
         sample = data[:_SNIFF_BYTES]
@@ -1226,12 +1225,14 @@ def read_table(
     delim = _choose_sep(text, sep, suffix)
     if len(delim) > 1:
         if data is None:
-            assert file is not None
-            with pa.input_stream(str(file), compression="detect") as fh:
+            with pa.input_stream(str(path), compression="detect") as fh:
                 data = fh.read()
         data = data.replace(delim.encode(encoding), _UNIT_SEP.encode())
         text = text.replace(delim, _UNIT_SEP)
+        shown_sep = delim
         delim = _UNIT_SEP
+    else:
+        shown_sep = delim
     header = _first_row(text, delim, quoting)
     if column_names is not None:
         names = [str(c) for c in column_names]
@@ -1239,30 +1240,28 @@ def read_table(
         names = header
     else:
         names = [f"f{k}" for k in range(len(header))]
-    role_names: dict[str, str] = {}
-    if columns is not None:
-        role_names = {
-            role: _resolve(names, ref, role, label, has_header=has_header or bool(column_names))
-            for role, ref in columns.items()
-        }
-    return _read_csv(
-        data if data is not None else file,
+    resolved = _resolve_all(names, roles, label, has_header=has_header or bool(column_names))
+    table = _read_csv(
+        data if data is not None else path,
         label=label,
         delim=delim,
+        shown_sep=shown_sep,
         names=names,
         skip_header=has_header,
-        include=list(dict.fromkeys(role_names.values())) if columns is not None else None,
-        text_columns=[role_names[r] for r in text_roles if r in role_names],
+        include=None if all_columns else list(dict.fromkeys(resolved.values())),
+        text_columns=[resolved[r] for r in text_roles if r in resolved] + list(text_columns),
         encoding=encoding,
         quoting=quoting,
     )
+    return table, resolved
 
 
 def _read_csv(
-    src: bytes | Path | None,
+    src: bytes | Path,
     *,
     label: str,
     delim: str,
+    shown_sep: str,
     names: list[str],
     skip_header: bool,
     include: list[str] | None,
@@ -1288,9 +1287,8 @@ def _read_csv(
             stream, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        shown = "::" if delim == _UNIT_SEP else delim
         raise ValueError(
-            f"cannot parse {label} with sep={shown!r} ({exc}); check sep=, has_header= and "
+            f"cannot parse {label} with sep={shown_sep!r} ({exc}); check sep=, has_header= and "
             "column_names="
         ) from exc
 
@@ -1302,37 +1300,27 @@ def _is_parquet(path: Path) -> bool:
         return fh.read(4) == b"PAR1"
 
 
-def _read_parquet(path: Path, columns: Mapping[str, ColumnRef] | None) -> Any:
+def _read_parquet(path: Path, roles: Mapping[str, ColumnRef]) -> tuple[Any, dict[str, str]]:
+    """A Parquet file, or a folder of ``.parquet`` files (a dataset), and the role map."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     label = str(path)
+    first = path
+    if path.is_dir():
+        parts = sorted(p for p in path.rglob("*") if p.suffix.lower() in _PARQUET_EXT)
+        if not parts:
+            raise ValueError(
+                f"{path} is a folder without .parquet files; pass the CSV/TSV/Parquet file itself"
+            )
+        first = parts[0]
     try:
-        names = [str(n) for n in pq.read_schema(path).names]
-        if columns is None:
-            return pq.read_table(path)
-        want = [_resolve(names, ref, role, label, has_header=True) for role, ref in columns.items()]
-        return pq.read_table(path, columns=list(dict.fromkeys(want)))
-    except (pa.ArrowInvalid, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"cannot read Parquet file {label} ({exc})") from exc
-
-
-def _read_parquet_dir(path: Path, columns: Mapping[str, ColumnRef] | None) -> Any:
-    import pyarrow.parquet as pq
-
-    parts = sorted(p for p in path.rglob("*") if p.suffix.lower() in _PARQUET_EXT)
-    if not parts:
-        raise ValueError(
-            f"{path} is a folder without .parquet files; pass the CSV/TSV/Parquet file itself"
-        )
-    names = [str(n) for n in pq.read_schema(parts[0]).names]
-    want = None
-    if columns is not None:
-        want = [_resolve(names, r, role, str(path), has_header=True) for role, r in columns.items()]
-        want = list(dict.fromkeys(want))
-    return pq.read_table(path, columns=want)
+        names = [str(n) for n in pq.read_schema(first).names]
+        resolved = _resolve_all(names, roles, label)
+        table = pq.read_table(path, columns=list(dict.fromkeys(resolved.values())))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(f"cannot read Parquet data {label} ({exc})") from exc
+    return table, resolved
 
 
 def _choose_sep(text: str, sep: str | None, suffix: str) -> str:
