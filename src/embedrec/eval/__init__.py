@@ -7,6 +7,7 @@ Word-embedding benchmarks (analogies, word-pair similarity) are methods of
 
 from .baselines import Popularity, RandomScorer
 from .evaluate import EvalResult, Scorer, compare, evaluate
+from .metrics import coverage, ranking_metrics, recall_plain
 from .split import Split, leave_last_out, random_holdout, temporal_split
 
 __all__ = [
@@ -16,8 +17,11 @@ __all__ = [
     "Scorer",
     "Split",
     "compare",
+    "coverage",
     "evaluate",
     "leave_last_out",
     "random_holdout",
+    "ranking_metrics",
+    "recall_plain",
     "temporal_split",
 ]

@@ -1,13 +1,26 @@
 """The offline next-item protocol: full ranking over the catalogue, seen items excluded.
 
-Any model is evaluated through one method, ``score(histories, candidates, times=...)``
-(the :class:`Scorer` protocol): Item2Vec, the baselines, and later models all go through
-this same code, so their numbers are comparable.
+Any model is evaluated through one method, ``score(histories, candidates, times=...)`` (the
+:class:`Scorer` protocol): Item2Vec, the baselines and later models all go through this same
+code, so their numbers are comparable.
+
+The protocol, for every user with at least one test event and one training event:
+
+1. the *catalogue* (the candidates) is every item with a training event, in item-code order;
+   there are no sampled negatives;
+2. the scorer gets the user's training item keys in time order (and their times) and scores
+   every candidate; ``-inf`` means "cannot score", and such candidates are never recommended;
+3. the user's own training items are set to ``-inf`` (``exclude_seen=True``);
+4. the top ``max(ks)`` candidates are taken, ties going to the earlier candidate;
+5. HR, Recall, NDCG, MRR (per user) and Coverage are computed against the user's distinct
+   test items (see :mod:`embedrec.eval.metrics` for the conventions). A test item with no
+   training event stays relevant but can never be recommended.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,7 +29,10 @@ import numpy.typing as npt
 
 from ..data.interactions import Interactions
 from ..progress import Progress
-from .metrics import coverage, hit_matrix, ranking_metrics
+from ..vectors import Key
+from .metrics import coverage, hit_matrix, metrics_from_hits
+
+__all__ = ["EvalResult", "Scorer", "compare", "evaluate", "top_k_exact"]
 
 
 class Scorer(Protocol):
@@ -24,37 +40,55 @@ class Scorer(Protocol):
 
     def score(
         self,
-        histories: Sequence[Sequence[Any]],
+        histories: Sequence[Sequence[Key]],
         candidates: npt.NDArray[Any],
         *,
         times: Sequence[npt.NDArray[np.float64]] | None = None,
     ) -> npt.NDArray[np.float32]:
-        """(n_histories, n_candidates) scores; ``-inf`` for candidates it cannot score."""
+        """Score every candidate for every history.
+
+        Parameters
+        ----------
+        histories : sequence of n_histories key sequences
+            Each user's item keys in time order (:func:`evaluate` passes 1-D ndarrays).
+        candidates : (n_candidates,) ndarray
+            Item keys to score.
+        times : sequence of (len(history),) float64, optional
+            The time of each history event.
+
+        Returns
+        -------
+        (n_histories, n_candidates) float32
+            Scores, higher is better; ``-inf`` for candidates it cannot score. Never NaN.
+        """
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EvalResult:
-    """Metrics of one evaluation.
+    """Metrics of one :func:`evaluate` run.
 
     Attributes
     ----------
-    metrics : dict
-        Means over the evaluated users, e.g. ``{"HR@10": 0.21, "NDCG@10": 0.11, ...}``, plus
-        ``Coverage@K``.
+    metrics : dict[str, float]
+        Means over the evaluated users, ``{"HR@10": ..., "Recall@10": ..., "NDCG@10": ...,
+        "MRR@10": ..., "Coverage@10": ...}`` for each cut-off.
     n_users : int
         Users evaluated (at least one test event and one training event).
     n_skipped_users : int
-        Users with test events but no training history (not scored).
+        Users with test events but no training history; not scored.
     n_test_items_not_in_catalogue : int
-        Relevant test items that never occur in training: they count as relevant but can never
-        be recommended.
+        Relevant (user, item) pairs whose item has no training event: relevant, but they can
+        never be recommended.
     n_candidates : int
-        Catalogue size (items with a training event).
-    per_user : dict
-        ``{"HR@10": (n_users,) float64, ...}`` for confidence intervals and paired tests.
-    user_keys : ndarray
-        The evaluated users, aligned with ``per_user`` rows.
+        Catalogue size: items with a training event.
+    per_user : dict[str, (n_users,) float64]
+        The per-user values behind every mean except Coverage, for confidence intervals and
+        paired tests between models.
+    user_keys : (n_users,) ndarray
+        The evaluated users, aligned with the ``per_user`` rows.
+    ks : tuple[int, ...]
+        The cut-offs, ascending.
     """
 
     metrics: dict[str, float]
@@ -64,16 +98,23 @@ class EvalResult:
     n_candidates: int
     per_user: dict[str, npt.NDArray[np.float64]] = field(repr=False)
     user_keys: npt.NDArray[Any] = field(repr=False)
+    ks: tuple[int, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary (means, counts, and a 95% normal interval of each mean)."""
-        ci = {
-            name: 1.96 * float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else None
+    def ci95(self) -> dict[str, float | None]:
+        """Half-width of a normal 95% confidence interval of each per-user mean
+        (``1.96 * std / sqrt(n_users)``); ``None`` with fewer than two users."""
+        return {
+            name: 1.96 * float(v.std(ddof=1)) / math.sqrt(v.size) if v.size > 1 else None
             for name, v in self.per_user.items()
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary: means, 95% interval half-widths and counts (no per-user
+        arrays)."""
         return {
             "metrics": dict(self.metrics),
-            "ci95": ci,
+            "ci95": self.ci95(),
+            "ks": list(self.ks),
             "n_users": self.n_users,
             "n_skipped_users": self.n_skipped_users,
             "n_test_items_not_in_catalogue": self.n_test_items_not_in_catalogue,
@@ -81,58 +122,109 @@ class EvalResult:
         }
 
     def table(self) -> str:
-        """The metrics as a two-column text table."""
+        """The metrics and counts as a two-column text table."""
         return compare({"value": self})
 
 
-def compare(results: dict[str, EvalResult]) -> str:
-    """Several results side by side: one row per metric, one column per result."""
+def compare(results: Mapping[str, EvalResult]) -> str:
+    """Several results side by side: one row per metric, one column per named result.
+
+    Parameters
+    ----------
+    results : mapping of name -> EvalResult
+        E.g. ``{"item2vec": r1, "popularity": r2}``; columns keep this order.
+
+    Returns
+    -------
+    str
+        A plain-text table; a metric missing from a result shows ``-``.
+    """
+    if not results:
+        raise ValueError("results is empty; pass e.g. {'model': evaluate(...)}")
     names = list(results)
-    metrics = list(dict.fromkeys(m for r in results.values() for m in r.metrics))
+    rs = [results[n] for n in names]
+    metrics = list(dict.fromkeys(m for r in rs for m in r.metrics))
     head = ["metric", *names]
-    rows = [
-        [m, *(f"{results[n].metrics[m]:.4f}" if m in results[n].metrics else "-" for n in names)]
-        for m in metrics
-    ]
-    rows.append(["users", *(str(results[n].n_users) for n in names)])
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    fmt = [f"{{:<{widths[0]}}}", *(f"{{:>{w}}}" for w in widths[1:])]
+    rows = [[m, *(f"{r.metrics[m]:.4f}" if m in r.metrics else "-" for r in rs)] for m in metrics]
+    rows.append(["users", *(str(r.n_users) for r in rs)])
+    rows.append(["skipped users", *(str(r.n_skipped_users) for r in rs)])
+    rows.append(["candidates", *(str(r.n_candidates) for r in rs)])
+    table = [head, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     return "\n".join(
-        "  ".join(f.format(c) for f, c in zip(fmt, r, strict=True)) for r in [head, *rows]
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in table
     )
 
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(ks, (int, np.integer)):
+        raise ValueError(f"ks={ks!r} must be a sequence of cut-offs; use ks=({ks},)")
     out = tuple(ks)
     if not out:
         raise ValueError("ks is empty; give at least one cut-off, e.g. ks=(10,)")
     for k in out:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k={k!r} is invalid; every cut-off must be an integer >= 1")
-    return tuple(sorted(set(int(k) for k in out)))
+    return tuple(sorted({int(k) for k in out}))
 
 
 def top_k_exact(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
-    """(n, min(k, n_cols)) column indices of the largest scores per row, best first.
+    """Column indices of the ``k`` largest scores of each row, best first.
 
-    Ties go to the lower column index, also at the cut-off; ``-inf`` entries come back as
-    -1 (padding).
+    Ties are broken by column (the lower index wins), also at the cut-off, so the result does
+    not depend on the partition algorithm. ``-inf`` entries are never returned: a row with
+    fewer than ``k`` finite scores is padded with ``-1``.
+
+    Parameters
+    ----------
+    scores : (n_rows, n_cols) float
+        No NaN.
+    k : int
+        ``>= 1``.
+
+    Returns
+    -------
+    (n_rows, min(k, n_cols)) int64
+
+    Examples
+    --------
+    >>> top_k_exact(np.array([[1.0, 3.0, 3.0, -np.inf]]), 4).tolist()
+    [[1, 2, 0, -1]]
     """
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D (n_rows, n_cols), got shape {scores.shape}")
     n, m = scores.shape
-    k = min(k, m)
-    if k == 0:
-        return np.empty((n, 0), dtype=np.int64)
-    kth = np.partition(scores, m - k, axis=1)[:, m - k]  # the k-th largest value
-    above = scores > kth[:, None]
-    need = k - above.sum(axis=1)
-    tie = scores == kth[:, None]
-    take = above | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))
-    cols = np.nonzero(take)[1].reshape(n, k)  # row-major: ascending column per row
+    k = min(int(k), m)
+    if k < 1 or n == 0:
+        return np.empty((n, max(k, 0)), dtype=np.int64)
+    if k == m:
+        cols = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m))
+    else:
+        # the k-th largest value of each row: every larger score is in, and of the scores
+        # equal to it, the first ones by column
+        kth = np.partition(scores, m - k, axis=1)[:, m - k, None]
+        keep = scores >= kth
+        crowded = np.flatnonzero(np.count_nonzero(keep, axis=1) > k)
+        if crowded.size:  # rows with surplus ties at the cut-off (only they pay for cumsum)
+            sub, sub_kth = scores[crowded], kth[crowded]
+            tie = sub == sub_kth
+            need = k - np.count_nonzero(sub > sub_kth, axis=1)
+            tie &= np.cumsum(tie, axis=1, dtype=np.int32) <= need[:, None]
+            keep[crowded] = (sub > sub_kth) | tie
+        cols = np.nonzero(keep)[1].reshape(n, k).astype(np.int64)
     vals = np.take_along_axis(scores, cols, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    cols = np.take_along_axis(cols, order, axis=1)
-    cols[np.take_along_axis(vals, order, axis=1) == -np.inf] = -1
-    return cols
+    order = np.argsort(-vals, axis=1, kind="stable")  # stable: equal scores keep column order
+    out = np.take_along_axis(cols, order, axis=1)
+    out[np.take_along_axis(vals, order, axis=1) == -np.inf] = -1
+    return out
+
+
+def _same_keys(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
+    return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))
 
 
 def evaluate(
@@ -142,32 +234,35 @@ def evaluate(
     *,
     ks: Sequence[int] = (10,),
     batch_size: int = 1024,
-    users: Sequence[Any] | None = None,
+    users: Sequence[Key] | None = None,
     exclude_seen: bool = True,
     progress: bool = False,
 ) -> EvalResult:
-    """Score every evaluated user's full ranking over the catalogue against their test items.
+    """Rank the whole catalogue for every evaluable user and score it against their test
+    items (the protocol is in the module docstring).
 
     Parameters
     ----------
-    scorer
-        Has ``score(histories, candidates, times=...)`` (:class:`Scorer`).
-    train
-        The events the model was fitted on: they define the catalogue (every item with a
-        training event), each user's history (item keys in time order, with their times) and
-        the items excluded from that user's ranking.
-    test
-        The held-out events, with the same key tables as ``train`` (a :class:`Split`'s parts).
-    ks
-        Cut-offs; HR, Recall, NDCG, MRR and Coverage are reported at each.
-    batch_size
-        Users scored per ``score`` call (memory: ``batch_size * n_candidates`` floats).
-    users
-        Optional user keys to restrict the evaluation to.
-    exclude_seen
-        Mask each user's training items out of their ranking.
-    progress
-        Show a progress bar.
+    scorer : Scorer
+        Has ``score(histories, candidates, times=...)``; fitted on ``train`` (or on less).
+    train : Interactions
+        The events the model was fitted on. They define the catalogue (every item with a
+        training event), each user's history (item keys in time order, with their times)
+        and the items excluded from that user's ranking.
+    test : Interactions
+        The held-out events, with the same key tables as ``train`` (the parts of one
+        :class:`~embedrec.eval.split.Split`).
+    ks : sequence of int, default (10,)
+        Cut-offs, each ``>= 1``; HR, Recall, NDCG, MRR and Coverage are reported at each.
+    batch_size : int, default 1024
+        Users scored per ``score`` call; peak memory is a few ``batch_size * n_candidates``
+        arrays.
+    users : sequence of user keys, optional
+        Restrict the evaluation to these users.
+    exclude_seen : bool, default True
+        Remove each user's training items from their ranking.
+    progress : bool, default False
+        Report progress (bar and log lines) through :class:`embedrec.progress.Progress`.
 
     Returns
     -------
@@ -176,69 +271,89 @@ def evaluate(
     Raises
     ------
     ValueError
-        Mismatched key tables, an empty catalogue or no evaluable user, bad ``ks``, or a
-        scorer returning the wrong shape or NaN.
+        Mismatched key tables, no training events, no evaluable user, bad ``ks`` or
+        ``batch_size``, or a scorer returning the wrong shape or NaN.
+    KeyError
+        ``users`` holds keys that are not in the user key table (all are listed).
+    TypeError
+        ``scorer`` has no ``score`` method.
+
+    Examples
+    --------
+    Users 1, 2, 3 saw (b, a), (a, b), (b, c); the last event of each is the test. Popularity
+    ranks b (2 training events) over a (1); c is not in the catalogue. User 1 gets a (b is
+    seen): hit; user 2 gets b: hit; user 3 gets a: miss.
+
+    >>> from embedrec.eval import Popularity, leave_last_out
+    >>> log = Interactions.from_arrays([1, 1, 2, 2, 3, 3], list("baabbc"))
+    >>> s = leave_last_out(log, n_valid=0)
+    >>> r = evaluate(Popularity().fit(s.train), s.train, s.test, ks=(1,))
+    >>> round(r.metrics["HR@1"], 3), r.n_test_items_not_in_catalogue
+    (0.667, 1)
     """
     cutoffs = _check_ks(ks)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ValueError(f"batch_size={batch_size!r} is invalid; use an integer >= 1")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size} is invalid; use batch_size >= 1")
-    if train.item_keys is not test.item_keys and not np.array_equal(
-        train.item_keys, test.item_keys
-    ):
+    if not callable(getattr(scorer, "score", None)):
+        raise TypeError(
+            f"{type(scorer).__name__} has no score(histories, candidates, times=...) method; "
+            "see embedrec.eval.Scorer"
+        )
+    if not _same_keys(train.item_keys, test.item_keys):
         raise ValueError(
             "train and test have different item key tables; split one Interactions with "
-            "embedrec.eval.split so their codes agree"
+            "embedrec.eval (leave_last_out, temporal_split, random_holdout) so codes agree"
         )
-    if train.n_users != test.n_users or (
-        train.user_keys is not test.user_keys
-        and not np.array_equal(train.user_keys, test.user_keys)
-    ):
+    if not _same_keys(train.user_keys, test.user_keys):
         raise ValueError(
             "train and test have different user key tables; split one Interactions with "
-            "embedrec.eval.split so their codes agree"
+            "embedrec.eval (leave_last_out, temporal_split, random_holdout) so codes agree"
         )
-    counts = train.item_counts()
-    catalogue = np.flatnonzero(counts > 0)
+    catalogue = np.flatnonzero(train.item_counts() > 0)  # (n_candidates,) item codes
     if catalogue.size == 0:
-        raise ValueError("the training events are empty, so there is no catalogue to rank")
-    pos = np.full(train.n_items, -1, dtype=np.int64)
+        raise ValueError("train has no events, so there is no catalogue to rank")
+    pos = np.full(train.n_items, -1, dtype=np.int64)  # item code -> candidate column
     pos[catalogue] = np.arange(catalogue.size)
     cand_keys = train.item_keys[catalogue]
 
     off = train.user_offsets()
-    toff = test.user_offsets()
     has_train = np.diff(off) > 0
-    has_test = np.diff(toff) > 0
+    has_test = np.bincount(test.user, minlength=test.n_users) > 0
     wanted = np.ones(train.n_users, dtype=bool)
     if users is not None:
-        k2u = {k: i for i, k in enumerate(train.user_keys.tolist())}
-        wanted[:] = False
-        missing = [u for u in users if u not in k2u]
+        if isinstance(users, (str, bytes)):
+            raise TypeError(f"users must be a sequence of user keys; use users=[{users!r}]")
+        code_of = {key: code for code, key in enumerate(train.user_keys.tolist())}
+        wanted_keys = list(users)
+        missing = [key for key in wanted_keys if key not in code_of]
         if missing:
-            raise KeyError(f"{len(missing)} unknown user key(s), e.g. {missing[:5]}")
-        wanted[[k2u[u] for u in users]] = True
+            raise KeyError(f"{len(missing)} user key(s) not in the log: {missing}")
+        wanted[:] = False
+        wanted[[code_of[key] for key in wanted_keys]] = True
     eval_users = np.flatnonzero(has_test & has_train & wanted)
     n_skipped = int(np.count_nonzero(has_test & ~has_train & wanted))
     if eval_users.size == 0:
         raise ValueError(
-            "no user has both training and test events; check the split (e.g. a temporal "
-            "split whose test users are all new)"
+            f"no user has both training and test events ({n_skipped} test users have no "
+            "training history); check the split, e.g. a temporal split whose test users are "
+            "all new"
         )
 
-    # relevant items per evaluated user: distinct test items, as catalogue positions
-    rel_lists = [np.unique(test.item[toff[u] : toff[u + 1]]) for u in eval_users]
-    n_rel = np.array([r.size for r in rel_lists], dtype=np.int64)
-    rel_codes = np.concatenate(rel_lists)
-    not_in_cat = int(np.count_nonzero(pos[rel_codes] < 0))
-    # out-of-catalogue items stay in n_rel (they count against recall) but can never be hit
-    rel_pos = pos[rel_codes]
-    in_cat = rel_pos >= 0
-    rel_owner = np.repeat(np.arange(eval_users.size), n_rel)
-    rel_off = np.zeros(eval_users.size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rel_owner[in_cat], minlength=eval_users.size), out=rel_off[1:])
+    # relevant items: each evaluated user's distinct test items (codes, catalogue or not)
+    row_of = np.full(train.n_users, -1, dtype=np.int64)
+    row_of[eval_users] = np.arange(eval_users.size)
+    sel = row_of[test.user] >= 0
+    pairs = np.unique(row_of[test.user[sel]] * train.n_items + test.item[sel])
+    rel_items = pairs % train.n_items
+    rel_offsets = np.zeros(eval_users.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pairs // train.n_items, minlength=eval_users.size), out=rel_offsets[1:])
+    n_not_in_catalogue = int(np.count_nonzero(pos[rel_items] < 0))
 
     k_max = cutoffs[-1]
     top = np.full((eval_users.size, min(k_max, catalogue.size)), -1, dtype=np.int64)
+    name = type(scorer).__name__
     bar = Progress(int(eval_users.size), "evaluating", "users", enabled=progress)
     try:
         for start in range(0, eval_users.size, batch_size):
@@ -246,39 +361,44 @@ def evaluate(
             hist_codes = [train.item[off[u] : off[u + 1]] for u in batch]
             histories: list[Any] = [train.item_keys[c] for c in hist_codes]
             times = [train.time[off[u] : off[u + 1]] for u in batch]
-            scores = np.array(scorer.score(histories, cand_keys, times=times), dtype=np.float32)
-            if scores.shape != (batch.size, catalogue.size):
+            raw = np.asarray(scorer.score(histories, cand_keys, times=times))
+            expected = (batch.size, catalogue.size)
+            if raw.shape != expected:
                 raise ValueError(
-                    f"{type(scorer).__name__}.score returned shape {scores.shape}; expected "
-                    f"(n_histories, n_candidates) = {(batch.size, catalogue.size)}"
+                    f"{name}.score returned shape {raw.shape}; expected (n_histories, "
+                    f"n_candidates) = {expected}"
                 )
+            scores = raw.astype(np.float32)  # a copy: masking must not touch the scorer's
             if np.isnan(scores).any():
                 raise ValueError(
-                    f"{type(scorer).__name__}.score returned NaN scores; use -inf for "
-                    "candidates it cannot score"
+                    f"{name}.score returned {int(np.isnan(scores).sum())} NaN scores; return "
+                    "-inf for candidates it cannot score"
                 )
             if exclude_seen:
                 rows = np.repeat(np.arange(batch.size), [c.size for c in hist_codes])
                 scores[rows, pos[np.concatenate(hist_codes)]] = -np.inf
-            top[start : start + batch.size] = top_k_exact(scores, k_max)
+            cols = top_k_exact(scores, k_max)
+            top[start : start + batch.size] = np.where(cols >= 0, catalogue[cols], -1)
             bar.update(int(batch.size))
     finally:
         bar.close()
 
-    hits = hit_matrix(top, rel_pos[in_cat], rel_off)
+    hits = hit_matrix(top, rel_items, rel_offsets)
+    n_relevant = np.diff(rel_offsets)
     metrics: dict[str, float] = {}
     per_user: dict[str, npt.NDArray[np.float64]] = {}
     for k in cutoffs:
-        for name, values in ranking_metrics(hits, n_rel, k).items():
-            per_user[f"{name}@{k}"] = values
-            metrics[f"{name}@{k}"] = float(values.mean())
+        for metric, values in metrics_from_hits(hits, n_relevant, k).items():
+            per_user[f"{metric}@{k}"] = values
+            metrics[f"{metric}@{k}"] = float(values.mean())
         metrics[f"Coverage@{k}"] = coverage(top, k, int(catalogue.size))
     return EvalResult(
         metrics=metrics,
         n_users=int(eval_users.size),
         n_skipped_users=n_skipped,
-        n_test_items_not_in_catalogue=not_in_cat,
+        n_test_items_not_in_catalogue=n_not_in_catalogue,
         n_candidates=int(catalogue.size),
         per_user=per_user,
         user_keys=train.user_keys[eval_users],
+        ks=cutoffs,
     )

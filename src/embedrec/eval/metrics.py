@@ -1,15 +1,23 @@
 """Top-k ranking metrics from a matrix of recommended item codes (pure NumPy, batched).
 
-Conventions (each user ``u`` has a set ``R_u`` of relevant test items and a ranked list):
+Every user ``u`` has a ranked list ``top_items[u]`` (best first, padded with ``-1``) and a
+set ``R_u`` of relevant items given in CSR form: ``rel_items[rel_offsets[u]:rel_offsets[u +
+1]]``. Metrics come back per user, so means, confidence intervals and paired tests can be
+computed from them. Conventions, at cut-off ``K``:
 
-* ``HR@K``: 1 if any of the first ``K`` items is relevant.
+* ``HR@K`` (hit rate): 1 if any of the first ``K`` items is relevant, else 0.
 * ``Recall@K``: hits / ``min(|R_u|, K)``, so a perfect list scores 1 even when a user has
-  more than ``K`` test items (with one test item per user, as in leave-last-out, it equals
-  HR@K). ``hits / |R_u|`` is available as :func:`recall_plain`.
-* ``NDCG@K``: binary gains, ``DCG = sum_j rel_j / log2(j + 2)`` over ranks ``j = 0..K-1``,
-  divided by the ideal DCG of ``min(|R_u|, K)`` hits.
-* ``MRR@K``: ``1 / (rank + 1)`` of the first relevant item within ``K``, else 0.
-* ``Coverage@K``: distinct items recommended in anyone's first ``K`` / catalogue size.
+  more than ``K`` relevant items (with one test item per user, as in leave-last-out, it
+  equals HR@K). The textbook ``hits / |R_u|`` is :func:`recall_plain`; the two differ only
+  for users with more than ``K`` relevant items.
+* ``NDCG@K``: binary gains, ``DCG = sum_{j<K} hit_j / log2(j + 2)`` over 0-based ranks ``j``,
+  divided by the ideal DCG, that of ``min(|R_u|, K)`` hits at the top.
+* ``MRR@K``: ``1 / (j + 1)`` for the first relevant rank ``j < K``, else 0.
+* ``Coverage@K``: distinct items in anyone's first ``K`` / catalogue size (one number, not
+  per user).
+
+Users with no relevant item score 0 on every per-user metric. Relevant items that can never
+be recommended (e.g. not in the catalogue) still count in ``|R_u|``.
 """
 
 from __future__ import annotations
@@ -17,88 +25,205 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
+__all__ = [
+    "coverage",
+    "hit_matrix",
+    "metrics_from_hits",
+    "ranking_metrics",
+    "recall_plain",
+]
+
+
+def _check_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k={k!r} is invalid; use an integer k >= 1")
+    return int(k)
+
+
+def _as_top(top_items: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    top = np.asarray(top_items)
+    if top.ndim != 2:
+        raise ValueError(f"top_items must be 2-D (n_users, k), got shape {top.shape}")
+    if top.size and top.dtype.kind not in "iu":
+        raise ValueError(f"top_items must hold integer item codes, got dtype {top.dtype}")
+    return top.astype(np.int64, copy=False)
 
 
 def hit_matrix(
-    top_items: npt.NDArray[np.integer], rel_items: npt.NDArray[np.integer], rel_offsets: IntArray
+    top_items: npt.ArrayLike, rel_items: npt.ArrayLike, rel_offsets: npt.ArrayLike
 ) -> npt.NDArray[np.bool_]:
-    """(n_users, k) bool: whether ``top_items[u, j]`` is one of user ``u``'s relevant items.
+    """Whether each recommended item is relevant to its user.
 
     Parameters
     ----------
     top_items : (n_users, k) int
-        Ranked item codes, best first, padded with -1 (never relevant).
+        Ranked item codes, best first; ``-1`` is padding and never relevant.
     rel_items : (n_rel,) int
-        Relevant item codes of all users, user ``u``'s being
-        ``rel_items[rel_offsets[u]:rel_offsets[u + 1]]``.
+        Relevant item codes of all users (duplicates within a user are harmless).
     rel_offsets : (n_users + 1,) int64
+        User ``u``'s relevant items are ``rel_items[rel_offsets[u]:rel_offsets[u + 1]]``.
+
+    Returns
+    -------
+    (n_users, k) bool
+        ``hits[u, j]``: ``top_items[u, j]`` is in ``R_u``.
+
+    Raises
+    ------
+    ValueError
+        ``top_items`` not 2-D, or offsets that do not fit ``top_items`` and ``rel_items``.
+
+    Examples
+    --------
+    >>> hit_matrix([[2, 0], [1, -1]], [0, 3], [0, 1, 2]).tolist()
+    [[False, True], [False, False]]
     """
-    top = np.asarray(top_items, dtype=np.int64)
-    if top.ndim != 2:
-        raise ValueError(f"top_items must be 2-D (n_users, k), got shape {top.shape}")
+    top = _as_top(top_items)
+    n_users = top.shape[0]
     off = np.asarray(rel_offsets, dtype=np.int64)
-    if off.shape != (top.shape[0] + 1,):
-        raise ValueError(
-            f"rel_offsets has shape {off.shape} but top_items has {top.shape[0]} users; "
-            f"give (n_users + 1,) offsets"
-        )
     rel = np.asarray(rel_items, dtype=np.int64)
-    width = int(max(top.max(initial=-1), rel.max(initial=-1))) + 2
-    users = np.repeat(np.arange(top.shape[0], dtype=np.int64), np.diff(off))
-    rel_pairs = users * width + rel
-    top_pairs = np.arange(top.shape[0], dtype=np.int64)[:, None] * width + top
-    hits = np.isin(top_pairs, rel_pairs)
-    hits &= top >= 0
-    return hits
+    if off.shape != (n_users + 1,):
+        raise ValueError(
+            f"rel_offsets has shape {off.shape} but top_items has shape {top.shape}; give "
+            f"(n_users + 1,) = {(n_users + 1,)} offsets"
+        )
+    if rel.ndim != 1 or off[0] != 0 or off[-1] != rel.size or np.any(np.diff(off) < 0):
+        raise ValueError(
+            f"rel_offsets must rise from 0 to len(rel_items) = {rel.size}; got "
+            f"{off[0]}..{off[-1]} for rel_items of shape {rel.shape}"
+        )
+    if rel.size and rel.min() < 0:
+        raise ValueError("rel_items holds negative codes; -1 is reserved for padding")
+    # one integer per (user, item) pair, so a single np.isin tests membership for all users
+    width = int(max(top.max(initial=-1), rel.max(initial=-1))) + 1
+    owner = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(off))
+    rel_pairs = owner * width + rel
+    top_pairs = np.arange(n_users, dtype=np.int64)[:, None] * width + top
+    return np.isin(top_pairs, rel_pairs) & (top >= 0)
 
 
-def ranking_metrics(
-    hits: npt.NDArray[np.bool_], n_relevant: IntArray, k: int
+def metrics_from_hits(
+    hits: npt.NDArray[np.bool_], n_relevant: npt.ArrayLike, k: int
 ) -> dict[str, npt.NDArray[np.float64]]:
     """Per-user ``HR``, ``Recall``, ``NDCG`` and ``MRR`` at ``k`` from a hit matrix.
 
     Parameters
     ----------
-    hits : (n_users, >= k) bool
-        From :func:`hit_matrix`; only the first ``k`` columns are used.
+    hits : (n_users, width) bool
+        From :func:`hit_matrix`; the first ``min(k, width)`` columns are used (a list shorter
+        than ``k``, e.g. a small catalogue, simply has no hits beyond its end).
     n_relevant : (n_users,) int
-        ``|R_u|``; users with none get 0 for every metric.
+        ``|R_u|``, including relevant items that can never be hit.
     k : int
-        Cut-off.
+        Cut-off, ``>= 1``.
+
+    Returns
+    -------
+    dict of (n_users,) float64
+        Keys ``"HR"``, ``"Recall"``, ``"NDCG"``, ``"MRR"`` (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        ``k < 1`` or mismatched shapes.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r} is invalid; use an integer k >= 1")
-    h = np.asarray(hits, dtype=bool)[:, :k]
+    k = _check_k(k)
+    h = np.asarray(hits, dtype=bool)
+    if h.ndim != 2:
+        raise ValueError(f"hits must be 2-D (n_users, k), got shape {h.shape}")
     n_rel = np.asarray(n_relevant, dtype=np.int64)
+    if n_rel.shape != (h.shape[0],):
+        raise ValueError(
+            f"n_relevant has shape {n_rel.shape} but hits has shape {h.shape}; give one "
+            f"count per user, shape {(h.shape[0],)}"
+        )
+    h = h[:, :k]
+    width = h.shape[1]
     discounts = 1.0 / np.log2(np.arange(k, dtype=np.float64) + 2.0)
     n_hits = h.sum(axis=1)
     ideal_n = np.minimum(n_rel, k)
-    cum_disc = np.concatenate([[0.0], np.cumsum(discounts)])
-    idcg = cum_disc[ideal_n]
-    dcg = h.astype(np.float64) @ discounts[: h.shape[1]]
-    first = np.where(h.any(axis=1), h.argmax(axis=1), -1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "HR": (n_hits > 0).astype(np.float64),
-            "Recall": np.where(ideal_n > 0, n_hits / np.maximum(ideal_n, 1), 0.0),
-            "NDCG": np.where(idcg > 0, dcg / np.where(idcg > 0, idcg, 1.0), 0.0),
-            "MRR": np.where(first >= 0, 1.0 / (first + 1.0), 0.0),
-        }
+    idcg = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_n]
+    dcg = h.astype(np.float64) @ discounts[:width]
+    if width:
+        first = np.where(h.any(axis=1), h.argmax(axis=1), -1)
+    else:
+        first = np.full(h.shape[0], -1, dtype=np.int64)
+    has_rel = ideal_n > 0
+    return {
+        "HR": (n_hits > 0).astype(np.float64),
+        "Recall": np.where(has_rel, n_hits / np.maximum(ideal_n, 1), 0.0),
+        "NDCG": np.where(has_rel, dcg / np.where(has_rel, idcg, 1.0), 0.0),
+        "MRR": np.where(first >= 0, 1.0 / np.maximum(first + 1.0, 1.0), 0.0),
+    }
+
+
+def ranking_metrics(
+    top_items: npt.ArrayLike, rel_items: npt.ArrayLike, rel_offsets: npt.ArrayLike, k: int
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per-user ``HR@k``, ``Recall@k``, ``NDCG@k`` and ``MRR@k`` of ranked lists.
+
+    Parameters
+    ----------
+    top_items : (n_users, width) int
+        Ranked item codes, best first, ``-1``-padded; the first ``k`` columns are scored.
+    rel_items : (n_rel,) int
+        Relevant item codes of all users, without duplicates within a user (a duplicate
+        would count twice in ``|R_u|``).
+    rel_offsets : (n_users + 1,) int64
+        CSR offsets into ``rel_items``.
+    k : int
+        Cut-off, ``>= 1``.
+
+    Returns
+    -------
+    dict of (n_users,) float64
+        Keys ``"HR"``, ``"Recall"``, ``"NDCG"``, ``"MRR"``.
+
+    Examples
+    --------
+    >>> m = ranking_metrics([[2, 0, 1], [3, 1, -1]], [0, 1, 3], [0, 1, 3], k=3)
+    >>> m["MRR"].tolist(), m["Recall"].tolist()
+    ([0.5, 1.0], [1.0, 1.0])
+    """
+    k = _check_k(k)
+    hits = hit_matrix(top_items, rel_items, rel_offsets)
+    return metrics_from_hits(hits, np.diff(np.asarray(rel_offsets, dtype=np.int64)), k)
 
 
 def recall_plain(
-    hits: npt.NDArray[np.bool_], n_relevant: IntArray, k: int
+    top_items: npt.ArrayLike, rel_items: npt.ArrayLike, rel_offsets: npt.ArrayLike, k: int
 ) -> npt.NDArray[np.float64]:
-    """hits in the first ``k`` / ``|R_u|`` (0 for users without relevant items)."""
-    n_rel = np.asarray(n_relevant, dtype=np.int64)
-    n_hits = np.asarray(hits, dtype=bool)[:, :k].sum(axis=1)
-    return np.where(n_rel > 0, n_hits / np.maximum(n_rel, 1), 0.0)
+    """(n_users,) float64 hits in the first ``k`` / ``|R_u|`` (0 for users with no
+    relevant item): the textbook recall, which cannot reach 1 when ``|R_u| > k``.
+
+    Parameters are those of :func:`ranking_metrics`.
+    """
+    k = _check_k(k)
+    hits = hit_matrix(top_items, rel_items, rel_offsets)[:, :k]
+    n_rel = np.diff(np.asarray(rel_offsets, dtype=np.int64))
+    return np.where(n_rel > 0, hits.sum(axis=1) / np.maximum(n_rel, 1), 0.0)
 
 
-def coverage(top_items: npt.NDArray[np.integer], k: int, n_catalogue: int) -> float:
-    """Distinct items in the first ``k`` columns (ignoring -1 padding) / ``n_catalogue``."""
+def coverage(top_items: npt.ArrayLike, k: int, n_catalogue: int) -> float:
+    """Catalogue coverage: distinct items in the first ``k`` columns (``-1`` ignored) /
+    ``n_catalogue``.
+
+    Parameters
+    ----------
+    top_items : (n_users, width) int
+        Ranked item codes, ``-1``-padded.
+    k : int
+        Cut-off, ``>= 1``.
+    n_catalogue : int
+        Number of items that could have been recommended, ``>= 1``.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]`` when ``top_items`` holds catalogue items only.
+    """
+    k = _check_k(k)
     if n_catalogue < 1:
         raise ValueError(f"n_catalogue={n_catalogue} is invalid; the catalogue is empty")
-    top = np.asarray(top_items)[:, :k]
+    top = _as_top(top_items)[:, :k]
     return float(np.unique(top[top >= 0]).size / n_catalogue)

@@ -1,43 +1,68 @@
 """Seeded train / validation / test splits of an :class:`Interactions` log.
 
-Every part keeps the key tables of the input, so item and user codes mean the same thing in
-all of them, and the parts partition the input's events.
+Every part keeps the key tables of the input, so user and item codes mean the same thing in
+all of them, and the three parts partition the input's events (each event is in exactly one).
+
+Three protocols:
+
+* :func:`leave_last_out`: per user, the chronologically last events are test (next-item
+  prediction; the usual protocol for sequential recommenders).
+* :func:`temporal_split`: one global time cut; everything after it is test (no information
+  from the future reaches training).
+* :func:`random_holdout`: each event is held out at random (seeded).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from ..data.interactions import Interactions
 
+_TRAIN, _VALID, _TEST = 0, 1, 2
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Split:
     """Train, validation and test events of one log (disjoint; together the whole log).
 
-    ``train_full`` (train + validation) is what a final model is fitted on before it is
-    scored on ``test``; ``train`` alone is for tuning against ``valid``.
+    Parameters
+    ----------
+    train, valid, test : Interactions
+        The parts, sharing the input's key tables. ``valid`` may be empty.
+    protocol : str
+        How the parts were chosen (``"leave-last-out"``, ``"temporal"``, ``"random"``), for
+        reports.
+
+    Tune on ``train`` against ``valid``; fit the final model on :attr:`train_full` (train
+    and validation) and score it on ``test``.
     """
 
     train: Interactions
     valid: Interactions
     test: Interactions
-    protocol: str
+    protocol: str = "custom"
+    # the splitters pass the input's own train+valid subset, which keeps time ties in input
+    # order exactly; a hand-made Split falls back to merging the two parts
+    _train_full: Interactions | None = field(default=None, repr=False)
 
     @property
     def train_full(self) -> Interactions:
-        """Train and validation events together (sorted as in the input)."""
+        """Train and validation events together, sorted by (user, time, input order)."""
+        if self._train_full is not None:
+            return self._train_full
         return _union(self.train, self.valid)
 
 
 def _union(a: Interactions, b: Interactions) -> Interactions:
+    """Events of ``a`` and ``b`` (same key tables), sorted by (user, time); ties: ``a`` first."""
+    if a.item_keys is not b.item_keys and not np.array_equal(a.item_keys, b.item_keys):
+        raise ValueError("train and valid have different item key tables; split one log")
     user = np.concatenate([a.user, b.user])
     time = np.concatenate([a.time, b.time])
-    seq = np.arange(user.size)
-    order = np.lexsort((seq, time, user))
+    order = np.lexsort((np.arange(user.size), time, user))
     weight = None
     if a.weight is not None and b.weight is not None:
         weight = np.concatenate([a.weight, b.weight])[order]
@@ -52,13 +77,19 @@ def _union(a: Interactions, b: Interactions) -> Interactions:
 
 
 def _parts(inter: Interactions, part: npt.NDArray[np.int8], protocol: str) -> Split:
-    """``part``: 0 train, 1 validation, 2 test, per event."""
+    """``part`` per event: 0 train, 1 validation, 2 test."""
     return Split(
-        train=inter.subset(part == 0),
-        valid=inter.subset(part == 1),
-        test=inter.subset(part == 2),
+        train=inter.subset(part == _TRAIN),
+        valid=inter.subset(part == _VALID),
+        test=inter.subset(part == _TEST),
         protocol=protocol,
+        _train_full=inter.subset(part != _TEST),
     )
+
+
+def _check_count(name: str, value: int, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name}={value!r} is invalid; use an integer {name}>={low}")
 
 
 def leave_last_out(
@@ -69,59 +100,97 @@ def leave_last_out(
 
     Parameters
     ----------
-    inter
-        The log; its rows are sorted by (user, time, input order), so "last" breaks time ties
-        by input order.
-    n_valid, n_test
-        Events held out per user (``n_valid=0``: no validation).
-    min_train
-        A user with fewer than ``n_valid + n_test + min_train`` events keeps all of them in
-        train (they still count as catalogue and history, and are not evaluated).
+    inter : Interactions
+        The log. Its rows are sorted by (user, time, input order), so "last" breaks time ties
+        by input order: of two events at the same time, the later row is held out first.
+    n_valid : int, default 1
+        Validation events per user (``0``: ``valid`` is empty).
+    n_test : int, default 1
+        Test events per user (``>= 1``).
+    min_train : int, default 1
+        Training events a user must keep. A user with fewer than
+        ``min_train + n_valid + n_test`` events keeps *all* of them in train: they add to the
+        catalogue and to the other users' co-occurrences, but are not evaluated.
+
+    Returns
+    -------
+    Split
+        ``protocol="leave-last-out"``.
+
+    Raises
+    ------
+    ValueError
+        A negative ``n_valid``, or ``n_test`` / ``min_train`` below 1.
 
     Examples
     --------
     >>> log = Interactions.from_arrays(["u"] * 4, ["a", "b", "c", "d"], [1, 2, 3, 4])
     >>> s = leave_last_out(log)
-    >>> [s.train.item_keys[s.train.item].tolist(), s.valid.item_keys[s.valid.item].tolist(),
-    ...  s.test.item_keys[s.test.item].tolist()]
+    >>> [p.item_keys[p.item].tolist() for p in (s.train, s.valid, s.test)]
     [['a', 'b'], ['c'], ['d']]
     """
-    for name, v, lo in (
-        ("n_valid", n_valid, 0),
-        ("n_test", n_test, 1),
-        ("min_train", min_train, 1),
-    ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{name}={v!r} is invalid; use an integer {name}>={lo}")
+    _check_count("n_valid", n_valid, 0)
+    _check_count("n_test", n_test, 1)
+    _check_count("min_train", min_train, 1)
     off = inter.user_offsets()
     counts = np.diff(off)
     n = len(inter)
-    # position of every event counted from its user's end: 0 = the last event
-    from_end = np.repeat(off[1:], counts) - 1 - np.arange(n)
-    eligible = np.repeat(counts >= n_valid + n_test + min_train, counts)
-    part = np.zeros(n, dtype=np.int8)
-    part[eligible & (from_end < n_test + n_valid)] = 1
-    part[eligible & (from_end < n_test)] = 2
+    # each event's position counted from its user's end: 0 = the user's last event
+    from_end = np.repeat(off[1:], counts) - 1 - np.arange(n, dtype=np.int64)
+    eligible = np.repeat(counts >= min_train + n_valid + n_test, counts)
+    part = np.full(n, _TRAIN, dtype=np.int8)
+    part[eligible & (from_end < n_test + n_valid)] = _VALID
+    part[eligible & (from_end < n_test)] = _TEST
     return _parts(inter, part, "leave-last-out")
 
 
 def temporal_split(
     inter: Interactions, *, test_fraction: float = 0.2, valid_fraction: float = 0.1
 ) -> Split:
-    """A global time cut: the latest ``test_fraction`` of events (by time quantile) are test,
-    the ``valid_fraction`` before them validation.
+    """A global time cut: the latest ``test_fraction`` of events are test, the
+    ``valid_fraction`` before them validation, the rest train.
 
-    Events exactly at a cut time go to the earlier part. Test users without any training
-    event are skipped (and counted) by :func:`~embedrec.eval.evaluate.evaluate`.
+    The cut points are quantiles of all event times (``1 - test_fraction`` and
+    ``1 - test_fraction - valid_fraction``). Events exactly at a cut time go to the earlier
+    part, so with many tied times the later parts can be smaller than asked. Users whose
+    events all fall after the cut have no training history: :func:`~embedrec.eval.evaluate`
+    skips them and reports how many (``EvalResult.n_skipped_users``).
+
+    Parameters
+    ----------
+    inter : Interactions
+        The log (``time`` is the clock; with no times it is the input row number).
+    test_fraction : float, default 0.2
+        In ``(0, 1)``.
+    valid_fraction : float, default 0.1
+        In ``[0, 1 - test_fraction)``; ``0`` leaves ``valid`` empty.
+
+    Returns
+    -------
+    Split
+        ``protocol="temporal"``; every training time <= every validation time <= every test
+        time.
+
+    Raises
+    ------
+    ValueError
+        Fractions out of range, or an empty log.
+
+    Examples
+    --------
+    >>> log = Interactions.from_arrays([1, 2, 1, 2, 1], list("abcde"), [1, 2, 3, 4, 5])
+    >>> s = temporal_split(log, test_fraction=0.2, valid_fraction=0.0)
+    >>> s.test.item_keys[s.test.item].tolist()
+    ['e']
     """
     _check_fractions(test_fraction, valid_fraction)
     if len(inter) == 0:
-        raise ValueError("the interactions are empty; nothing to split")
+        raise ValueError("the interactions are empty; there is nothing to split")
     t_test = np.quantile(inter.time, 1.0 - test_fraction)
     t_valid = np.quantile(inter.time, 1.0 - test_fraction - valid_fraction)
-    part = np.zeros(len(inter), dtype=np.int8)
-    part[inter.time > t_valid] = 1
-    part[inter.time > t_test] = 2
+    part = np.full(len(inter), _TRAIN, dtype=np.int8)
+    part[inter.time > t_valid] = _VALID
+    part[inter.time > t_test] = _TEST
     return _parts(inter, part, "temporal")
 
 
@@ -132,13 +201,40 @@ def random_holdout(
     valid_fraction: float = 0.0,
     seed: int = 0,
 ) -> Split:
-    """Each event independently goes to test / validation / train with the given
-    probabilities (seeded, so the same seed gives the same split)."""
+    """Each event independently goes to test, validation or train with probabilities
+    ``test_fraction``, ``valid_fraction`` and the rest.
+
+    Ignores time, so a model can see a user's later events while predicting earlier ones;
+    prefer :func:`leave_last_out` or :func:`temporal_split` for sequential models.
+
+    Parameters
+    ----------
+    inter : Interactions
+        The log.
+    test_fraction : float, default 0.2
+        In ``(0, 1)``.
+    valid_fraction : float, default 0.0
+        In ``[0, 1 - test_fraction)``.
+    seed : int, default 0
+        The same seed and log give the same split.
+
+    Returns
+    -------
+    Split
+        ``protocol="random"``.
+
+    Examples
+    --------
+    >>> log = Interactions.from_arrays(list(range(100)), list(range(100)))
+    >>> a, b = random_holdout(log, seed=1), random_holdout(log, seed=1)
+    >>> bool((a.test.item == b.test.item).all())
+    True
+    """
     _check_fractions(test_fraction, valid_fraction)
-    u = np.random.default_rng(seed).random(len(inter))
-    part = np.zeros(len(inter), dtype=np.int8)
-    part[u < test_fraction + valid_fraction] = 1
-    part[u < test_fraction] = 2
+    draw = np.random.default_rng(seed).random(len(inter))
+    part = np.full(len(inter), _TRAIN, dtype=np.int8)
+    part[draw < test_fraction + valid_fraction] = _VALID
+    part[draw < test_fraction] = _TEST
     return _parts(inter, part, "random")
 
 
