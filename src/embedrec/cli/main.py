@@ -590,3 +590,7 @@ def warmup() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``embedrec`` console script and ``python -m embedrec``."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="embedrec")
+
+
+# the recommendation commands register themselves on `cli`
+from . import recsys as _recsys  # noqa: E402, F401

@@ -1,0 +1,432 @@
+"""Recommendation commands: ``item2vec train``, ``recommend``, ``eval`` and ``tune``.
+
+They read interaction logs through :func:`embedrec.data.interactions.read_interactions`, split
+them with :mod:`embedrec.eval.split` and score with :func:`embedrec.eval.evaluate`, the same
+code as the Python API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args
+
+import click
+
+from ..models.item2vec import Item2Vec, Item2VecConfig
+from .main import (
+    _check_out_dir,
+    _echo_json,
+    _jsonable,
+    _State,
+    cli,
+    config_options,
+    read_config_file,
+)
+
+logger = logging.getLogger("embedrec")
+
+F = TypeVar("F", bound=Callable[..., Any])
+Holdout = Literal["none", "leave-last-out", "temporal", "random"]
+_PROTOCOLS = ["leave-last-out", "temporal", "random"]
+
+
+def interaction_options(f: F) -> F:
+    """The flags that say how to read an interaction log (shared by every command here)."""
+    options = [
+        click.argument("interactions", type=click.Path(exists=True, path_type=Path)),
+        click.option("--user-col", required=True, help="Column of user (or session) IDs."),
+        click.option("--item-col", required=True, help="Column of item IDs."),
+        click.option("--time-col", default=None, help="Column of event times (sorts histories)."),
+        click.option("--weight-col", default=None, help="Column of ratings / weights."),
+        click.option("--event-col", default=None, help="Column of event types."),
+        click.option("--sep", default=None, help="Field separator (default: from the file)."),
+        click.option("--min-weight", type=float, default=None, help="Drop events below it."),
+        click.option(
+            "--event-types", multiple=True, help="Keep only these event types (repeatable)."
+        ),
+        click.option(
+            "--min-item-interactions",
+            type=int,
+            default=1,
+            show_default=True,
+            help="k-core: items need this many events (iterated with --min-user-interactions).",
+        ),
+        click.option(
+            "--min-user-interactions",
+            type=int,
+            default=1,
+            show_default=True,
+            help="k-core: users need this many events.",
+        ),
+        click.option(
+            "--dedupe",
+            is_flag=True,
+            help="Drop repeated (user, item, time) events instead of keeping them.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+_DATA_KEYS = (
+    "user_col",
+    "item_col",
+    "time_col",
+    "weight_col",
+    "event_col",
+    "sep",
+    "min_weight",
+    "event_types",
+    "min_item_interactions",
+    "min_user_interactions",
+    "dedupe",
+)
+
+
+def _pop_data_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    return {k: flags.pop(k) for k in _DATA_KEYS}
+
+
+def _read(path: Path, data: dict[str, Any]) -> Any:
+    from ..data.interactions import read_interactions
+
+    kwargs = dict(data)
+    kwargs["event_types"] = list(kwargs["event_types"]) or None
+    inter = read_interactions(path, **kwargs)
+    logger.info(
+        "read %d events of %d users and %d items from %s",
+        len(inter),
+        inter.n_users,
+        inter.n_items,
+        path,
+    )
+    return inter
+
+
+def _split(inter: Any, protocol: str, seed: int) -> Any:
+    from ..eval import split as sp
+
+    if protocol == "leave-last-out":
+        return sp.leave_last_out(inter)
+    if protocol == "temporal":
+        return sp.temporal_split(inter)
+    if protocol == "random":
+        return sp.random_holdout(inter, seed=seed)
+    raise ValueError(f"protocol={protocol!r} is invalid; use one of {_PROTOCOLS}")
+
+
+def _holdout_option(default: str) -> Callable[[F], F]:
+    return click.option(
+        "--holdout",
+        type=click.Choice(list(get_args(Holdout))),
+        default=default,
+        show_default=True,
+        help="Leave out the test events of this split protocol (so `embedrec eval` with the "
+        "same protocol is honest); `none` trains on everything.",
+    )
+
+
+_split_seed = click.option(
+    "--split-seed", type=int, default=0, show_default=True, help="Seed of the random holdout."
+)
+
+
+@cli.group()
+def item2vec() -> None:
+    """Item2Vec: item vectors from interaction logs."""
+
+
+@item2vec.command(name="train")
+@interaction_options
+@click.option(
+    "--session-gap",
+    type=float,
+    default=None,
+    help="Split histories into sessions at gaps longer than this many seconds.",
+)
+@click.option(
+    "--min-length", type=int, default=2, show_default=True, help="Shorter sequences are dropped."
+)
+@_holdout_option("none")
+@_split_seed
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory to save the model in (created; an earlier model there is replaced).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of Item2VecConfig fields (e.g. written by `embedrec tune`); flags override.",
+)
+@config_options(Item2VecConfig)
+@click.pass_obj
+def item2vec_train(
+    state: _State,
+    /,
+    interactions: Path,
+    session_gap: float | None,
+    min_length: int,
+    holdout: str,
+    split_seed: int,
+    out: Path,
+    config_file: Path | None,
+    **flags: Any,
+) -> None:
+    """Train Item2Vec on INTERACTIONS (CSV/TSV/Parquet); prints a JSON summary."""
+    data = _pop_data_flags(flags)
+    values = read_config_file(config_file, Item2VecConfig) if config_file is not None else {}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    cfg = Item2VecConfig.from_dict(values)
+    _check_out_dir(out)
+    inter = _read(interactions, data)
+    if holdout != "none":
+        split = _split(inter, holdout, split_seed)
+        inter = split.train_full
+        logger.info("holding out the %d test events of the %s split", len(split.test), holdout)
+    seqs = inter.sequences(session_gap=session_gap, min_length=min_length)
+    t0 = time.perf_counter()
+    model = Item2Vec(cfg).fit(seqs, progress=not state.quiet)
+    seconds = time.perf_counter() - t0
+    model.metadata_ = {
+        "interactions": str(interactions),
+        "read": _jsonable(data),
+        "holdout": holdout,
+        "split_seed": split_seed,
+        "session_gap": session_gap,
+        "min_length": min_length,
+    }
+    model.save(out)
+    logger.info("saved the model to %s", out)
+    _echo_json(
+        {
+            "out": str(out),
+            "n_items": len(model.embeddings_),
+            "n_sequences": len(seqs),
+            "holdout": holdout,
+            "seconds": seconds,
+            "loss": model.loss_history_,
+            "config": cfg.to_dict(),
+        }
+    )
+
+
+def _load_item2vec(path: Path) -> Item2Vec:
+    return Item2Vec.load(path)
+
+
+def _parse_keys(texts: tuple[str, ...], model: Item2Vec) -> list[Any]:
+    if model.embeddings_.key_type != "int":
+        return list(texts)
+    out: list[Any] = []
+    for t in texts:
+        try:
+            out.append(int(t))
+        except ValueError:
+            out.append(t)
+    return out
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--history", multiple=True, required=True, help="An item of the history (repeat).")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Items to recommend.")
+@click.option("--keep-seen", is_flag=True, help="Allow the history's own items in the answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def recommend(
+    model: Path, history: tuple[str, ...], k: int, keep_seen: bool, as_json: bool
+) -> None:
+    """Recommend items to a user whose history is the --history items (oldest first).
+
+    Each --history value may hold several IDs separated by spaces.
+    """
+    m = _load_item2vec(model)
+    texts = tuple(t for h in history for t in h.split())
+    res = m.recommend(_parse_keys(texts, m), k=k, exclude_seen=not keep_seen)
+    if res.unknown:
+        logger.warning("%d history item(s) unknown to the model: %s", len(res.unknown), res.unknown)
+    rows = list(zip(res.keys.tolist(), res.scores.tolist(), strict=True))
+    if as_json:
+        _echo_json(
+            {
+                "items": [{"key": key, "score": s} for key, s in rows],
+                "unknown": res.unknown,
+            }
+        )
+        return
+    width = max([len("item")] + [len(str(key)) for key, _ in rows])
+    click.echo(f"{'rank':>4}  {'item':<{width}}  score")
+    for r, (key, s) in enumerate(rows, 1):
+        click.echo(f"{r:>4}  {key!s:<{width}}  {s:.4f}")
+
+
+@cli.command(name="eval")
+@click.argument("model", type=click.Path(path_type=Path))
+@interaction_options
+@click.option(
+    "--protocol",
+    type=click.Choice(_PROTOCOLS),
+    default="leave-last-out",
+    show_default=True,
+    help="How the test events are chosen.",
+)
+@_split_seed
+@click.option("-k", "ks", type=int, multiple=True, help="Cut-offs (repeatable; default 10 and 20).")
+@click.option(
+    "--baselines/--no-baselines",
+    default=True,
+    show_default=True,
+    help="Also score popularity and random by the same code.",
+)
+@click.option(
+    "--allow-leak",
+    is_flag=True,
+    help="Evaluate a model not trained with --holdout of this protocol (its test events may "
+    "have been in its training data).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here."
+)
+@click.pass_obj
+def eval_recommendations(
+    state: _State,
+    /,
+    model: Path,
+    protocol: str,
+    split_seed: int,
+    ks: tuple[int, ...],
+    baselines: bool,
+    allow_leak: bool,
+    as_json: bool,
+    out: Path | None,
+    **flags: Any,
+) -> None:
+    """Next-item evaluation of MODEL on INTERACTIONS: full ranking, seen items excluded.
+
+    Prints HR, Recall, NDCG, MRR and catalogue coverage at each k for the model and, by
+    default, the popularity and random baselines.
+    """
+    from ..eval import Popularity, RandomScorer, compare, evaluate
+
+    interactions: Path = flags.pop("interactions")
+    data = _pop_data_flags(flags)
+    m = _load_item2vec(model)
+    trained = m.metadata_.get("holdout")
+    same_split = m.metadata_.get("split_seed", 0) == split_seed or protocol != "random"
+    if (trained != protocol or not same_split) and not allow_leak:
+        raise ValueError(
+            f"{model} was trained with holdout={trained!r}, so the {protocol} test events may "
+            f"be in its training data; retrain with `embedrec item2vec train --holdout "
+            f"{protocol}` (same --split-seed), or pass --allow-leak to evaluate anyway"
+        )
+    inter = _read(interactions, data)
+    split = _split(inter, protocol, split_seed)
+    cutoffs = tuple(ks) or (10, 20)
+    results = {"item2vec": evaluate(m, split.train_full, split.test, ks=cutoffs)}
+    if baselines:
+        results["popularity"] = evaluate(
+            Popularity().fit(split.train_full), split.train_full, split.test, ks=cutoffs
+        )
+        results["random"] = evaluate(
+            RandomScorer(seed=split_seed), split.train_full, split.test, ks=cutoffs
+        )
+    payload = {
+        "model": str(model),
+        "protocol": protocol,
+        "results": {name: r.to_dict() for name, r in results.items()},
+    }
+    if out is not None:
+        from .._io import write_json
+
+        write_json(out, _jsonable(payload))
+    if as_json:
+        _echo_json(payload)
+    else:
+        click.echo(compare(results))
+
+
+@cli.command()
+@interaction_options
+@_holdout_option("leave-last-out")
+@_split_seed
+@click.option("--budget", type=float, default=300.0, show_default=True, help="Seconds to search.")
+@click.option("--max-trials", type=int, default=None, help="Stop after this many trials.")
+@click.option(
+    "--user-fraction",
+    type=float,
+    default=None,
+    help="Tune on this share of users (default: all up to 5,000 users, else >= 10%).",
+)
+@click.option("--metric", default="NDCG@10", show_default=True, help="Validation metric.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the search.")
+@click.option(
+    "--out-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the best configuration as TOML (for `item2vec train --config`).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@click.pass_obj
+def tune(
+    state: _State,
+    /,
+    holdout: str,
+    split_seed: int,
+    budget: float,
+    max_trials: int | None,
+    user_fraction: float | None,
+    metric: str,
+    seed: int,
+    out_config: Path | None,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Random search of Item2Vec hyper-parameters on a validation split of INTERACTIONS.
+
+    With the default --holdout leave-last-out, the test events are removed first, so the
+    search validates on each user's second-to-last event and never sees the test.
+    """
+    from ..tune import tune_item2vec
+
+    interactions: Path = flags.pop("interactions")
+    data = _pop_data_flags(flags)
+    inter = _read(interactions, data)
+    if holdout != "none":
+        inter = _split(inter, holdout, split_seed).train_full
+    res = tune_item2vec(
+        inter,
+        budget_seconds=budget,
+        max_trials=max_trials,
+        user_fraction=user_fraction,
+        metric=metric,
+        seed=seed,
+        progress=not state.quiet,
+    )
+    if out_config is not None:
+        from .._io import atomic_open
+
+        with atomic_open(out_config, "w") as fh:
+            fh.write(to_toml(res.best_config.to_dict()))
+    if as_json:
+        _echo_json(res.to_dict())
+        return
+    click.echo(res.table())
+    click.echo(f"\nbest ({metric} {res.best['metrics'][metric]:.4f} on {res.n_users} users):")
+    click.echo(to_toml(res.best_config.to_dict()), nl=False)
+
+
+def to_toml(values: dict[str, Any]) -> str:
+    """Flat TOML for a config dict (``None`` values are left out: they mean the default)."""
+    lines = []
+    for k, v in values.items():
+        if v is None:
+            continue
+        lines.append(f"{k} = {json.dumps(v)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,132 @@
+"""Recommendation commands: item2vec train, recommend, eval, tune (on a planted log)."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedrec.cli.main import cli
+from embedrec.models import Item2Vec
+
+COLS = ["--user-col", "user", "--item-col", "item", "--time-col", "ts"]
+FAST = ["--dim", "16", "--epochs", "10", "--workers", "1"]
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def log_csv(tmp_path_factory):
+    """300 users; user u walks items of cluster u % 5 (items 100c .. 100c + 14) in order."""
+    rng = np.random.default_rng(0)
+    rows = ["user,item,ts"]
+    for u in range(300):
+        c = u % 5
+        start = int(rng.integers(0, 10))
+        for t, j in enumerate(range(start, start + 6)):
+            rows.append(f"{u},{100 * c + j},{1000 + 10 * t}")
+    path = tmp_path_factory.mktemp("log") / "log.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(log_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "i2v"
+    res = run(
+        "-q",
+        "item2vec",
+        "train",
+        log_csv,
+        *COLS,
+        *FAST,
+        "--holdout",
+        "leave-last-out",
+        "--out",
+        out,
+    )
+    summary = json.loads(res.output)
+    assert summary["holdout"] == "leave-last-out"
+    assert summary["n_sequences"] == 300
+    return out
+
+
+def test_train_saves_an_item2vec_model(model_dir):
+    m = Item2Vec.load(model_dir)
+    assert m.embeddings_.key_type == "int"
+    assert m.metadata_["holdout"] == "leave-last-out"
+
+
+def test_recommend_stays_in_the_cluster(model_dir):
+    res = run("recommend", model_dir, "--history", "203 204", "-k", "3", "--json")
+    items = [r["key"] for r in json.loads(res.output)["items"]]
+    assert len(items) == 3 and all(200 <= i < 215 for i in items)
+    table = run("recommend", model_dir, "--history", "203", "--history", "999999", "-k", "2")
+    assert "rank" in table.output
+
+
+def test_eval_beats_the_baselines(model_dir, log_csv):
+    res = run("-q", "eval", model_dir, log_csv, *COLS, "-k", "5", "--json")
+    out = json.loads(res.output)["results"]
+    assert out["item2vec"]["metrics"]["HR@5"] > out["popularity"]["metrics"]["HR@5"]
+    assert out["item2vec"]["metrics"]["HR@5"] > out["random"]["metrics"]["HR@5"]
+    table = run("-q", "eval", model_dir, log_csv, *COLS, "-k", "5")
+    assert "HR@5" in table.output and "popularity" in table.output
+
+
+def test_eval_refuses_a_model_that_saw_the_test(log_csv, tmp_path):
+    out = tmp_path / "leaky"
+    run("-q", "item2vec", "train", log_csv, *COLS, *FAST, "--out", out)
+    res = run("-q", "eval", out, log_csv, *COLS, ok=False)
+    assert res.exit_code == 2
+    assert "--holdout leave-last-out" in res.output
+    run("-q", "eval", out, log_csv, *COLS, "--allow-leak", "--no-baselines")
+
+
+def test_tune_writes_a_config_that_train_reads(log_csv, tmp_path):
+    cfg = tmp_path / "best.toml"
+    res = run(
+        "-q",
+        "tune",
+        log_csv,
+        *COLS,
+        "--max-trials",
+        "2",
+        "--budget",
+        "60",
+        "--metric",
+        "HR@5",
+        "--out-config",
+        cfg,
+    )
+    assert "best (HR@5" in res.output
+    text = cfg.read_text()
+    assert "ns_exponent" in text and "mode" in text
+    out = tmp_path / "tuned"
+    run("-q", "item2vec", "train", log_csv, *COLS, "--config", cfg, "--workers", "1", "--out", out)
+    assert Item2Vec.load(out).config.ns_exponent == pytest.approx(
+        float(text.split("ns_exponent = ")[1].split()[0])
+    )
+
+
+def test_bad_input_is_named(log_csv, tmp_path):
+    res = run(
+        "item2vec",
+        "train",
+        log_csv,
+        "--user-col",
+        "nope",
+        "--item-col",
+        "item",
+        "--out",
+        tmp_path / "x",
+        ok=False,
+    )
+    assert res.exit_code == 2 and "nope" in res.output
+    res = run("tune", log_csv, *COLS, "--metric", "F1@3", ok=False)
+    assert res.exit_code == 2 and "metric" in res.output
