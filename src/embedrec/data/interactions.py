@@ -171,7 +171,8 @@ class Interactions:
         w = None if weights is None else np.asarray(weights, dtype=np.float32)
         if w is not None and w.shape != (n,):
             raise ValueError(f"weights has shape {w.shape}, expected {(n,)}")
-        order = np.lexsort((np.arange(n), t, u))  # last key is primary: user, time, row
+        # lexsort is stable, so equal (user, time) keep their input order
+        order = np.lexsort((t, u))
         return cls(
             user_keys=user_keys,
             item_keys=item_keys,
@@ -276,17 +277,24 @@ class Interactions:
         n = len(self)
         if n < 2:
             return self
-        rows = np.arange(n)
+        # events are sorted by (user, time, row): number the (user[, time]) groups in that
+        # order, then one stable sort by (group, item) puts duplicates next to each other,
+        # first row first
+        change = self.user[1:] != self.user[:-1]
         if subset == "user_item_time":
-            cols: tuple[npt.NDArray[Any], ...] = (self.user, self.time, self.item)
-            order = np.lexsort((rows, self.item, self.time, self.user))
-        else:
-            cols = (self.user, self.item)
-            order = np.lexsort((rows, self.item, self.user))
-        same = np.ones(n - 1, dtype=bool)
-        for col in cols:
-            s = col[order]
-            same &= s[1:] == s[:-1]
+            change |= self.time[1:] != self.time[:-1]
+        group = np.zeros(n, dtype=np.int64)
+        np.cumsum(change, out=group[1:])
+        n_items = max(self.n_items, 1)
+        if int(group[-1]) < np.iinfo(np.int64).max // n_items - 1:
+            key = group * n_items + self.item
+            order = np.argsort(key, kind="stable")
+            sorted_key = key[order]
+            same = sorted_key[1:] == sorted_key[:-1]
+        else:  # too many (groups x items) for one int64 key
+            order = np.lexsort((self.item, group))
+            g, i = group[order], self.item[order]
+            same = (g[1:] == g[:-1]) & (i[1:] == i[:-1])
         keep = np.ones(n, dtype=bool)
         keep[order[1:][same]] = False  # every group member after its first row
         return self if keep.all() else self.subset(keep)
