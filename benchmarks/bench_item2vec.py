@@ -169,9 +169,7 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument(
-        "--datasets", nargs="+", default=["ml-100k", "ml-latest-small", "lastfm-2k"]
-    )
+    ap.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small", "lastfm-2k"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--tune-budget", type=float, default=90.0, help="seconds per dataset")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "item2vec.json")
