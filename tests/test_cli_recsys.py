@@ -130,3 +130,14 @@ def test_bad_input_is_named(log_csv, tmp_path):
     assert res.exit_code == 2 and "nope" in res.output
     res = run("tune", log_csv, *COLS, "--metric", "F1@3", ok=False)
     assert res.exit_code == 2 and "metric" in res.output
+
+
+def test_headerless_file_by_column_position(log_csv, tmp_path):
+    lines = log_csv.read_text().splitlines()[1:]
+    raw = tmp_path / "u.data"
+    raw.write_text("\n".join(line.replace(",", "\t") for line in lines) + "\n")
+    out = tmp_path / "m"
+    pos = ["--no-header", "--user-col", "0", "--item-col", "1", "--time-col", "2"]
+    res = run("-q", "item2vec", "train", raw, *pos, *FAST, "--out", out)
+    assert json.loads(res.output)["n_items"] == Item2Vec.load(out).embeddings_.vectors.shape[0]
+    assert Item2Vec.load(out).embeddings_.key_type == "int"

@@ -44,6 +44,12 @@ def interaction_options(f: F) -> F:
         click.option("--weight-col", default=None, help="Column of ratings / weights."),
         click.option("--event-col", default=None, help="Column of event types."),
         click.option("--sep", default=None, help="Field separator (default: from the file)."),
+        click.option(
+            "--no-header",
+            "no_header",
+            is_flag=True,
+            help="The file has no header row: name columns by 0-based position (--user-col 0).",
+        ),
         click.option("--min-weight", type=float, default=None, help="Drop events below it."),
         click.option(
             "--event-types", multiple=True, help="Keep only these event types (repeatable)."
@@ -80,6 +86,7 @@ _DATA_KEYS = (
     "weight_col",
     "event_col",
     "sep",
+    "no_header",
     "min_weight",
     "event_types",
     "min_item_interactions",
@@ -97,6 +104,12 @@ def _read(path: Path, data: dict[str, Any]) -> Any:
 
     kwargs = dict(data)
     kwargs["event_types"] = list(kwargs["event_types"]) or None
+    if kwargs.pop("no_header"):
+        kwargs["has_header"] = False
+        for role in ("user_col", "item_col", "time_col", "weight_col", "event_col"):
+            v = kwargs[role]
+            if isinstance(v, str) and v.isdigit():
+                kwargs[role] = int(v)
     inter = read_interactions(path, **kwargs)
     logger.info(
         "read %d events of %d users and %d items from %s",
