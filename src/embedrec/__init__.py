@@ -4,8 +4,8 @@ Importing the package compiles nothing; numba kernels compile (or load from thei
 first use, or ahead of time with ``embedrec warmup``.
 """
 
-from .data import Corpus, Vocab, build_corpus
-from .models import Word2Vec, Word2VecConfig
+from .data import Corpus, Interactions, Vocab, build_corpus, read_interactions
+from .models import Item2Vec, Item2VecConfig, Word2Vec, Word2VecConfig
 from .vectors import Embeddings, Neighbors
 
 __version__ = "0.1.0"
@@ -13,10 +13,14 @@ __version__ = "0.1.0"
 __all__ = [
     "Corpus",
     "Embeddings",
+    "Interactions",
+    "Item2Vec",
+    "Item2VecConfig",
     "Neighbors",
     "Vocab",
     "Word2Vec",
     "Word2VecConfig",
     "__version__",
     "build_corpus",
+    "read_interactions",
 ]
