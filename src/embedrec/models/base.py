@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from ..vectors import Embeddings, Neighbors
+import numpy as np
+import numpy.typing as npt
+
+from .._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
+from ..data.vocab import Vocab
+from ..vectors import Embeddings, Neighbors, read_keys_vectors, write_keys_vectors
 
 
 class EmbeddingModel:
@@ -42,3 +50,62 @@ class EmbeddingModel:
             raise KeyError(f"none of the history keys is in the vocabulary: {list(history)[:10]}")
         res = emb.most_similar([tuple(known)], k=k, exclude_query=exclude_seen)
         return Neighbors(res.keys[0], res.scores[0])
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    """What :func:`read_model_dir` found in a model directory."""
+
+    manifest: dict[str, Any]
+    config: Any
+    embeddings: Embeddings
+    vocab: Vocab
+
+
+def write_model_dir(
+    path: str | os.PathLike[str],
+    class_name: str,
+    *,
+    config: Any,
+    embeddings: Embeddings,
+    counts: npt.NDArray[np.int64],
+    arrays: dict[str, npt.NDArray[Any]] | None = None,
+    **fields: Any,
+) -> None:
+    """Atomically write a trained model: manifest.json (format version, class, config,
+    metric, ``fields``), vectors.npy, keys.json, counts.npy and ``arrays`` (name -> array)."""
+    with atomic_dir(path) as tmp:
+        write_keys_vectors(tmp, embeddings.keys, embeddings.vectors)
+        write_npy(tmp / "counts.npy", counts)
+        for name, arr in (arrays or {}).items():
+            write_npy(tmp / f"{name}.npy", arr)
+        write_json(
+            tmp / "manifest.json",
+            make_manifest(
+                class_name,
+                config=config.to_dict(),
+                metric=embeddings.metric,
+                dim=embeddings.dim,
+                n_keys=len(embeddings),
+                **fields,
+            ),
+        )
+
+
+def read_model_dir(path: str | os.PathLike[str], class_name: str, config_cls: Any) -> ModelDir:
+    """Read and check a directory written by :func:`write_model_dir`."""
+    manifest = read_manifest(path, class_name)
+    path = Path(path)
+    try:
+        config = config_cls.from_dict(manifest["config"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}/manifest.json has no valid config ({exc}); re-save") from exc
+    keys, vectors = read_keys_vectors(path)
+    counts = read_npy(path / "counts.npy")
+    if counts.shape != (len(keys),):
+        raise ValueError(
+            f"{path}: counts.npy has shape {counts.shape} but there are {len(keys)} keys; "
+            "the directory is corrupt, re-save the model"
+        )
+    emb = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
+    return ModelDir(manifest, config, emb, Vocab(list(keys), counts))

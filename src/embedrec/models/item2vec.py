@@ -21,12 +21,12 @@ from typing import Any, Literal, Protocol, get_args
 import numpy as np
 import numpy.typing as npt
 
-from .._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
+from .._io import read_npy
 from ..data.corpus import Corpus, build_corpus, encode_sequences
 from ..data.interactions import Interactions
 from ..data.vocab import Vocab
-from ..vectors import Embeddings, Neighbors, _top_k, read_keys_vectors, write_keys_vectors
-from .base import EmbeddingModel
+from ..vectors import Embeddings, Neighbors, _top_k
+from .base import EmbeddingModel, read_model_dir, write_model_dir
 from .word2vec import Word2Vec, Word2VecConfig
 
 logger = logging.getLogger("embedrec")
@@ -496,42 +496,24 @@ class Item2Vec(EmbeddingModel):
         atomic: an interrupted save leaves any previous one intact."""
         emb = self._fitted()
         assert self.vocab_ is not None
-        with atomic_dir(path) as tmp:
-            write_keys_vectors(tmp, emb.keys, emb.vectors)
-            write_npy(tmp / "counts.npy", self.vocab_.counts)
-            if self.output_weights_ is not None:
-                write_npy(tmp / "output_vectors.npy", self.output_weights_)
-            write_json(
-                tmp / "manifest.json",
-                make_manifest(
-                    "Item2Vec",
-                    config=self.config.to_dict(),
-                    metric=emb.metric,
-                    dim=emb.dim,
-                    n_keys=len(emb),
-                    loss_history=self.loss_history_,
-                    epoch_stats=self.epoch_stats_,
-                    metadata=self.metadata_ if metadata is None else metadata,
-                ),
-            )
+        write_model_dir(
+            path,
+            "Item2Vec",
+            config=self.config,
+            embeddings=emb,
+            counts=self.vocab_.counts,
+            arrays={} if self.output_weights_ is None else {"output_vectors": self.output_weights_},
+            loss_history=self.loss_history_,
+            epoch_stats=self.epoch_stats_,
+            metadata=self.metadata_ if metadata is None else metadata,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Item2Vec:
         """Load a directory written by :meth:`save`; ``ValueError`` if it is corrupt."""
-        manifest = read_manifest(path, "Item2Vec")
-        path = Path(path)
-        try:
-            config = Item2VecConfig.from_dict(manifest["config"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}/manifest.json has no valid config ({exc}); re-save") from exc
-        keys, vectors = read_keys_vectors(path)
-        counts = read_npy(path / "counts.npy")
-        if counts.shape != (len(keys),):
-            raise ValueError(
-                f"{path}: counts.npy has shape {counts.shape} but there are {len(keys)} keys; "
-                "the directory is corrupt, re-save the model"
-            )
-        model = cls(config)
+        d = read_model_dir(path, "Item2Vec", Item2VecConfig)
+        path, vectors, manifest = Path(path), d.embeddings.vectors, d.manifest
+        model = cls(d.config)
         if (path / "output_vectors.npy").exists():
             out = read_npy(path / "output_vectors.npy")
             if out.shape != vectors.shape or out.dtype != np.float32:
@@ -540,8 +522,8 @@ class Item2Vec(EmbeddingModel):
                     f"float32 {vectors.shape}; the directory is corrupt, re-save the model"
                 )
             model.output_weights_ = out
-        model.vocab_ = Vocab(list(keys), counts)
-        model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
+        model.vocab_ = d.vocab
+        model.embeddings_ = d.embeddings
         model.loss_history_ = list(manifest.get("loss_history", []))
         model.epoch_stats_ = list(manifest.get("epoch_stats", []))
         model.metadata_ = dict(manifest.get("metadata") or {})

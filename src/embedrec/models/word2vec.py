@@ -17,18 +17,16 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
-from .._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
 from ..data.corpus import Corpus, build_corpus
 from ..data.vocab import Vocab
 from ..progress import Progress
-from ..vectors import Embeddings, read_keys_vectors, write_keys_vectors
-from .base import EmbeddingModel
+from ..vectors import Embeddings
+from .base import EmbeddingModel, read_model_dir, write_model_dir
 
 logger = logging.getLogger("embedrec")
 
@@ -439,43 +437,25 @@ class Word2Vec(EmbeddingModel):
         """
         emb = self._fitted()
         assert self.vocab_ is not None
-        with atomic_dir(path) as tmp:
-            write_keys_vectors(tmp, emb.keys, emb.vectors)
-            write_npy(tmp / "counts.npy", self.vocab_.counts)
-            write_json(
-                tmp / "manifest.json",
-                make_manifest(
-                    "Word2Vec",
-                    config=self.config.to_dict(),
-                    metric=emb.metric,
-                    dim=emb.dim,
-                    n_keys=len(emb),
-                    loss_history=self.loss_history_,
-                    epoch_stats=self.epoch_stats_,
-                ),
-            )
+        write_model_dir(
+            path,
+            "Word2Vec",
+            config=self.config,
+            embeddings=emb,
+            counts=self.vocab_.counts,
+            loss_history=self.loss_history_,
+            epoch_stats=self.epoch_stats_,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
         """Load a directory written by :meth:`save`; raises ``ValueError`` if it is corrupt."""
-        manifest = read_manifest(path, "Word2Vec")
-        path = Path(path)
-        try:
-            config = Word2VecConfig.from_dict(manifest["config"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}/manifest.json has no valid config ({exc}); re-save") from exc
-        keys, vectors = read_keys_vectors(path)
-        counts = read_npy(path / "counts.npy")
-        if counts.shape != (len(keys),):
-            raise ValueError(
-                f"{path}: counts.npy has shape {counts.shape} but there are "
-                f"{len(keys)} keys; the directory is corrupt, re-save the model"
-            )
-        model = cls(config)
-        model.vocab_ = Vocab(list(keys), counts)
-        model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
-        model.loss_history_ = list(manifest.get("loss_history", []))
-        model.epoch_stats_ = list(manifest.get("epoch_stats", []))
+        d = read_model_dir(path, "Word2Vec", Word2VecConfig)
+        model = cls(d.config)
+        model.vocab_ = d.vocab
+        model.embeddings_ = d.embeddings
+        model.loss_history_ = list(d.manifest.get("loss_history", []))
+        model.epoch_stats_ = list(d.manifest.get("epoch_stats", []))
         return model
 
 
