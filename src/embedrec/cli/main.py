@@ -554,23 +554,48 @@ def similar(model: Path, keys: tuple[str, ...], k: int, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["word2vec"]),
+    type=click.Choice(["word2vec", "npy", "parquet", "tensorboard"]),
     default="word2vec",
     show_default=True,
-    help="Output format.",
+    help="word2vec (word2vec.c/gensim file), npy (vectors.npy + keys.json dir), parquet "
+    "(key + vector columns), tensorboard (projector dir: vectors.tsv, metadata.tsv).",
 )
 @click.option("--binary", is_flag=True, help="Binary word2vec format instead of text.")
 @click.option(
+    "--layout",
+    type=click.Choice(["list", "columns"]),
+    default="list",
+    show_default=True,
+    help="parquet: one list column `vector`, or one column per dimension v0..vN.",
+)
+@click.option(
     "--out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write (.gz: gzipped).",
+    type=click.Path(path_type=Path),
+    help="File (word2vec .gz: gzipped; parquet) or directory (npy, tensorboard) to write.",
 )
-def export(model: Path, fmt: str, binary: bool, out: Path) -> None:
-    """Export the vectors of MODEL to a file readable by word2vec.c and gensim."""
+def export(model: Path, fmt: str, binary: bool, layout: str, out: Path) -> None:
+    """Export the vectors of MODEL for other tools: word2vec.c/gensim, NumPy, Parquet, or the
+    TensorBoard Embedding Projector (with per-key counts as metadata when the model has them).
+    """
+    from ..export import export_embeddings
+
     emb = load_embeddings(model)
-    emb.save_word2vec_format(out, binary=binary)
-    kind = "binary" if binary else "text"
+    metadata = None
+    if fmt in ("tensorboard", "parquet") and model.is_dir() and (model / "counts.npy").exists():
+        from .._io import read_npy
+
+        counts = read_npy(model / "counts.npy")
+        if counts.shape == (len(emb),):
+            metadata = {"count": counts.tolist()}
+    export_embeddings(emb, out, fmt, binary=binary, layout=layout, metadata=metadata)  # type: ignore[arg-type]
+    kind = (
+        ("binary" if binary else "text")
+        if fmt == "word2vec"
+        else layout
+        if fmt == "parquet"
+        else "dir"
+    )
     click.echo(f"wrote {len(emb)} x {emb.dim} vectors to {out} ({fmt}, {kind})")
 
 
