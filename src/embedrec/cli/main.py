@@ -618,4 +618,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 # the recommendation commands register themselves on `cli`
+from . import index_cmds as _index_cmds  # noqa: E402, F401
 from . import recsys as _recsys  # noqa: E402, F401
+from . import serve as _serve  # noqa: E402, F401

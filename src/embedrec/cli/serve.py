@@ -1,0 +1,168 @@
+"""``embedrec serve DIR``: the HTTP service (FastAPI on uvicorn) over one model directory.
+
+The command only parses flags into a :class:`~embedrec.service.config.ServeConfig`; the app
+lives in :mod:`embedrec.service`. FastAPI and uvicorn are imported when the command runs, so
+the rest of the CLI works without the ``service`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..index import INDEX_KINDS
+from .main import _State, cli
+
+logger = logging.getLogger("embedrec")
+
+
+def _param_value(text: str) -> Any:
+    """``32`` -> 32, ``0.5`` -> 0.5, ``true`` -> True, ``null`` -> None, else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _index_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(
+                f"{pair!r} is not NAME=VALUE, e.g. --index-param M=32", param_hint="--index-param"
+            )
+        out[name.strip().replace("-", "_")] = _param_value(value.strip())
+    return out
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, default=8000, show_default=True, help="TCP port.")
+@click.option(
+    "--index",
+    "index_kind",
+    type=click.Choice(INDEX_KINDS),
+    default=None,
+    help="Similarity index to build at start (MODEL/index/ is then not used). Default: load "
+    "MODEL/index/ when it exists, else build an exact one. hnsw and ivf-* need the faiss extra.",
+)
+@click.option(
+    "--index-param",
+    "index_param",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Parameter of the built index, e.g. --index-param M=32 (repeatable).",
+)
+@click.option(
+    "--max-k", type=int, default=1000, show_default=True, help="Largest k a request may ask for."
+)
+@click.option(
+    "--max-batch",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Most keys per batch request (and candidates per /v1/score).",
+)
+@click.option(
+    "--max-history",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Most history keys per /v1/recommend or /v1/score.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="uvicorn worker processes; each loads MODEL (memory x workers).",
+)
+@click.option(
+    "--watch",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Poll MODEL/manifest.json every SECONDS and reload when the model is re-saved.",
+)
+@click.option(
+    "--admin/--no-admin",
+    default=True,
+    show_default=True,
+    help="Serve POST /admin/reload (keep the port private when on).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="uvicorn's one line per request.",
+)
+@click.pass_obj
+def serve(
+    state: _State,
+    model: Path,
+    host: str,
+    port: int,
+    index_kind: str | None,
+    index_param: tuple[str, ...],
+    max_k: int,
+    max_batch: int,
+    max_history: int,
+    workers: int,
+    watch: float | None,
+    admin: bool,
+    access_log: bool,
+) -> None:
+    """Serve MODEL over HTTP: similar items, recommendations, scores and embeddings.
+
+    MODEL is a directory a train command wrote (Word2Vec, Item2Vec, Embeddings) or a
+    word2vec-format file; it is only read. Endpoints are under /v1 (docs at /docs, health at
+    /healthz). Reload a re-saved or new model without dropping requests with
+    `POST /admin/reload` (body {"path": DIR} to switch directories), `kill -HUP PID`, or
+    --watch SECONDS.
+    """
+    from ..service.config import CONFIG_ENV, ServeConfig, ServiceLimits
+
+    try:
+        import uvicorn
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(
+            f'embedrec serve needs uvicorn and FastAPI; pip install "embedrec[service]" ({exc})'
+        ) from exc
+    if workers < 1:
+        raise click.BadParameter(f"--workers {workers} is invalid; use >= 1")
+    cfg = ServeConfig(
+        artifact=model,
+        index_kind=index_kind,
+        index_params=_index_params(index_param),
+        limits=ServiceLimits(max_k=max_k, max_batch=max_batch, max_history=max_history),
+        watch=watch,
+        admin=admin,
+    )
+    log_level = "warning" if state.quiet else "info"
+    if workers == 1:
+        from ..service.app import app_from_config
+
+        app = app_from_config(cfg)  # loads MODEL now: a bad path fails before binding
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+        return
+    from .._io import read_manifest
+
+    if not model.is_file():
+        read_manifest(model)  # fail fast in the parent, not once per worker
+    os.environ[CONFIG_ENV] = cfg.to_json()
+    uvicorn.run(
+        "embedrec.service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
+    )

@@ -1,0 +1,523 @@
+"""The FastAPI application: versioned endpoints over one served artifact.
+
+============================  =====================================================
+``GET  /v1/similar``          nearest keys of one key (``?key=...&k=10``), via the index
+``POST /v1/similar``          nearest keys of a batch of keys (per-key ``null`` if unknown)
+``POST /v1/recommend``        items for a history (Item2Vec: the model's own user vector
+                              and scoring; others: mean of unit vectors via the index)
+``POST /v1/score``            score of each candidate for a history (ranking feature)
+``GET  /v1/embedding/{key}``  the vector of one key
+``POST /v1/embeddings``       vectors of a batch of keys (per-key ``null`` if unknown)
+``GET  /v1/info``             model class, config, sizes, metric, index, limits, reload
+``GET  /healthz``             liveness and the served generation
+``POST /admin/reload``        load an artifact in the background and swap it in
+``GET  /admin/reload``        outcome of the latest reload
+============================  =====================================================
+
+Status codes: 404 for an unknown key in a single-key request (batches answer ``null`` for that
+key instead) and for a history with no known key when the model has no popularity fallback;
+422 for malformed input and ``k`` over ``--max-k``; 413 for a batch over ``--max-batch`` or a
+history over ``--max-history``; 409 for a reload while one is loading. User input never causes
+a 500; a 500 is a bug and is logged with its traceback.
+
+The OpenAPI schema is at ``/openapi.json`` and the interactive docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+from .artifact import NoKnownKeyError, ServedArtifact, load_artifact
+from .config import CONFIG_ENV, ServeConfig, ServiceLimits
+from .state import ReloadInProgressError, ReloadStatus, ServiceState
+
+try:
+    from fastapi import FastAPI, HTTPException, Query, Request, Response
+    from fastapi import Path as PathParam
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
+    raise ModuleNotFoundError(
+        f"the embedrec service needs FastAPI and uvicorn ({exc.name} is missing); "
+        'install them with: pip install "embedrec[service]"'
+    ) from exc
+
+from .. import __version__
+from . import schemas as s
+
+__all__ = ["app_from_env", "create_app"]
+
+logger = logging.getLogger("embedrec")
+
+_LIBRARY_ERRORS = (ValueError, TypeError, KeyError)
+#: response header naming the artifact generation that answered (it changes on every reload)
+GENERATION_HEADER = "X-Embedrec-Generation"
+
+
+def _error(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": s.ErrorResponse, "description": description}}
+
+
+_E404 = _error(404, "Unknown key.")
+_E413 = _error(413, "Too many keys: the message names the cap and the flag that raises it.")
+_E422 = _error(422, "Malformed input, or k over --max-k.")
+
+
+def _fail(status: int, message: str) -> NoReturn:
+    raise HTTPException(status_code=status, detail=message)
+
+
+class _Checks:
+    """Request caps, with messages naming the flag that raises each."""
+
+    def __init__(self, limits: ServiceLimits) -> None:
+        self.limits = limits
+
+    def k(self, k: int) -> int:
+        if k > self.limits.max_k:
+            _fail(
+                422,
+                f"k={k} is over the cap max_k={self.limits.max_k}; ask for fewer results, or "
+                "start the server with a larger --max-k",
+            )
+        return k
+
+    def batch(self, n: int, what: str = "keys") -> None:
+        if n > self.limits.max_batch:
+            _fail(
+                413,
+                f"{n} {what} is over the cap max_batch={self.limits.max_batch}; split the "
+                "request, or start the server with a larger --max-batch",
+            )
+
+    def history(self, n: int) -> None:
+        if n > self.limits.max_history:
+            _fail(
+                413,
+                f"a history of {n} keys is over the cap max_history={self.limits.max_history}; "
+                "send the most recent keys only, or start the server with a larger "
+                "--max-history",
+            )
+
+
+def _neighbors(keys: Sequence[Any], scores: Sequence[float]) -> list[s.Neighbor]:
+    return [s.Neighbor(key=k, score=v) for k, v in zip(keys, scores, strict=True)]
+
+
+#: longest echo of a bad input in a 422 body (a multi-megabyte key is not sent back whole)
+_ECHO_CHARS = 200
+
+
+def _safe_error(error: Any) -> Any:
+    """A validation error with its ``input`` made JSON-safe and short."""
+    if not isinstance(error, dict) or "input" not in error:
+        return error
+    value = error["input"]
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value[:_ECHO_CHARS]).decode("utf-8", "replace")
+    elif isinstance(value, float) and not math.isfinite(value):
+        value = repr(value)  # strict JSON has no inf / nan (clients may still send them)
+    elif isinstance(value, str) and len(value) > _ECHO_CHARS:
+        value = value[:_ECHO_CHARS] + f"... ({len(value)} characters)"
+    elif not isinstance(value, (int, float, bool, type(None), str)):  # lists, dicts
+        text = repr(value)
+        value = text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "..."
+    return {**error, "input": value}
+
+
+def _reload_info(status: ReloadStatus) -> dict[str, Any]:
+    return {
+        "state": status.state,
+        "path": status.path,
+        "trigger": status.trigger,
+        "started_at": status.started_at,
+        "finished_at": status.finished_at,
+        "generation": status.generation,
+        "error": status.error,
+    }
+
+
+def create_app(
+    artifact_dir: str | os.PathLike[str] | ServedArtifact,
+    *,
+    index_kind: str | None = None,
+    index_params: dict[str, Any] | None = None,
+    limits: ServiceLimits | None = None,
+    watch: float | None = None,
+    admin: bool = True,
+    sighup: bool = True,
+) -> FastAPI:
+    """Build the app serving one artifact directory (loaded now, so errors show at start).
+
+    Parameters
+    ----------
+    artifact_dir : path or ServedArtifact
+        A model directory (Word2Vec, Item2Vec, Embeddings, ...) or word2vec-format file, or an
+        already loaded :class:`~embedrec.service.artifact.ServedArtifact`.
+    index_kind, index_params
+        See :class:`~embedrec.service.config.ServeConfig`; reloads use the same.
+    limits : ServiceLimits, optional
+        Request caps (default :class:`ServiceLimits()`).
+    watch : float, optional
+        Poll the served manifest every ``watch`` seconds and reload on a change.
+    admin : bool, default True
+        Serve ``/admin/reload``.
+    sighup : bool, default True
+        Reload the served directory on ``SIGHUP`` (when the app runs in the main thread).
+
+    Returns
+    -------
+    FastAPI
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError, ValueError
+        The artifact cannot be loaded.
+
+    Examples
+    --------
+    >>> app = create_app("art/")  # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, port=8000)  # doctest: +SKIP
+    """
+    cfg = ServeConfig(
+        artifact=Path(
+            artifact_dir.path if isinstance(artifact_dir, ServedArtifact) else artifact_dir
+        ),
+        index_kind=index_kind,
+        index_params=dict(index_params or {}),
+        limits=limits or ServiceLimits(),
+        watch=watch,
+        admin=admin,
+        sighup=sighup,
+    )
+
+    def loader(path: Path, generation: int) -> ServedArtifact:
+        return load_artifact(
+            path, index_kind=cfg.index_kind, index_params=cfg.index_params, generation=generation
+        )
+
+    initial = artifact_dir if isinstance(artifact_dir, ServedArtifact) else loader(cfg.artifact, 0)
+    state = ServiceState(initial, loader)
+    check = _Checks(cfg.limits)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        previous: Any = None
+        hup = getattr(signal, "SIGHUP", None)
+        if cfg.sighup and hup is not None and threading.current_thread() is threading.main_thread():
+
+            def on_hup(_signum: int, _frame: object) -> None:
+                try:
+                    state.reload(trigger="sighup")
+                except ReloadInProgressError as exc:
+                    logger.warning("SIGHUP ignored: %s", exc)
+
+            previous = signal.signal(hup, on_hup)
+            logger.info("SIGHUP reloads %s (pid %d)", state.current.path, os.getpid())
+        if cfg.watch is not None:
+            state.start_watching(cfg.watch)
+        try:
+            yield
+        finally:
+            state.stop()
+            if previous is not None and hup is not None:
+                signal.signal(hup, previous)
+
+    app = FastAPI(
+        title="embedrec",
+        version=__version__,
+        summary="Similar items, recommendations, scores and embeddings from one embedrec model.",
+        description=(__doc__ or "").split("\n\n", 1)[0],
+        lifespan=lifespan,
+    )
+    app.state.embedrec = state
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        # a bug, not the client's fault; the server logs the traceback (Starlette re-raises)
+        return JSONResponse(
+            status_code=500,
+            content={"detail": f"internal error ({type(exc).__name__}); see the server log"},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each error's input and fails (500) on undecodable bytes
+        errors = [_safe_error(e) for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+    def served(response: Response) -> ServedArtifact:
+        """The artifact a request is answered from: read once, so a reload mid-request cannot
+        mix two artifacts; its generation goes into a response header."""
+        art = state.current
+        response.headers[GENERATION_HEADER] = str(art.generation)
+        return art
+
+    def library_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Library errors caused by the request become 404 / 422 with the library's message."""
+        try:
+            return fn(*args, **kwargs)
+        except NoKnownKeyError as exc:
+            _fail(404, str(exc))
+        except _LIBRARY_ERRORS as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            _fail(422, str(msg))
+
+    # ------------------------------------------------------------------ similar
+    @app.get(
+        "/v1/similar",
+        response_model=s.SimilarResponse,
+        responses={**_E404, **_E422},
+        tags=["similar"],
+    )
+    def similar(
+        response: Response,
+        key: Annotated[str, Query(max_length=s.MAX_KEY_LENGTH, description="The query key.")],
+        k: Annotated[int, Query(ge=1, description="Neighbours wanted (at most --max-k).")] = 10,
+    ) -> s.SimilarResponse:
+        """Nearest keys of ``key`` through the index, best first, ``key`` itself excluded.
+
+        With int keys, integer-looking text is looked up as an int. 404 if ``key`` is unknown.
+        """
+        art = served(response)
+        check.k(k)
+        q = art.parse_key(key)
+        (res,) = library_call(art.similar, [q], k)
+        if res is None:
+            _fail(404, f"unknown key {q!r}; GET /v1/info shows the key type and count")
+        return s.SimilarResponse(key=q, k=k, neighbors=_neighbors(res.keys, res.scores))
+
+    @app.post(
+        "/v1/similar",
+        response_model=s.SimilarBatchResponse,
+        responses={**_E413, **_E422},
+        tags=["similar"],
+    )
+    def similar_batch(body: s.SimilarBatchRequest, response: Response) -> s.SimilarBatchResponse:
+        """Nearest keys of each key of a batch; an unknown key gets ``null`` (and is listed in
+        ``unknown``) instead of failing the batch."""
+        art = served(response)
+        check.k(body.k)
+        check.batch(len(body.keys))
+        keys = art.parse_keys(body.keys)
+        results = library_call(art.similar, keys, body.k)
+        return s.SimilarBatchResponse(
+            k=body.k,
+            results=[
+                None
+                if r is None
+                else s.SimilarResult(key=q, neighbors=_neighbors(r.keys, r.scores))
+                for q, r in zip(keys, results, strict=True)
+            ],
+            unknown=[q for q, r in zip(keys, results, strict=True) if r is None],
+        )
+
+    # ------------------------------------------------------------------ recommend / score
+    @app.post(
+        "/v1/recommend",
+        response_model=s.RecommendResponse,
+        responses={**_E404, **_E413, **_E422},
+        tags=["recommend"],
+    )
+    def recommend(body: s.RecommendRequest, response: Response) -> s.RecommendResponse:
+        """Top-``k`` items for a history.
+
+        Item2Vec models answer through ``Item2Vec.recommend_users`` (the model's user-vector
+        strategy and scoring); a history with no known key gets its most popular items
+        (``fallback: true``). Other models rank by the cosine (or dot) to the mean of the known
+        history keys' unit vectors, through the index; a history with no known key is a 404
+        there. Unknown history keys are ignored and listed in ``unknown``.
+        """
+        art = served(response)
+        check.k(body.k)
+        check.history(len(body.history))
+        history = art.parse_keys(body.history)
+        rec = library_call(
+            art.recommend, history, body.k, exclude_seen=body.exclude_seen, times=body.times
+        )
+        return s.RecommendResponse(
+            items=_neighbors(rec.ranked.keys, rec.ranked.scores),
+            unknown=rec.unknown,
+            fallback=rec.fallback,
+            strategy=art.strategy,
+        )
+
+    @app.post(
+        "/v1/score",
+        response_model=s.ScoreResponse,
+        responses={**_E404, **_E413, **_E422},
+        tags=["recommend"],
+    )
+    def score(body: s.ScoreRequest, response: Response) -> s.ScoreResponse:
+        """Score of each candidate for a history: the number ``/v1/recommend`` ranks by.
+
+        Item2Vec: ``Item2Vec.score``; others: cosine (or dot) of the mean of the history's
+        unit vectors and each candidate. ``null`` for an unknown candidate.
+        """
+        art = served(response)
+        check.history(len(body.history))
+        check.batch(len(body.candidates), "candidates")
+        history = art.parse_keys(body.history)
+        candidates = art.parse_keys(body.candidates)
+        scores, unknown, fallback = library_call(art.score, history, candidates, times=body.times)
+        return s.ScoreResponse(
+            scores=scores,
+            unknown=unknown,
+            unknown_candidates=[c for c, v in zip(candidates, scores, strict=True) if v is None],
+            fallback=fallback,
+            strategy=art.strategy,
+        )
+
+    # ------------------------------------------------------------------ vectors
+    @app.get(
+        "/v1/embedding/{key:path}",
+        response_model=s.EmbeddingResponse,
+        responses={**_E404, **_E422},
+        tags=["embeddings"],
+    )
+    def embedding(
+        response: Response,
+        key: Annotated[str, PathParam(max_length=s.MAX_KEY_LENGTH, description="The key.")],
+    ) -> s.EmbeddingResponse:
+        """The stored vector of ``key`` (URL-encode keys with reserved characters)."""
+        art = served(response)
+        q = art.parse_key(key)
+        (vec,) = art.vectors([q])
+        if vec is None:
+            _fail(404, f"unknown key {q!r}; GET /v1/info shows the key type and count")
+        return s.EmbeddingResponse(key=q, dim=art.embeddings.dim, vector=vec)
+
+    @app.post(
+        "/v1/embeddings",
+        response_model=s.EmbeddingsResponse,
+        responses={**_E413, **_E422},
+        tags=["embeddings"],
+    )
+    def embeddings(body: s.EmbeddingsRequest, response: Response) -> s.EmbeddingsResponse:
+        """Vectors of a batch of keys (feature lookup); ``null`` for an unknown key (also
+        listed in ``unknown``)."""
+        art = served(response)
+        check.batch(len(body.keys))
+        keys = art.parse_keys(body.keys)
+        vectors = art.vectors(keys)
+        return s.EmbeddingsResponse(
+            dim=art.embeddings.dim,
+            vectors=vectors,
+            unknown=[q for q, v in zip(keys, vectors, strict=True) if v is None],
+        )
+
+    # ------------------------------------------------------------------ service
+    @app.get("/healthz", response_model=s.HealthResponse, tags=["service"])
+    def healthz(response: Response) -> s.HealthResponse:
+        """Liveness: the service answers, and which artifact generation it serves."""
+        art = served(response)
+        return s.HealthResponse(generation=art.generation, loaded_at=art.loaded_at)
+
+    @app.get("/v1/info", response_model=s.InfoResponse, tags=["service"])
+    def info(response: Response) -> s.InfoResponse:
+        """What is served: model class and config, sizes, metric, index, limits, reloads."""
+        art = served(response)
+        emb = art.embeddings
+        return s.InfoResponse(
+            model_class=art.model_class,
+            config=art.config,
+            dim=emb.dim,
+            n_items=len(emb),
+            key_type=emb.key_type,
+            metric=emb.metric,
+            index=s.IndexInfo(
+                kind=art.index_kind, params=art.index_params, source=art.index_source
+            ),
+            recommend_strategy=art.strategy,
+            artifact_path=str(art.path.resolve()),
+            loaded_at=art.loaded_at,
+            load_seconds=art.load_seconds,
+            generation=art.generation,
+            limits=s.LimitsInfo(**vars(cfg.limits)),
+            reload=s.ReloadStatusInfo(**_reload_info(state.last_reload)),
+            version=__version__,
+        )
+
+    if cfg.admin:
+
+        @app.post(
+            "/admin/reload",
+            response_model=s.ReloadResponse,
+            status_code=202,
+            responses={
+                200: {"model": s.ReloadResponse, "description": "Loaded (with wait)."},
+                **_error(409, "A reload is already loading."),
+                **_error(422, "With wait: the load failed; the old artifact is still served."),
+            },
+            tags=["admin"],
+        )
+        def reload(body: s.ReloadRequest | None = None) -> Any:
+            """Load an artifact in the background and swap it in atomically.
+
+            Requests keep being answered from the old artifact while the new one loads, and
+            in-flight requests finish on it. A failed load keeps the old artifact; the error
+            is in the status here and at ``GET /admin/reload``. Without ``wait`` the answer is
+            202 at once; with ``wait`` it is 200 once loaded, or 422 with the error.
+            """
+            body = body or s.ReloadRequest(path=None, wait=False)
+            try:
+                status = state.reload(body.path, trigger="api", wait=body.wait)
+            except ReloadInProgressError as exc:
+                _fail(409, str(exc))
+            info = _reload_info(status)
+            if not body.wait:
+                return JSONResponse(
+                    status_code=202, content=s.ReloadResponse(**info).model_dump(mode="json")
+                )
+            if status.state == "failed":
+                _fail(
+                    422,
+                    f"reload of {status.path} failed, still serving the old one: {status.error}",
+                )
+            return JSONResponse(
+                status_code=200, content=s.ReloadResponse(**info).model_dump(mode="json")
+            )
+
+        @app.get("/admin/reload", response_model=s.ReloadResponse, tags=["admin"])
+        def reload_status() -> s.ReloadResponse:
+            """Outcome of the latest reload (``idle`` before the first)."""
+            return s.ReloadResponse(**_reload_info(state.last_reload))
+
+    return app
+
+
+def app_from_config(cfg: ServeConfig) -> FastAPI:
+    """:func:`create_app` with the fields of a :class:`ServeConfig`."""
+    return create_app(
+        cfg.artifact,
+        index_kind=cfg.index_kind,
+        index_params=cfg.index_params,
+        limits=cfg.limits,
+        watch=cfg.watch,
+        admin=cfg.admin,
+        sighup=cfg.sighup,
+    )
+
+
+def app_from_env() -> FastAPI:
+    """App factory of uvicorn worker processes (``--workers > 1``): the configuration comes
+    as JSON in ``$EMBEDREC_SERVE_CONFIG``."""
+    text = os.environ.get(CONFIG_ENV)
+    if not text:
+        raise RuntimeError(f"${CONFIG_ENV} is not set; start the service with `embedrec serve DIR`")
+    if not logger.handlers:  # a fresh worker process: log like the parent does
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return app_from_config(ServeConfig.from_json(text))

@@ -1,0 +1,434 @@
+"""What the service serves: one loaded artifact directory and the queries it answers.
+
+:func:`load_artifact` reads a model directory once (embeddings, the Item2Vec model when there
+is one, and a similarity index: ``DIR/index/`` when saved, else built in memory) into an
+immutable :class:`ServedArtifact`. The HTTP layer (:mod:`embedrec.service.app`) only parses
+requests and formats answers; every query runs here, on NumPy, so it can be tested without
+a server and compared one to one with the library's own calls.
+
+Nothing here writes to the artifact directory: the service is read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .._io import MANIFEST, read_manifest
+from ..vectors import Embeddings, Key, read_keys_vectors
+
+if TYPE_CHECKING:
+    from ..index import Index
+    from ..models.item2vec import Item2Vec
+
+__all__ = [
+    "NoKnownKeyError",
+    "Ranked",
+    "Recommendation",
+    "ServedArtifact",
+    "load_artifact",
+]
+
+logger = logging.getLogger("embedrec")
+
+IndexSource = Literal["loaded", "built"]
+
+#: the directory inside a model directory where ``embedrec index`` saves an index
+INDEX_DIR = "index"
+#: integer-looking text, at most 30 digits (int() of a very long digit string raises in 3.11+)
+_INT_TEXT = re.compile(r"-?[0-9]{1,30}")
+
+
+class NoKnownKeyError(LookupError):
+    """A query (a history) has no key the model knows, so there is nothing to compute."""
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Keys and scores of one ranked answer, best first (plain Python lists, JSON-ready)."""
+
+    keys: list[Key]
+    scores: list[float]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A ranked answer for a history, the history keys the model did not know, and whether
+    the answer is the model's popularity fallback (a history with no known key)."""
+
+    ranked: Ranked
+    unknown: list[Key]
+    fallback: bool
+
+
+@dataclass(frozen=True)
+class ServedArtifact:
+    """One loaded artifact: immutable, so a reload builds a new one and swaps the reference.
+
+    Attributes
+    ----------
+    path : Path
+        The directory (or word2vec-format file) it was read from.
+    model_class : str
+        ``manifest.json``'s ``class`` (``"word2vec-format"`` for a file).
+    manifest : dict
+        The manifest (empty for a word2vec-format file).
+    embeddings : Embeddings
+        The vectors that ``/v1/similar`` and ``/v1/embedding`` serve.
+    model : Item2Vec or None
+        The Item2Vec model, which ``/v1/recommend`` and ``/v1/score`` go through (its own user
+        vectors and scoring); ``None`` for other artifacts, which use the mean of the
+        history's unit vectors and the index.
+    index : Index
+        The similarity index over :attr:`embeddings`.
+    index_source : {"loaded", "built"}
+        Whether the index came from ``DIR/index/`` or was built at load time.
+    load_seconds : float
+        Wall time of :func:`load_artifact`.
+    loaded_at : datetime
+        When loading finished (UTC).
+    generation : int
+        0 for the artifact served at start, incremented by every successful reload.
+    """
+
+    path: Path
+    model_class: str
+    manifest: dict[str, Any]
+    embeddings: Embeddings
+    model: Item2Vec | None
+    index: Index
+    index_source: IndexSource
+    load_seconds: float
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    generation: int = 0
+
+    # ------------------------------------------------------------------ description
+    @property
+    def config(self) -> dict[str, Any]:
+        """The model's configuration (``{}`` when the artifact has none)."""
+        if self.model is not None:
+            return self.model.config.to_dict()
+        cfg = self.manifest.get("config")
+        return dict(cfg) if isinstance(cfg, dict) else {}
+
+    @property
+    def index_kind(self) -> str:
+        """Kind of :attr:`index` (``"exact"``, ``"hnsw"``, ...)."""
+        return str(getattr(self.index, "kind", type(self.index).__name__))
+
+    @property
+    def index_params(self) -> dict[str, Any]:
+        """The index's parameters, as far as it reports them."""
+        params = getattr(self.index, "params", None)
+        if callable(params):
+            params = params()
+        return dict(params) if isinstance(params, dict) else {}
+
+    @property
+    def strategy(self) -> str:
+        """How ``/v1/recommend`` and ``/v1/score`` turn a history into scores."""
+        if self.model is not None:
+            cfg = self.model.config
+            return f"item2vec: user_vector={cfg.user_vector}, scoring={cfg.scoring}"
+        return f"mean of the history's unit vectors, {self.embeddings.metric} via the index"
+
+    # ------------------------------------------------------------------ keys
+    def parse_key(self, raw: str | int) -> Key:
+        """The model's form of a request key.
+
+        With int keys, integer-looking text (``"42"``) becomes an int; with str keys, an int
+        becomes its text. Anything else is returned unchanged (and is then unknown).
+
+        Examples
+        --------
+        >>> art = _toy_artifact([1, 2])
+        >>> art.parse_key("2"), art.parse_key("x")
+        (2, 'x')
+        """
+        if self.embeddings.key_type == "int":
+            if isinstance(raw, str) and _INT_TEXT.fullmatch(raw):
+                return int(raw)
+            return raw
+        return raw if isinstance(raw, str) else str(raw)
+
+    def parse_keys(self, raws: Sequence[str | int]) -> list[Key]:
+        """:meth:`parse_key` of each element."""
+        return [self.parse_key(r) for r in raws]
+
+    def _indices(self, keys: Sequence[Key]) -> npt.NDArray[np.int64]:
+        get = self.embeddings.key_to_index.get
+        return np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+
+    # ------------------------------------------------------------------ queries
+    def similar(self, keys: Sequence[Key], k: int) -> list[Ranked | None]:
+        """The ``k`` nearest keys of each key through the index (the key itself excluded);
+        ``None`` for an unknown key. Fewer than ``k`` when the catalogue is smaller."""
+        idx = self._indices(keys)
+        known = [key for key, i in zip(keys, idx.tolist(), strict=True) if i >= 0]
+        out: list[Ranked | None] = [None] * len(keys)
+        if not known:
+            return out
+        res = self.index.search_keys(known, k)
+        rows = iter(_rows(res.keys, res.scores))
+        for j, i in enumerate(idx.tolist()):
+            if i >= 0:
+                out[j] = next(rows)
+        return out
+
+    def recommend(
+        self,
+        history: Sequence[Key],
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        times: Sequence[float] | None = None,
+    ) -> Recommendation:
+        """Top-``k`` items for a history.
+
+        Item2Vec goes through :meth:`Item2Vec.recommend_users` (its user-vector strategy and
+        scoring; a history with no known key gets its popularity fallback). Other models
+        search the index with the mean of the known history keys' unit vectors.
+
+        Raises
+        ------
+        NoKnownKeyError
+            A non-Item2Vec model and no known history key.
+        ValueError
+            A non-Item2Vec model and an empty history, or bad ``times`` (wrong length, or
+            missing where the model needs them).
+        """
+        idx = self._indices(history)
+        unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
+        if times is not None and len(times) != len(history):
+            raise ValueError(
+                f"times has {len(times)} entries but the history has {len(history)} keys; "
+                "give one time per history key"
+            )
+        if self.model is not None:
+            rec = self.model.recommend_users(
+                [list(history)],
+                k,
+                exclude_seen=exclude_seen,
+                times=None if times is None else [np.asarray(times, dtype=np.float64)],
+            )
+            (ranked,) = _rows(rec.keys, rec.scores)
+            return Recommendation(ranked, unknown, fallback=bool((idx < 0).all()))
+        q = self._mean_unit(idx, history)
+        known_keys = [key for key, i in zip(history, idx.tolist(), strict=True) if i >= 0]
+        res = self.index.search(q[None, :], k, exclude=[known_keys] if exclude_seen else None)
+        (ranked,) = _rows(res.keys, res.scores)
+        return Recommendation(ranked, unknown, fallback=False)
+
+    def score(
+        self,
+        history: Sequence[Key],
+        candidates: Sequence[Key],
+        *,
+        times: Sequence[float] | None = None,
+    ) -> tuple[list[float | None], list[Key], bool]:
+        """Score of each candidate for a history: ``None`` for an unknown candidate.
+
+        Item2Vec: :meth:`Item2Vec.score` (its scoring; popularity for a history with no known
+        key). Other models: the cosine (or dot, by the metric) of the mean of the history's
+        unit vectors and each candidate, the score ``/v1/recommend`` ranks by.
+
+        Returns
+        -------
+        scores : list of float or None, one per candidate
+        unknown : list of the unknown history keys
+        fallback : bool, whether the scores are the popularity fallback
+
+        Raises
+        ------
+        NoKnownKeyError
+            A non-Item2Vec model and no known history key.
+        ValueError
+            A non-Item2Vec model and an empty history, or bad ``times``.
+        """
+        idx = self._indices(history)
+        unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
+        cidx = self._indices(candidates)
+        if times is not None and len(times) != len(history):
+            raise ValueError(
+                f"times has {len(times)} entries but the history has {len(history)} keys; "
+                "give one time per history key"
+            )
+        if self.model is not None:
+            s = self.model.score(
+                [list(history)],
+                list(candidates),
+                times=None if times is None else [np.asarray(times, dtype=np.float64)],
+            )[0]
+            fallback = bool((idx < 0).all())
+        else:
+            q = self._mean_unit(idx, history)
+            emb = self.embeddings
+            safe = np.where(cidx >= 0, cidx, 0)
+            if emb.metric == "cosine":
+                q = q / np.float32(max(float(np.linalg.norm(q)), 1e-30))
+                s = emb.unit_vectors[safe] @ q
+            else:
+                s = emb.vectors[safe] @ q
+            fallback = False
+        vals = np.where(cidx >= 0, s, np.nan).tolist()
+        return [v if np.isfinite(v) else None for v in vals], unknown, fallback
+
+    def vectors(self, keys: Sequence[Key]) -> list[list[float] | None]:
+        """The stored vector of each key; ``None`` for an unknown key."""
+        idx = self._indices(keys)
+        rows = self.embeddings.vectors[np.where(idx >= 0, idx, 0)].tolist()
+        return [row if i >= 0 else None for row, i in zip(rows, idx.tolist(), strict=True)]
+
+    def _mean_unit(self, idx: npt.NDArray[np.int64], history: Sequence[Key]) -> Any:
+        """Mean of the known history keys' unit vectors, ``(dim,)`` float32."""
+        if len(history) == 0:
+            raise ValueError(
+                f"the history is empty; a {self.model_class} model needs at least one known "
+                "key (only Item2Vec models answer an empty history, with popular items)"
+            )
+        known = idx[idx >= 0]
+        if known.size == 0:
+            shown = ", ".join(repr(h) for h in list(history)[:5])
+            more = ", ..." if len(history) > 5 else ""
+            raise NoKnownKeyError(
+                f"none of the {len(history)} history keys is known to the model ({shown}{more}); "
+                "give at least one known key"
+            )
+        return self.embeddings.unit_vectors[known].mean(axis=0)
+
+
+def _rows(keys: npt.NDArray[Any], scores: npt.NDArray[np.float32]) -> list[Ranked]:
+    """Rows of an ``(n, k)`` result as :class:`Ranked`, dropping padding (non-finite scores)."""
+    out = []
+    for krow, srow in zip(np.atleast_2d(keys), np.atleast_2d(scores), strict=True):
+        keep = np.isfinite(srow)
+        out.append(Ranked(krow[keep].tolist(), srow[keep].astype(np.float64).tolist()))
+    return out
+
+
+# ---------------------------------------------------------------------------------- loading
+def _read_embeddings(path: Path) -> tuple[str, dict[str, Any], Embeddings, Item2Vec | None]:
+    if path.is_file():
+        return "word2vec-format", {}, Embeddings.load_word2vec_format(path), None
+    manifest = read_manifest(path)
+    kind = str(manifest.get("class"))
+    if kind == "Item2Vec":
+        from ..models.item2vec import Item2Vec
+
+        model = Item2Vec.load(path)
+        return kind, manifest, model.embeddings_, model
+    if kind == "Word2Vec":
+        from ..models.word2vec import Word2Vec
+
+        return kind, manifest, Word2Vec.load(path).embeddings_, None
+    if kind == "Embeddings":
+        return kind, manifest, Embeddings.load(path), None
+    # any other model directory that stores keys and vectors (DeepWalk, Node2Vec, ...)
+    keys, vectors = read_keys_vectors(path)
+    metric = manifest.get("metric", "cosine")
+    if metric not in ("cosine", "dot"):
+        raise ValueError(f"{path}/{MANIFEST} has metric={metric!r}; expected 'cosine' or 'dot'")
+    return kind, manifest, Embeddings(keys, vectors, metric=metric), None
+
+
+def _index_for(
+    path: Path, emb: Embeddings, kind: str | None, params: dict[str, Any]
+) -> tuple[Index, IndexSource]:
+    from ..index import build_index, load_index
+
+    saved = path / INDEX_DIR
+    if kind is None and path.is_dir() and (saved / MANIFEST).is_file():
+        index = load_index(saved)
+        if index.dim != emb.dim or index.metric != emb.metric or index.keys != emb.keys:
+            raise ValueError(
+                f"{saved} holds an index of {len(index)} x {index.dim} ({index.metric}) that "
+                f"does not match the model's {len(emb)} x {emb.dim} ({emb.metric}) vectors and "
+                "keys; it was built for other vectors: rebuild it with `embedrec index`, or "
+                "serve with --index KIND to build one at start"
+            )
+        return index, "loaded"
+    if kind is not None and (saved / MANIFEST).is_file():
+        logger.info("building the asked %r index; the saved %s is not used", kind, saved)
+    return build_index(emb, kind=kind or "exact", **params), "built"
+
+
+def load_artifact(
+    path: str | Path,
+    *,
+    index_kind: str | None = None,
+    index_params: dict[str, Any] | None = None,
+    generation: int = 0,
+) -> ServedArtifact:
+    """Load a model directory for serving (read-only: nothing is written to it).
+
+    Parameters
+    ----------
+    path : path
+        A Word2Vec, Item2Vec or Embeddings directory, any directory with ``manifest.json``,
+        ``keys.json`` and ``vectors.npy``, or a word2vec-format file.
+    index_kind : str, optional
+        ``None`` loads ``path/index/`` when present, else builds an exact index; a kind always
+        builds that index at load time.
+    index_params : dict, optional
+        Keyword arguments of :func:`embedrec.index.build_index`.
+    generation : int, default 0
+        Stored on the result (reloads count up).
+
+    Returns
+    -------
+    ServedArtifact
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError, ValueError
+        A missing or corrupt artifact, or a saved index that does not match the vectors.
+    """
+    t0 = time.perf_counter()
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"model directory {p} does not exist; check the path")
+    model_class, manifest, emb, model = _read_embeddings(p)
+    if len(emb) == 0:
+        raise ValueError(f"{p} holds no vectors; there is nothing to serve")
+    emb.unit_vectors  # noqa: B018 - computed once now, not lazily by concurrent requests
+    index, source = _index_for(p, emb, index_kind, dict(index_params or {}))
+    seconds = time.perf_counter() - t0
+    art = ServedArtifact(
+        path=p,
+        model_class=model_class,
+        manifest=manifest,
+        embeddings=emb,
+        model=model,
+        index=index,
+        index_source=source,
+        load_seconds=seconds,
+        generation=generation,
+    )
+    logger.info(
+        "loaded %s %s: %d keys x %d dims, %s index %s, in %.2fs",
+        model_class,
+        p,
+        len(emb),
+        emb.dim,
+        art.index_kind,
+        source,
+        seconds,
+    )
+    return art
+
+
+def _toy_artifact(keys: list[Key]) -> ServedArtifact:
+    """A tiny artifact for doctests (exact index over one-hot vectors)."""
+    from ..index import build_index
+
+    emb = Embeddings(keys, np.eye(len(keys), dtype=np.float32))
+    return ServedArtifact(Path("."), "Embeddings", {}, emb, None, build_index(emb), "built", 0.0)

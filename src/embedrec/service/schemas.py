@@ -1,0 +1,248 @@
+"""Typed request and response bodies of the HTTP service (pydantic; shown at ``/docs``).
+
+Keys are JSON strings or integers. A request key is read in the model's key type: with int
+keys, integer-looking strings (``"42"``) are ints; with str keys, ints are their text. Other
+JSON values (floats, booleans, null, lists, objects) are refused with 422. Requests reject
+unknown fields (422), so a misspelt option is never silently ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictInt, StrictStr
+
+__all__ = [
+    "EmbeddingResponse",
+    "EmbeddingsRequest",
+    "EmbeddingsResponse",
+    "ErrorResponse",
+    "HealthResponse",
+    "IndexInfo",
+    "InfoResponse",
+    "Neighbor",
+    "RecommendRequest",
+    "RecommendResponse",
+    "ReloadRequest",
+    "ReloadResponse",
+    "ScoreRequest",
+    "ScoreResponse",
+    "SimilarBatchRequest",
+    "SimilarBatchResponse",
+    "SimilarResponse",
+    "SimilarResult",
+]
+
+#: longest key a request may carry (longer is a 422); no artifact key is anywhere near it
+MAX_KEY_LENGTH = 4096
+
+RequestKey = Annotated[StrictStr, Field(max_length=MAX_KEY_LENGTH)] | StrictInt
+Key = str | int
+K = Annotated[
+    int, Field(ge=1, description="Results wanted (at most the server's --max-k).", examples=[10])
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorResponse(BaseModel):
+    """Body of every 404, 409, 413 and 422 the service raises itself."""
+
+    detail: str = Field(description="What was wrong and how to fix it.")
+
+
+class Neighbor(BaseModel):
+    """One ranked key and its score (higher is better)."""
+
+    key: Key
+    score: float
+
+
+# ---------------------------------------------------------------------------------- similar
+class SimilarResponse(BaseModel):
+    """``GET /v1/similar``: the nearest keys of one key, best first, the key itself excluded.
+    Fewer than ``k`` when the catalogue is smaller."""
+
+    key: Key
+    k: int
+    neighbors: list[Neighbor]
+
+
+class SimilarBatchRequest(_Request):
+    """``POST /v1/similar``: nearest keys of each key of a batch."""
+
+    keys: list[RequestKey] = Field(
+        description="Query keys (at most --max-batch).", examples=[["t0_w1", "t3_w2"]]
+    )
+    k: K = 10
+
+
+class SimilarResult(BaseModel):
+    """The neighbours of one known query key."""
+
+    key: Key
+    neighbors: list[Neighbor]
+
+
+class SimilarBatchResponse(BaseModel):
+    """One entry per query key, in order; ``null`` where the key is unknown (also listed in
+    ``unknown``)."""
+
+    k: int
+    results: list[SimilarResult | None]
+    unknown: list[Key]
+
+
+# ---------------------------------------------------------------------------------- recommend
+class RecommendRequest(_Request):
+    """``POST /v1/recommend``: items for a user given their history."""
+
+    history: list[RequestKey] = Field(
+        description="The user's items, oldest first (at most --max-history).",
+        examples=[["t0_w1", "t0_w4"]],
+    )
+    k: K = 10
+    exclude_seen: bool = Field(True, description="Never recommend an item of the history.")
+    times: list[FiniteFloat] | None = Field(
+        None,
+        description="Event time of each history item (Item2Vec with recency_by='time').",
+    )
+
+
+class RecommendResponse(BaseModel):
+    """Recommended items, best first, and the history keys the model does not know."""
+
+    items: list[Neighbor]
+    unknown: list[Key] = Field(description="History keys the model does not know (ignored).")
+    fallback: bool = Field(
+        description="True when no history key is known and an Item2Vec model answered with "
+        "its most popular items."
+    )
+    strategy: str = Field(description="How the history became scores.")
+
+
+# ---------------------------------------------------------------------------------- score
+class ScoreRequest(_Request):
+    """``POST /v1/score``: a real-time ranking feature, the score of each candidate for a
+    user."""
+
+    history: list[RequestKey] = Field(
+        description="The user's items, oldest first (at most --max-history)."
+    )
+    candidates: list[RequestKey] = Field(
+        description="Items to score (at most --max-batch).", examples=[["t0_w2", "t5_w0"]]
+    )
+    times: list[FiniteFloat] | None = Field(
+        None, description="Event time of each history item (Item2Vec with recency_by='time')."
+    )
+
+
+class ScoreResponse(BaseModel):
+    """One score per candidate, in order; ``null`` for an unknown candidate."""
+
+    scores: list[float | None]
+    unknown: list[Key] = Field(description="History keys the model does not know (ignored).")
+    unknown_candidates: list[Key]
+    fallback: bool = Field(
+        description="True when no history key is known and an Item2Vec model scored by popularity."
+    )
+    strategy: str
+
+
+# ---------------------------------------------------------------------------------- vectors
+class EmbeddingResponse(BaseModel):
+    """``GET /v1/embedding/{key}``: the stored vector of one key."""
+
+    key: Key
+    dim: int
+    vector: list[float]
+
+
+class EmbeddingsRequest(_Request):
+    """``POST /v1/embeddings``: batch feature lookup."""
+
+    keys: list[RequestKey] = Field(description="Keys (at most --max-batch).")
+
+
+class EmbeddingsResponse(BaseModel):
+    """One vector per key, in order; ``null`` where the key is unknown (also listed in
+    ``unknown``)."""
+
+    dim: int
+    vectors: list[list[float] | None]
+    unknown: list[Key]
+
+
+# ---------------------------------------------------------------------------------- service
+class HealthResponse(BaseModel):
+    """``GET /healthz``: the service is up and serving this generation."""
+
+    status: Literal["ok"] = "ok"
+    generation: int
+    loaded_at: datetime
+
+
+class IndexInfo(BaseModel):
+    """The similarity index ``/v1/similar`` (and non-Item2Vec ``/v1/recommend``) searches."""
+
+    kind: str
+    params: dict[str, Any]
+    source: Literal["loaded", "built"] = Field(
+        description="'loaded' from DIR/index/, or 'built' when the service started."
+    )
+
+
+class LimitsInfo(BaseModel):
+    """The request caps in force."""
+
+    max_k: int
+    max_batch: int
+    max_history: int
+
+
+class ReloadStatusInfo(BaseModel):
+    """Outcome of the latest reload."""
+
+    state: Literal["idle", "loading", "succeeded", "failed"]
+    path: str | None
+    trigger: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    generation: int | None
+    error: str | None
+
+
+class InfoResponse(BaseModel):
+    """``GET /v1/info``: what is being served."""
+
+    model_class: str
+    config: dict[str, Any]
+    dim: int
+    n_items: int
+    key_type: Literal["str", "int"]
+    metric: Literal["cosine", "dot"]
+    index: IndexInfo
+    recommend_strategy: str
+    artifact_path: str
+    loaded_at: datetime
+    load_seconds: float
+    generation: int
+    limits: LimitsInfo
+    reload: ReloadStatusInfo
+    version: str
+
+
+class ReloadRequest(_Request):
+    """``POST /admin/reload``: serve another artifact, or re-read the served one."""
+
+    path: str | None = Field(
+        None, description="Artifact directory to serve; omitted: re-read the served one."
+    )
+    wait: bool = Field(False, description="Answer when loading has ended, not at once.")
+
+
+class ReloadResponse(ReloadStatusInfo):
+    """The reload's status (``loading`` unless ``wait`` was set)."""
