@@ -253,3 +253,36 @@ def test_odd_inputs_by_hand(w2v_client):
         assert r.status_code == status, (path, body, r.status_code, r.text)
     r = w2v_client.post("/v1/similar", content=b"\xff\xfe", headers={"content-type": "text/plain"})
     assert r.status_code == 422
+
+
+def test_workers_keep_tcp_nodelay(monkeypatch, w2v_dir):
+    """uvicorn binds the socket of --workers > 1 with proto=0, so asyncio leaves Nagle on and
+    each keep-alive request waits ~40 ms for a delayed ACK (uvicorn #3149); our protocol
+    turns it off on every connection."""
+    import socket
+    import types
+
+    from embedrec.service import server
+    from embedrec.service.config import CONFIG_ENV
+
+    calls = {}
+    monkeypatch.setenv(CONFIG_ENV, "")  # restored after the test
+    monkeypatch.setattr(server.uvicorn, "run", lambda app, **kw: calls.update(kw, app=app))
+    server.run(ServeConfig(artifact=w2v_dir), workers=2)
+    assert calls["http"] == server.PROTOCOL and calls["workers"] == 2
+    assert ServeConfig.from_json(os.environ[CONFIG_ENV]).artifact == w2v_dir
+
+    with socket.socket(socket.AF_INET) as listener:  # proto=0, as uvicorn's bind_socket
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()):
+            conn, _ = listener.accept()
+            with conn:
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+                transport = types.SimpleNamespace(
+                    get_extra_info=lambda name, default=None: conn if name == "socket" else None
+                )
+                monkeypatch.setattr(server._BaseProtocol, "connection_made", lambda self, t: None)
+                proto = object.__new__(server.NoDelayHTTPProtocol)
+                proto.connection_made(transport)
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -127,16 +126,12 @@ def serve(
     `POST /admin/reload` (body {"path": DIR} to switch directories), `kill -HUP PID`, or
     --watch SECONDS.
     """
-    from ..service.config import CONFIG_ENV, ServeConfig, ServiceLimits
+    from ..service.config import ServeConfig, ServiceLimits
 
     try:
-        import uvicorn
+        from ..service.server import run
     except ModuleNotFoundError as exc:
-        raise click.ClickException(
-            f'embedrec serve needs uvicorn and FastAPI; pip install "embedrec[service]" ({exc})'
-        ) from exc
-    if workers < 1:
-        raise click.BadParameter(f"--workers {workers} is invalid; use >= 1")
+        raise click.ClickException(str(exc)) from exc
     cfg = ServeConfig(
         artifact=model,
         index_kind=index_kind,
@@ -145,24 +140,11 @@ def serve(
         watch=watch,
         admin=admin,
     )
-    log_level = "warning" if state.quiet else "info"
-    if workers == 1:
-        from ..service.app import app_from_config
-
-        app = app_from_config(cfg)  # loads MODEL now: a bad path fails before binding
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
-        return
-    from .._io import read_manifest
-
-    if not model.is_file():
-        read_manifest(model)  # fail fast in the parent, not once per worker
-    os.environ[CONFIG_ENV] = cfg.to_json()
-    uvicorn.run(
-        "embedrec.service.app:app_from_env",
-        factory=True,
+    run(
+        cfg,
         host=host,
         port=port,
         workers=workers,
-        log_level=log_level,
+        log_level="warning" if state.quiet else "info",
         access_log=access_log,
     )

@@ -14,6 +14,7 @@ Three triggers share :meth:`ServiceState.reload`: ``POST /admin/reload``, ``SIGH
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -90,6 +91,8 @@ class ServiceState:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        #: call ``gc.freeze()`` after each swap (the server sets it; see create_app)
+        self.freeze_gc = False
 
     @property
     def last_reload(self) -> ReloadStatus:
@@ -176,6 +179,8 @@ class ServiceState:
                 )
                 return
             self.current = new  # the swap: one reference assignment
+            if self.freeze_gc:
+                gc.freeze()  # the new artifact is long-lived too (see create_app's lifespan)
             logger.info(
                 "reload (%s): now serving generation %d from %s", status.trigger, generation, target
             )
