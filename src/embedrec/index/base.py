@@ -56,6 +56,7 @@ from .._io import (
     write_json,
     write_npy,
 )
+from ..eval.evaluate import top_k_exact
 from ..vectors import (
     Embeddings,
     Key,
@@ -66,7 +67,6 @@ from ..vectors import (
     _is_key,
     _keys_array,
     _normalise_keys,
-    _top_k,
     _unknown_keys_error,
 )
 
@@ -185,10 +185,19 @@ class Index(abc.ABC):
         """Append rows ``data`` (n_new, dim) to the search structure (row ids continue)."""
 
     def _search_backend(
-        self, queries: npt.NDArray[np.float32], k: int, mask: npt.NDArray[np.bool_] | None
+        self,
+        queries: npt.NDArray[np.float32],
+        k: int,
+        mask: npt.NDArray[np.bool_] | None,
+        attempt: int = 0,
+        depth: float = 1.0,
     ) -> npt.NDArray[np.int64]:
         """Approximate top-``k`` rows per query, ``-1`` where none; ``mask`` marks usable rows.
 
+        ``k`` is the fetch size. ``depth`` is ``(k_asked + most excluded) / k_asked``: above 1
+        the caller over-fetches past per-query exclusions, so the results deep in the list
+        matter and an index may search wider. ``attempt`` counts the retries after too few
+        candidates survived the filters.
         The scores are recomputed by the caller, so only the row ids matter. Exact indexes
         override :meth:`_search_rows` instead and never call this.
         """
@@ -201,6 +210,12 @@ class Index(abc.ABC):
     def _load_backend(self, dirpath: Path, manifest: Mapping[str, Any]) -> None:
         """Restore the search structure written by :meth:`_save_backend`."""
         self._build_backend(self._data)
+
+    @property
+    def _fetch_factor(self) -> int:
+        """Candidates asked of the ANN structure per wanted result (>1 to re-rank coarse
+        scores such as PQ's)."""
+        return 1
 
     #: whether ``save`` writes ``vectors.npy`` (False when the backend file holds them exactly)
     _saves_vectors: ClassVar[bool] = True
@@ -245,7 +260,8 @@ class Index(abc.ABC):
         self._alive = np.ones(len(self._row_keys), dtype=bool)
         self._n_dead = 0
         src = embeddings.unit_vectors if self._metric == "cosine" else embeddings.vectors
-        self._data = np.array(src, dtype=np.float32, order="C")
+        # shares the embeddings' read-only matrix (never written: add() concatenates)
+        self._data = np.ascontiguousarray(src, dtype=np.float32)
         t0 = time.perf_counter()
         self._build_backend(self._data)
         self._built = True
@@ -581,13 +597,23 @@ class Index(abc.ABC):
         if n == 0 or n_rows == 0:
             return out_rows, out_scores
         n_ok = n_rows if mask is None else int(np.count_nonzero(mask))
-        if n_ok <= max(_EXACT_SUBSET, k):
+        if n_ok <= k or (mask is not None and n_ok <= _EXACT_SUBSET):
             return self._exact_rows(q, k, mask, excl)
-        max_excl = max((e.size for e in excl), default=0) if excl is not None else 0
-        fetch = min(n_rows, k + max_excl)
-        pending = np.arange(n)
+        sizes = np.array([e.size for e in excl] if excl is not None else [0] * n, dtype=np.int64)
+        # queries with more exclusions than the largest fetch go straight to exact scoring, so
+        # one heavy history does not make the whole batch fetch thousands of candidates
+        heavy = self._fetch_factor * k + sizes > _MAX_FETCH
+        if heavy.any():
+            rows = np.flatnonzero(heavy)
+            sub = [excl[i] for i in rows] if excl is not None else None
+            out_rows[rows], out_scores[rows] = self._exact_rows(q[rows], k, mask, sub)
+        pending = np.flatnonzero(~heavy)
+        max_excl = int(sizes[pending].max()) if pending.size else 0
+        fetch = min(n_rows, self._fetch_factor * k + max_excl)
+        depth = (k + max_excl) / k
+        attempt = 0
         while pending.size:
-            cand = self._search_backend(q[pending], fetch, mask)
+            cand = self._search_backend(q[pending], fetch, mask, attempt, depth)
             done = self._collect(q, pending, cand, k, mask, excl, out_rows, out_scores)
             pending = pending[~done]
             if not pending.size:
@@ -606,6 +632,7 @@ class Index(abc.ABC):
                 out_rows[pending], out_scores[pending] = r, s
                 break
             fetch = min(n_rows, _MAX_FETCH, fetch * _GROWTH)
+            attempt += 1
         return out_rows, out_scores
 
     def _collect(
@@ -636,7 +663,7 @@ class Index(abc.ABC):
                     valid[j] &= ~np.isin(cand[j], e)
         # exact scores of the candidates: (n_pending, fetch)
         vecs = self._data[safe]
-        scores = np.einsum("qfd,qd->qf", vecs, q[pending], optimize=False).astype(np.float32)
+        scores = np.matmul(vecs, q[pending][:, :, None])[:, :, 0]
         scores[~valid] = -np.inf
         done: npt.NDArray[np.bool_] = np.count_nonzero(valid, axis=1) >= k
         if done.any():
@@ -683,11 +710,14 @@ class Index(abc.ABC):
                     e = excl[j]
                     if e.size:
                         scores[j - start, e] = -np.inf
-            idx, top = _top_k(scores, width)
-            pad = top == -np.inf
+            # exact top-k; equal scores (also at the cut-off): the lower row first
+            idx = top_k_exact(scores, width)
+            pad = idx < 0
+            top = np.take_along_axis(scores, np.maximum(idx, 0), axis=1)
             if cand_rows is not None:
-                idx = cand_rows[idx]
+                idx = cand_rows[np.maximum(idx, 0)]
             idx[pad] = -1
+            top[pad] = -np.inf
             out_rows[start:stop, :width] = idx
             out_scores[start:stop, :width] = top
         return out_rows, out_scores

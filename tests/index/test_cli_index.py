@@ -1,0 +1,93 @@
+"""`embedrec index build` and `embedrec index sweep`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedrec import Embeddings, Word2Vec, Word2VecConfig
+from embedrec.cli.main import cli
+from embedrec.data.synthetic import topic_corpus
+from embedrec.index import ExactIndex, load_index
+
+from .conftest import clustered
+
+pytest.importorskip("faiss")
+
+
+@pytest.fixture()
+def emb_dir(tmp_path):
+    path = tmp_path / "emb"
+    Embeddings([f"i{j}" for j in range(2000)], clustered(2000, 16)).save(path)
+    return path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["-q", *args], catch_exceptions=False)
+
+
+def test_build_saves_into_the_model_directory(emb_dir):
+    res = invoke("index", "build", str(emb_dir), "--kind", "hnsw", "--M", "16", "--ef-search", "40")
+    assert res.exit_code == 0, res.output
+    assert "hnsw over 2000 keys" in res.output
+    index = load_index(emb_dir / "index")
+    assert index.kind == "hnsw" and index.params["M"] == 16 and index.params["ef_search"] == 40
+    assert index.search_keys("i0", k=3).keys.shape == (3,)
+    # the model directory still loads, next to its index
+    assert len(Embeddings.load(emb_dir)) == 2000
+
+
+def test_build_from_a_word2vec_directory(tmp_path):
+    sentences, _ = topic_corpus(n_sentences=500, seed=0)
+    cfg = Word2VecConfig(dim=8, epochs=1, min_count=1, workers=1, seed=1)
+    Word2Vec(cfg).fit(sentences, progress=False).save(tmp_path / "w2v")
+    res = invoke("index", "build", str(tmp_path / "w2v"), "--kind", "exact")
+    assert res.exit_code == 0, res.output
+    assert isinstance(load_index(tmp_path / "w2v" / "index"), ExactIndex)
+
+
+def test_flags_of_another_kind_are_refused(emb_dir):
+    res = CliRunner().invoke(cli, ["index", "build", str(emb_dir), "--kind", "exact", "--M", "8"])
+    assert res.exit_code == 2
+    assert "--M do not apply to --kind exact" in res.output
+
+
+def test_bad_parameter_is_one_error_line(emb_dir):
+    res = CliRunner().invoke(
+        cli, ["index", "build", str(emb_dir), "--kind", "ivf-flat", "--nlist", "5000"]
+    )
+    assert res.exit_code == 2
+    assert "error: nlist=5000 needs at least" in res.output
+
+
+def test_sweep_prints_recall_and_rate(emb_dir):
+    res = invoke(
+        "index", "sweep", str(emb_dir), "--kind", "hnsw", "--M", "8", "--queries", "100",
+        "--values", "ef_search=10,80",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert "recall@10" in lines[1] and "queries/s" in lines[1]
+    assert [line.split()[0] for line in lines[2:]] == ["10", "80"]
+    res = invoke(
+        "index", "sweep", str(emb_dir), "--kind", "ivf-flat", "--nlist", "16", "--queries", "50",
+        "--values", "nprobe=1,16", "--json",
+    )  # fmt: skip
+    points = json.loads(res.output)["points"]
+    assert [p["nprobe"] for p in points] == [1, 16]
+    assert points[1]["recall@10"] == 1.0  # every cell probed
+
+
+def test_sweep_uses_the_saved_index(emb_dir, caplog):
+    assert invoke("index", "build", str(emb_dir), "--kind", "hnsw", "--M", "12").exit_code == 0
+    res = CliRunner().invoke(
+        cli, ["index", "sweep", str(emb_dir), "--queries", "20", "--values", "ef_search=20"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "M=12" in res.output
+    assert np.isfinite(json.loads(invoke(
+        "index", "sweep", str(emb_dir), "--queries", "20", "--json", "--values", "ef_search=20",
+    ).output)["points"][0]["queries/s"])  # fmt: skip
