@@ -21,9 +21,9 @@ history over ``--max-history``; 409 for a reload while one is loading. User inpu
 a 500; a 500 is a bug and is logged with its traceback.
 
 Query endpoints are ``async`` and compute inline on the event loop: a query takes 0.1-1 ms, so
-handing it to a thread pool costs more than it saves, and threads contending for the GIL
-inflated the p50 latency 4x at 4 concurrent requests in the benchmark
-(benchmarks/results/service.md). A worker therefore answers one query at a time; the caps bound
+handing it to a thread pool costs more than it saves: with thread-pool handlers, threads
+contending for the GIL halved the throughput and doubled the p50 latency at 4 concurrent
+requests (benchmarks/results/service.md). A worker therefore answers one query at a time; the caps bound
 the longest one, and ``--workers`` adds processes. After loading, the artifact is moved out of
 the cyclic garbage collector's reach (``gc.freeze``), which removes 5-10 ms pauses.
 
