@@ -20,12 +20,13 @@ key instead) and for a history with no known key when the model has no popularit
 history over ``--max-history``; 409 for a reload while one is loading. User input never causes
 a 500; a 500 is a bug and is logged with its traceback.
 
-Query endpoints are ``async`` and compute inline on the event loop: a query takes 0.1-1 ms, so
-handing it to a thread pool costs more than it saves: with thread-pool handlers, threads
+Query endpoints are ``async`` and compute inline on the event loop: a query takes 0.1-2 ms, so
+handing it to a thread pool costs more than it saves (with thread-pool handlers, threads
 contending for the GIL halved the throughput and doubled the p50 latency at 4 concurrent
-requests (benchmarks/results/service.md). A worker therefore answers one query at a time; the caps bound
-the longest one, and ``--workers`` adds processes. After loading, the artifact is moved out of
-the cyclic garbage collector's reach (``gc.freeze``), which removes 5-10 ms pauses.
+requests; benchmarks/results/service.md). A worker therefore answers one query at a time; the
+caps bound the longest one, and ``--workers`` adds processes. After loading, the artifact is
+moved out of the cyclic garbage collector's reach (``gc.freeze``), which removes 5-10 ms
+pauses.
 
 The OpenAPI schema is at ``/openapi.json`` and the interactive docs at ``/docs``.
 """
@@ -154,6 +155,24 @@ def _reload_info(status: ReloadStatus) -> dict[str, Any]:
     }
 
 
+_API_DESCRIPTION = """\
+Serves one embedrec model directory, read-only.
+
+* **Keys** are JSON strings or integers, read in the model's key type (`GET /v1/info` shows
+  it): with int keys `"42"` is `42`; with str keys `42` is `"42"`.
+* **Errors**: 404 for an unknown key in a single-key request (batch requests answer `null`
+  for that key and list it in `unknown`); 422 for malformed input and for `k` over the
+  server's `--max-k`; 413 for a batch over `--max-batch` or a history over `--max-history`.
+  Every error body is `{"detail": ...}` saying what to change.
+* **Recommend and score**: Item2Vec models use their own user vector and scoring (a history
+  with no known key gets popular items, `fallback: true`); other models the mean of the
+  history's unit vectors, cosine (or dot) through the index.
+* **Hot reload**: `POST /admin/reload` (optionally `{"path": DIR}`), `SIGHUP`, or
+  `--watch SECONDS` load the new model in the background and swap it in atomically; every
+  response carries the generation that answered it in `X-Embedrec-Generation`.
+"""
+
+
 def create_app(
     artifact_dir: str | os.PathLike[str] | ServedArtifact,
     *,
@@ -248,7 +267,7 @@ def create_app(
         title="embedrec",
         version=__version__,
         summary="Similar items, recommendations, scores and embeddings from one embedrec model.",
-        description=(__doc__ or "").split("\n\n", 1)[0],
+        description=_API_DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.embedrec = state

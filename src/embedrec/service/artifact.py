@@ -122,16 +122,13 @@ class ServedArtifact:
 
     @property
     def index_kind(self) -> str:
-        """Kind of :attr:`index` (``"exact"``, ``"hnsw"``, ...)."""
-        return str(getattr(self.index, "kind", type(self.index).__name__))
+        """Kind of :attr:`index` (``"exact"``, ``"hnsw"``, ``"ivf-flat"``, ``"ivf-pq"``)."""
+        return self.index.kind
 
     @property
     def index_params(self) -> dict[str, Any]:
-        """The index's parameters, as far as it reports them."""
-        params = getattr(self.index, "params", None)
-        if callable(params):
-            params = params()
-        return dict(params) if isinstance(params, dict) else {}
+        """The index's (JSON-able) parameters."""
+        return dict(self.index.params)
 
     @property
     def strategy(self) -> str:
