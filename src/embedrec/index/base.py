@@ -13,9 +13,10 @@ Conventions every index follows
 -------------------------------
 * **Metric.** An index inherits the metric of its :class:`~embedrec.vectors.Embeddings`
   (``"cosine"`` or ``"dot"``) and refuses a mismatch. Scores are similarities (higher is better):
-  the cosine of the normalised query and item vectors, or the raw inner product. Every kind
-  re-scores its candidates exactly from the float32 vectors it keeps, so all kinds report the
-  same score for the same (query, item) pair; only *which* items they find differs.
+  the cosine of the normalised query and item vectors, or the raw inner product, computed from
+  the float32 vectors (IVF-PQ's approximate scores are replaced by exact ones), so all kinds
+  report the same score for the same (query, item) pair up to float rounding; only *which*
+  items they find differs.
 * **Batch-first.** ``queries`` of shape ``(n_queries, dim)`` give ``(n_queries, k)`` results; a
   single ``(dim,)`` query gives 1-D results of length ``k``.
 * **Filters.** ``exclude`` (per query, e.g. each user's seen items), ``allow`` and ``deny`` (for
@@ -191,15 +192,17 @@ class Index(abc.ABC):
         mask: npt.NDArray[np.bool_] | None,
         attempt: int = 0,
         depth: float = 1.0,
-    ) -> npt.NDArray[np.int64]:
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
         """Approximate top-``k`` rows per query, ``-1`` where none; ``mask`` marks usable rows.
+
+        Returns the rows and, when the backend computes them from the exact float32 vectors,
+        their scores sorted best first; ``None`` asks the caller to re-score (e.g. after PQ).
 
         ``k`` is the fetch size. ``depth`` is ``(k_asked + most excluded) / k_asked``: above 1
         the caller over-fetches past per-query exclusions, so the results deep in the list
         matter and an index may search wider. ``attempt`` counts the retries after too few
         candidates survived the filters.
-        The scores are recomputed by the caller, so only the row ids matter. Exact indexes
-        override :meth:`_search_rows` instead and never call this.
+        Exact indexes override :meth:`_search_rows` instead and never call this.
         """
         raise NotImplementedError
 
@@ -387,7 +390,7 @@ class Index(abc.ABC):
                 mask[denied] = False
         return mask
 
-    def _exclude_rows(self, exclude: Exclude, n_queries: int, single: bool) -> list[Any] | None:
+    def _exclude_rows(self, exclude: Exclude, n_queries: int) -> list[Any] | None:
         """Per-query arrays of excluded rows (None when nothing is excluded)."""
         if exclude is None:
             return None
@@ -415,12 +418,13 @@ class Index(abc.ABC):
         return [rows] * n_queries if rows.size else None
 
     def _keys_out(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        keys = self._row_keys_arr[np.maximum(rows, 0)] if len(self._row_keys_arr) else None
-        if keys is None:
-            arr = np.empty(rows.shape, dtype=self._row_keys_arr.dtype)
-            arr[...] = _pad_key(self._key_type)
-            return arr
+        """Keys of ``rows``; row -1 (padding) becomes key -1 (int keys) or None (str keys)."""
         pad = rows < 0
+        if len(self._row_keys_arr):
+            keys = self._row_keys_arr[np.where(pad, 0, rows)]
+        else:
+            keys = np.empty(rows.shape, dtype=self._row_keys_arr.dtype)
+            pad = np.ones(rows.shape, dtype=bool)
         if pad.any():
             keys[pad] = _pad_key(self._key_type)
         return keys
@@ -434,7 +438,7 @@ class Index(abc.ABC):
                 f"queries have shape {q.shape} but the index has dim={self._dim}; expected "
                 f"({self._dim},) for one query or (n_queries, {self._dim}) for a batch"
             )
-        if not (np.issubdtype(q.dtype, np.floating) or np.issubdtype(q.dtype, np.integer)):
+        if q.dtype.kind not in "fiu":
             raise TypeError(f"queries must be real numbers, got dtype {q.dtype}")
         single = q.ndim == 1
         q2 = np.array(q.reshape(1, -1) if single else q, dtype=np.float32, order="C")
@@ -504,7 +508,7 @@ class Index(abc.ABC):
         q, single = self._check_queries(queries)
         k = self._check_k(k)
         mask = self._filter_mask(allow, deny)
-        excl = self._exclude_rows(exclude, q.shape[0], single)
+        excl = self._exclude_rows(exclude, q.shape[0])
         rows, scores = self._search_rows(q, k, mask, excl)
         return self._result(rows, scores, single)
 
@@ -550,7 +554,7 @@ class Index(abc.ABC):
         rows, known = self._rows_of(key_list, missing)
         q = self._data[rows]
         n = rows.size
-        excl = self._exclude_rows(exclude, len(key_list), single)
+        excl = self._exclude_rows(exclude, len(key_list))
         if excl is not None:
             excl = [e for e, ok in zip(excl, known.tolist(), strict=True) if ok]
         if exclude_self:
@@ -599,22 +603,30 @@ class Index(abc.ABC):
         n_ok = n_rows if mask is None else int(np.count_nonzero(mask))
         if n_ok <= k or (mask is not None and n_ok <= _EXACT_SUBSET):
             return self._exact_rows(q, k, mask, excl)
-        sizes = np.array([e.size for e in excl] if excl is not None else [0] * n, dtype=np.int64)
-        # queries with more exclusions than the largest fetch go straight to exact scoring, so
-        # one heavy history does not make the whole batch fetch thousands of candidates
-        heavy = self._fetch_factor * k + sizes > _MAX_FETCH
-        if heavy.any():
-            rows = np.flatnonzero(heavy)
-            sub = [excl[i] for i in rows] if excl is not None else None
-            out_rows[rows], out_scores[rows] = self._exact_rows(q[rows], k, mask, sub)
-        pending = np.flatnonzero(~heavy)
-        max_excl = int(sizes[pending].max()) if pending.size else 0
+        if mask is None and excl is None and not self._n_dead:
+            # no filter at all (the common case): one backend call, no bookkeeping
+            cand, cand_scores = self._search_backend(q, min(n_rows, self._fetch_factor * k), None)
+            if cand_scores is not None and cand.shape[1] == k and bool((cand >= 0).all()):
+                return cand, cand_scores
+        pending = np.arange(n)
+        max_excl = 0
+        if excl is not None:
+            sizes = np.array([e.size for e in excl], dtype=np.int64)
+            # queries with more exclusions than the largest fetch go straight to exact scoring,
+            # so one heavy history does not make the whole batch fetch thousands of candidates
+            heavy = self._fetch_factor * k + sizes > _MAX_FETCH
+            if heavy.any():
+                rows = np.flatnonzero(heavy)
+                sub = [excl[i] for i in rows]
+                out_rows[rows], out_scores[rows] = self._exact_rows(q[rows], k, mask, sub)
+            pending = np.flatnonzero(~heavy)
+            max_excl = int(sizes[pending].max()) if pending.size else 0
         fetch = min(n_rows, self._fetch_factor * k + max_excl)
         depth = (k + max_excl) / k
         attempt = 0
         while pending.size:
-            cand = self._search_backend(q[pending], fetch, mask, attempt, depth)
-            done = self._collect(q, pending, cand, k, mask, excl, out_rows, out_scores)
+            cand, cand_scores = self._search_backend(q[pending], fetch, mask, attempt, depth)
+            done = self._collect(q, pending, cand, cand_scores, k, mask, excl, out_rows, out_scores)
             pending = pending[~done]
             if not pending.size:
                 break
@@ -627,8 +639,8 @@ class Index(abc.ABC):
                     k,
                     fetch,
                 )
-                sub = [excl[i] for i in pending] if excl is not None else None
-                r, s = self._exact_rows(q[pending], k, mask, sub)
+                rest = [excl[i] for i in pending] if excl is not None else None
+                r, s = self._exact_rows(q[pending], k, mask, rest)
                 out_rows[pending], out_scores[pending] = r, s
                 break
             fetch = min(n_rows, _MAX_FETCH, fetch * _GROWTH)
@@ -640,39 +652,49 @@ class Index(abc.ABC):
         q: npt.NDArray[np.float32],
         pending: npt.NDArray[np.int64],
         cand: npt.NDArray[np.int64],
+        cand_scores: npt.NDArray[np.float32] | None,
         k: int,
         mask: npt.NDArray[np.bool_] | None,
         excl: list[Any] | None,
         out_rows: npt.NDArray[np.int64],
         out_scores: npt.NDArray[np.float32],
     ) -> npt.NDArray[np.bool_]:
-        """Filter and exactly re-score ANN candidates; write rows that reach ``k``.
+        """Filter the ANN candidates (re-scoring them if needed); write rows that reach ``k``.
 
-        Returns the (len(pending),) mask of the queries that are done.
+        ``cand`` and ``cand_scores`` are (len(pending), fetch). Returns the (len(pending),)
+        mask of the queries that are done.
         """
         valid = cand >= 0
-        safe = np.where(valid, cand, 0)
-        if mask is not None:
-            valid &= mask[safe]
-        elif self._n_dead:
-            valid &= self._alive[safe]
+        usable = mask if mask is not None else (self._alive if self._n_dead else None)
+        if usable is not None:
+            valid &= usable[np.where(valid, cand, 0)]
         if excl is not None:
             for j, i in enumerate(pending.tolist()):
                 e = excl[i]
                 if e.size:
                     valid[j] &= ~np.isin(cand[j], e)
-        # exact scores of the candidates: (n_pending, fetch)
-        vecs = self._data[safe]
-        scores = np.matmul(vecs, q[pending][:, :, None])[:, :, 0]
-        scores[~valid] = -np.inf
-        done: npt.NDArray[np.bool_] = np.count_nonzero(valid, axis=1) >= k
-        if done.any():
-            d = np.flatnonzero(done)
-            s, c = scores[d], cand[d]
+        if cand_scores is None:
+            # coarse backend scores (PQ): re-score from the float32 vectors and re-rank
+            vecs = self._data[np.where(valid, cand, 0)]
+            scores = np.matmul(vecs, q[pending][:, :, None])[:, :, 0]
+            scores[~valid] = -np.inf
             # best score first; equal scores: the lower row (earlier-added item) first
-            order = np.lexsort((c, -s), axis=1)[:, :k]
-            out_rows[pending[d]] = np.take_along_axis(c, order, axis=1)
-            out_scores[pending[d]] = np.take_along_axis(s, order, axis=1)
+            order = np.lexsort((cand, -scores), axis=1)[:, :k]
+        else:
+            # exact and sorted already: keep the order, move the filtered-out ones last
+            scores = cand_scores
+            if valid.all():
+                order = np.broadcast_to(np.arange(k), (cand.shape[0], k))
+            else:
+                order = np.argsort(~valid, axis=1, kind="stable")[:, :k]
+        done: npt.NDArray[np.bool_] = np.count_nonzero(valid, axis=1) >= k
+        if done.all():
+            out_rows[pending] = np.take_along_axis(cand, order, axis=1)
+            out_scores[pending] = np.take_along_axis(scores, order, axis=1)
+        elif done.any():
+            d = np.flatnonzero(done)
+            out_rows[pending[d]] = np.take_along_axis(cand[d], order[d], axis=1)
+            out_scores[pending[d]] = np.take_along_axis(scores[d], order[d], axis=1)
         return done
 
     def _exact_rows(

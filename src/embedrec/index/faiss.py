@@ -8,11 +8,10 @@ Both use faiss's inner-product metric: with ``metric="cosine"`` vectors and quer
 unit-normalised first, so the inner product is the cosine. faiss is imported only when an index
 is built or loaded.
 
-The embedrec side keeps the float32 vectors next to the faiss structure. Every candidate faiss
-finds is re-scored exactly from them (so scores agree with :class:`~embedrec.index.ExactIndex`,
-and IVF-PQ candidates are re-ranked by their true similarity), and a query whose filters leave
-too few ANN candidates falls back to exact scoring. IVF-PQ here therefore buys speed, not
-memory.
+The embedrec side keeps the float32 vectors next to the faiss structure. IVF-PQ candidates are
+re-scored exactly from them and re-ranked by their true similarity (HNSW and IVF-Flat scores
+are exact already), and a query whose filters leave too few ANN candidates falls back to exact
+scoring. IVF-PQ here therefore buys speed, not memory.
 
 Filters (``allow``, ``deny`` and removed rows) are passed to faiss as an ``IDSelectorBitmap``,
 so the graph or the inverted lists only return usable rows; per-query ``exclude`` lists are
@@ -199,16 +198,21 @@ class FaissHNSWIndex(_FaissIndex):
         mask: npt.NDArray[np.bool_] | None,
         attempt: int = 0,
         depth: float = 1.0,
-    ) -> npt.NDArray[np.int64]:
-        faiss = import_faiss()
-        params = faiss.SearchParametersHNSW()
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
         # ef >= k as faiss does; when over-fetching past exclusions, the results deep in the
         # list matter too, and ef = 2 * fetch keeps their recall close to the top's (measured
         # on trained vectors with each query's top 100 excluded: 0.91 at ef = fetch, 0.998)
-        params.efSearch = max(self.ef_search, 2 * k if depth > 1.0 else k)
-        params = self._selector_params(params, mask)
-        _, labels = self._faiss_index.search(queries, k, params=params)
-        return np.asarray(labels, dtype=np.int64)
+        ef = max(self.ef_search, 2 * k if depth > 1.0 else k)
+        if mask is None and ef == self._faiss_index.hnsw.efSearch:
+            # the index's own setting (kept equal to ef_search): skips building search params
+            scores, labels = self._faiss_index.search(queries, k)
+        else:
+            params = import_faiss().SearchParametersHNSW()
+            params.efSearch = ef
+            params = self._selector_params(params, mask)
+            scores, labels = self._faiss_index.search(queries, k, params=params)
+        # flat storage: faiss's inner products are exact, sorted best first
+        return labels, scores
 
     def _vectors_from_backend(self, dirpath: Path) -> npt.NDArray[np.float32]:
         self._faiss_index = self._read_faiss(dirpath)
@@ -314,6 +318,8 @@ class FaissIVFIndex(_FaissIndex):
         for name, value in params.items():
             if name == "nprobe":
                 self.nprobe = _check_int("nprobe", value, 1)
+                if self._faiss_index is not None:
+                    self._faiss_index.nprobe = self.nprobe
             elif name == "refine_factor":
                 self.refine_factor = None if value is None else _check_int(name, value, 1)
             elif name in ("nlist", "pq_m", "pq_nbits"):
@@ -386,6 +392,7 @@ class FaissIVFIndex(_FaissIndex):
             train = data[rows]
         index.train(train)
         index.add(data)
+        index.nprobe = self.nprobe
         self._faiss_index = index
 
     def _search_backend(
@@ -395,18 +402,24 @@ class FaissIVFIndex(_FaissIndex):
         mask: npt.NDArray[np.bool_] | None,
         attempt: int = 0,
         depth: float = 1.0,
-    ) -> npt.NDArray[np.int64]:
-        faiss = import_faiss()
-        params = faiss.SearchParametersIVF()
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
         # a retry (too few candidates passed the filters) widens the cells searched, and so
         # does over-fetching past exclusions (the results deep in the list lie in more cells)
         widen = 4**attempt
         if depth > 1.0:
             widen *= math.ceil(math.sqrt(depth))
-        params.nprobe = min(int(self._faiss_index.nlist), self.nprobe * widen)
-        params = self._selector_params(params, mask)
-        _, labels = self._faiss_index.search(queries, k, params=params)
-        return np.asarray(labels, dtype=np.int64)
+        nprobe = min(int(self._faiss_index.nlist), self.nprobe * widen)
+        if mask is None and nprobe == self._faiss_index.nprobe:
+            # the index's own setting (kept equal to nprobe): skips building search params
+            scores, labels = self._faiss_index.search(queries, k)
+        else:
+            params = import_faiss().SearchParametersIVF()
+            params.nprobe = nprobe
+            params = self._selector_params(params, mask)
+            scores, labels = self._faiss_index.search(queries, k, params=params)
+        # IVF-Flat scores are exact; IVF-PQ's are approximate, so the caller re-scores them
+        return labels, (scores if self.pq_m is None else None)
 
     def _load_backend(self, dirpath: Path, manifest: Any) -> None:
         self._faiss_index = self._read_faiss(dirpath)
+        self._faiss_index.nprobe = self.nprobe
