@@ -199,3 +199,19 @@ def test_a_history_longer_than_the_largest_fetch_is_scored_exactly(kind, random_
     truth = exact.search(q, k=10, exclude=seen)
     np.testing.assert_array_equal(res.keys[0], truth.keys[0])
     assert np.isfinite(res.scores).all() and not set(res.keys[0].tolist()) & set(seen[0])
+
+
+@pytest.mark.parametrize("kind", ANN_KINDS)
+def test_unfiltered_search_calls_faiss_once(kind, random_emb, monkeypatch):
+    """Regression: IVF-PQ's re-scored results were searched twice (fast path, then loop)."""
+    index = make(random_emb, kind)
+    calls = []
+    search = index._search_backend
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(index, "_search_backend", counting)
+    res = index.search(random_emb.vectors[:50], k=10)
+    assert np.isfinite(res.scores).all() and len(calls) == 1

@@ -603,9 +603,11 @@ class Index(abc.ABC):
         n_ok = n_rows if mask is None else int(np.count_nonzero(mask))
         if n_ok <= k or (mask is not None and n_ok <= _EXACT_SUBSET):
             return self._exact_rows(q, k, mask, excl)
+        first: tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None] | None = None
         if mask is None and excl is None and not self._n_dead:
             # no filter at all (the common case): one backend call, no bookkeeping
-            cand, cand_scores = self._search_backend(q, min(n_rows, self._fetch_factor * k), None)
+            first = self._search_backend(q, min(n_rows, self._fetch_factor * k), None)
+            cand, cand_scores = first
             if cand_scores is not None and cand.shape[1] == k and bool((cand >= 0).all()):
                 return cand, cand_scores
         pending = np.arange(n)
@@ -625,7 +627,11 @@ class Index(abc.ABC):
         depth = (k + max_excl) / k
         attempt = 0
         while pending.size:
-            cand, cand_scores = self._search_backend(q[pending], fetch, mask, attempt, depth)
+            if first is not None:  # the unfiltered call above is this loop's first round
+                cand, cand_scores = first
+                first = None
+            else:
+                cand, cand_scores = self._search_backend(q[pending], fetch, mask, attempt, depth)
             done = self._collect(q, pending, cand, cand_scores, k, mask, excl, out_rows, out_scores)
             pending = pending[~done]
             if not pending.size:
