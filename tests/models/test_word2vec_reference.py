@@ -2,9 +2,11 @@
 
 Tolerances (calibrated on this slice, ~0.85M tokens, 5 epochs): two gensim runs with
 different seeds share about 60% of the top-10 neighbours of words ranked 50-450; ours share
-57-58% with gensim, and we require 80% of the gensim-vs-gensim overlap. WordSim-353 on so
+57-61% with gensim, and we require 80% of the gensim-vs-gensim overlap. WordSim-353 on so
 small a corpus is noisy (gensim seed to seed: 0.18-0.24 for CBOW; ours 0.16-0.19), so it must
-be within 0.08 of gensim's. Expected flake rate: about 1% (measured on 6 seeds, not 200).
+be within 0.08 of gensim's. Both libraries train with one worker, so every run is the same
+(with two workers this test flaked about 1% of the time); measured margins: overlap ratio
+0.95 (skip-gram) and 0.98 (CBOW) against the 0.8 floor, WordSim within 0.02.
 """
 
 import numpy as np
@@ -36,7 +38,7 @@ def _gensim(sentences, arch, seed):
         min_count=5,
         sg=1 if arch == "skipgram" else 0,
         epochs=5,
-        workers=2,
+        workers=1,
         seed=seed,
     )
     return Embeddings(list(m.wv.index_to_key), m.wv.vectors)
@@ -66,7 +68,7 @@ def test_neighbours_and_wordsim_match_gensim(wiki, shared_data, arch):
                 sample=1e-3,
                 min_count=5,
                 epochs=5,
-                workers=2,
+                workers=1,
                 seed=3,
                 alpha=0.025,  # gensim's default for both archs (ours is 0.05 for CBOW)
             )
