@@ -56,6 +56,119 @@ def test_movielens_latest_small(shared_data: SharedData) -> None:
     assert datasets.movielens_latest_small_items(folder).num_rows == 9_742
 
 
+def test_movielens_100k_users(shared_data: SharedData) -> None:
+    folder = shared_data.require("movielens-100k", "u.user").parent
+    users = datasets.movielens_100k_users(folder)
+    assert users.num_rows == 943
+    assert [(f.name, str(f.type)) for f in users.schema] == [
+        ("user", "int64"),
+        ("age", "int64"),
+        ("gender", "string"),
+        ("occupation", "string"),
+        ("zip", "string"),
+    ]
+    rows = users.to_pylist()
+    # lines 1, 9, 74 and 943 of u.user: "1|24|M|technician|85711", "9|29|M|student|01002"
+    # (the zip keeps its leading zero), "74|39|M|scientist|T8H1N" (a Canadian postal code),
+    # "943|22|M|student|77841"
+    assert rows[0] == {
+        "user": 1,
+        "age": 24,
+        "gender": "M",
+        "occupation": "technician",
+        "zip": "85711",
+    }
+    assert rows[8]["zip"] == "01002"
+    assert (rows[73]["user"], rows[73]["zip"]) == (74, "T8H1N")
+    assert rows[942] == {
+        "user": 943,
+        "age": 22,
+        "gender": "M",
+        "occupation": "student",
+        "zip": "77841",
+    }
+    assert users.column("user").to_pylist() == list(range(1, 944))
+    # counted with awk on u.user: 670 M, 273 F; ages 7..73; 21 occupations (= u.occupation)
+    gender = users.column("gender").to_pylist()
+    assert (gender.count("M"), gender.count("F")) == (670, 273)
+    ages = users.column("age").to_numpy()
+    assert (ages.min(), ages.max()) == (7, 73)
+    assert len(set(users.column("occupation").to_pylist())) == 21
+    assert all(c.null_count == 0 for c in users.columns)
+    # every user of the ratings has a row: the keys agree with movielens_100k
+    inter = datasets.movielens_100k(folder)
+    assert set(inter.user_keys.tolist()) == set(users.column("user").to_pylist())
+    # a path to one file of the folder means the folder, as for movielens_100k_items
+    assert datasets.movielens_100k_users(folder / "u.data").num_rows == 943
+
+
+def test_movielens_100k_items_year(shared_data: SharedData) -> None:
+    folder = shared_data.require("movielens-100k", "u.item").parent
+    items = datasets.movielens_100k_items(folder)
+    assert str(items.schema.field("year").type) == "int64"
+    rows = {r["item"]: r for r in items.to_pylist()}
+    # u.item: "1|Toy Story (1995)|01-Jan-1995|...", "100|Fargo (1996)|14-Feb-1997|..." (the
+    # year is the release date's, not the title's), "1373|Good Morning (1971)|4-Feb-1971|..."
+    # (a one-digit day), "267|unknown||||..." (no date: the only null)
+    assert rows[1]["year"] == 1995
+    assert rows[100]["year"] == 1997 and rows[100]["release_date"].year == 1997
+    assert rows[1373]["year"] == 1971
+    assert rows[267]["year"] is None and rows[267]["release_date"] is None
+    assert items.column("year").null_count == 1
+    years = [y for y in items.column("year").to_pylist() if y is not None]
+    assert (min(years), max(years)) == (1922, 1998)  # Nosferatu (01-Jan-1922) .. 1998
+    assert rows[1]["genres"] == "Animation|Children's|Comedy"
+
+
+def test_movielens_latest_small_items_year(shared_data: SharedData) -> None:
+    folder = shared_data.require("movielens-latest-small", "movies.csv").parent
+    items = datasets.movielens_latest_small_items(folder)
+    assert [f.name for f in items.schema] == ["item", "title", "genres", "year"]
+    assert str(items.schema.field("year").type) == "int64"
+    rows = {r["item"]: r for r in items.to_pylist()}
+    # movies.csv: "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy"
+    assert rows[1] == {
+        "item": 1,
+        "title": "Toy Story (1995)",
+        "genres": "Adventure|Animation|Children|Comedy|Fantasy",
+        "year": 1995,
+    }
+    # "193609,Andrew Dice Clay: Dice Rules (1991),Comedy" (the last row)
+    assert rows[193609]["year"] == 1991
+    # "27008,From Dusk Till Dawn 2: Texas Blood Money (1999) ,..." (trailing space)
+    assert rows[27008]["year"] == 1999
+    # a range keeps its first year; a title without a year gives null
+    assert rows[171749]["title"] == "Death Note: Desu nôto (2006\u20132007)"
+    assert rows[171749]["year"] == 2006
+    assert rows[40697]["title"] == "Babylon 5" and rows[40697]["year"] is None
+    # 12 of the 9,742 titles end without "(yyyy)" (checked with a regex over movies.csv)
+    assert items.column("year").null_count == 12
+    # a year inside the title is not taken, only the trailing one
+    assert all(r["year"] is None or r["title"].rstrip().endswith(")") for r in rows.values())
+
+
+def test_title_year_parser() -> None:
+    import pyarrow as pa
+
+    titles = pa.chunked_array(
+        [
+            [
+                "Heat (1995)",
+                "2001: A Space Odyssey (1968)",
+                "1984 (1984) ",
+                "Show (2006-2008)",
+                "No year",
+                "Year (1995) inside",
+                "(1995)x",
+                None,
+            ]
+        ]
+    )
+    got = datasets._title_year(titles)
+    assert str(got.type) == "int64"
+    assert got.to_pylist() == [1995, 1968, 1984, 2006, None, None, None, None]
+
+
 def test_lastfm_2k_times_are_utc_midnights(shared_data: SharedData) -> None:
     folder = shared_data.require("lastfm-2k", "user_taggedartists.dat").parent
     inter = datasets.lastfm_2k(folder)
@@ -111,6 +224,47 @@ def test_local_path_errors(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- download path
+FAKE_U_USER = b"1|24|M|technician|85711\n2|53|F|other|04043\n"
+
+
+def test_movielens_100k_users_download_is_checksummed_and_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "src" / "ml-100k.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ml-100k/u.data", FAKE_U_DATA)
+        zf.writestr("ml-100k/u.user", FAKE_U_USER.replace(b"\n", b"\r\n"))
+    digests = {
+        "u.data": hashlib.sha256(FAKE_U_DATA).hexdigest(),
+        "u.user": hashlib.sha256(FAKE_U_USER).hexdigest(),  # CRLF counted as LF
+    }
+    monkeypatch.setitem(datasets.CHECKSUMS, "ml-100k", digests)
+    cache = tmp_path / "cache"
+    users = datasets.movielens_100k_users(cache_dir=cache, url=archive.as_uri())
+    assert users.to_pylist()[1] == {
+        "user": 2,
+        "age": 53,
+        "gender": "F",
+        "occupation": "other",
+        "zip": "04043",
+    }
+    assert _files(cache) == [cache / "ml-100k" / "u.data", cache / "ml-100k" / "u.user"]
+    archive.unlink()  # cached: the source is never read again
+    assert datasets.movielens_100k_users(cache_dir=cache, url=archive.as_uri()).num_rows == 2
+    # the zip itself as path is read in place
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as zf:
+        zf.writestr("ml-100k/u.user", FAKE_U_USER)
+    assert datasets.movielens_100k_users(tmp_path / "other.zip").num_rows == 2
+    with pytest.raises(FileNotFoundError, match=r"holds no u\.user"):
+        datasets.movielens_100k_users(tmp_path / "src")
+
+
+def test_checksum_table_matches_the_shared_u_user(shared_data: SharedData) -> None:
+    path = shared_data.require("movielens-100k", "u.user")
+    assert datasets.sha256_lf(path) == datasets.CHECKSUMS["ml-100k"]["u.user"]
+
+
 FAKE_U_DATA = b"1\t10\t5\t100\n2\t10\t3\t50\n1\t20\t4\t90\n"
 
 

@@ -77,9 +77,12 @@ def test_known_answer():
     assert m["Coverage@2"] == pytest.approx(4 / 5)  # {f, e, b, a}
     assert r.user_keys.tolist() == ["u1", "u2", "u3"]
     assert r.per_user["MRR@2"].tolist() == [0.0, 1.0, 0.5]
+    # one test event per user: event-level accuracy equals HR
+    assert m["Accuracy@2"] == pytest.approx(2 / 3) and m["Accuracy@1"] == pytest.approx(1 / 3)
+    assert r.test_events.tolist() == [1, 1, 1] and r.n_test_events == 3
     assert list(m) == [
-        *("HR@1", "Recall@1", "NDCG@1", "MRR@1", "Coverage@1"),
-        *("HR@2", "Recall@2", "NDCG@2", "MRR@2", "Coverage@2"),
+        *("HR@1", "Recall@1", "NDCG@1", "MRR@1", "Accuracy@1", "Coverage@1"),
+        *("HR@2", "Recall@2", "NDCG@2", "MRR@2", "Accuracy@2", "Coverage@2"),
     ]
 
 

@@ -63,6 +63,7 @@ CHECKSUMS: dict[str, dict[str, str]] = {
         "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
         "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
         "u.genre": "9757e0d3e6b298159a80dd48eaf938114690e911e39af97a76949ef1663610bb",
+        "u.user": "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c",
     },
     "ml-latest-small": {
         "ratings.csv": "80da8b3393dae325bbba5a31f291a6ba55d8d4f4396de3c456f2c1635b1b70e8",
@@ -176,12 +177,20 @@ def movielens_100k_items(
     cache_dir: PathLike | None = None,
     url: str | None = None,
 ) -> Any:
-    """Movies of MovieLens 100K (``u.item``) as a ``pyarrow.Table``.
+    """Movies of MovieLens 100K (``u.item``) as a ``pyarrow.Table``, one row per movie.
 
     Columns: ``item`` (int64, the key used by :func:`movielens_100k`), ``title``,
-    ``release_date`` (date32, null when unknown), ``imdb_url`` and ``genres`` (the 19 genre
-    flags as one ``|``-separated string, as in ml-latest-small). ``path`` as in
-    :func:`movielens_100k` (a file path means its folder).
+    ``release_date`` (date32, null when unknown), ``year`` (int64, the year of
+    ``release_date``, null when unknown: movie 267 only), ``imdb_url`` and ``genres`` (the
+    19 genre flags as one ``|``-separated string in ``u.genre`` order, as in
+    ml-latest-small; a two-tower ``multi_categorical`` feature reads it as is). ``path`` as
+    in :func:`movielens_100k` (a file path means its folder).
+
+    Examples
+    --------
+    >>> movies = movielens_100k_items("ml-100k/")  # doctest: +SKIP
+    >>> movies.slice(0, 1).to_pylist()[0]["genres"]  # doctest: +SKIP
+    "Animation|Children's|Comedy"
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -215,8 +224,68 @@ def movielens_100k_items(
             "item": table.column("item").cast(pa.int64()),
             "title": table.column("title"),
             "release_date": release.cast(pa.date32()),
+            "year": pc.year(release).cast(pa.int64()),
             "imdb_url": table.column("imdb_url"),
             "genres": pa.array(genres, type=pa.string()),
+        }
+    )
+
+
+def movielens_100k_users(
+    path: PathLike | None = None,
+    *,
+    cache_dir: PathLike | None = None,
+    url: str | None = None,
+) -> Any:
+    """Users of MovieLens 100K (``u.user``) as a ``pyarrow.Table``, one row per user (943).
+
+    Columns: ``user`` (int64, the key used by :func:`movielens_100k`), ``age`` (int64,
+    years), ``gender`` (string, ``"M"`` or ``"F"``), ``occupation`` (string, one of the 21
+    in ``u.occupation``) and ``zip`` (string: leading zeros kept, and some are Canadian
+    postal codes such as ``"T8H1N"``). ``path``, ``cache_dir`` and ``url`` as in
+    :func:`movielens_100k` (a file path means its folder).
+
+    Returns
+    -------
+    pyarrow.Table
+        The user side table for e.g. :class:`embedrec.models.two_tower.TwoTower`'s
+        ``user_table``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` or ``u.user`` in it is missing.
+    ConnectionError, ValueError
+        As in :func:`movielens_100k` for a download.
+
+    Examples
+    --------
+    >>> users = movielens_100k_users("ml-100k/")  # doctest: +SKIP
+    >>> users.slice(0, 1).to_pylist()[0]  # doctest: +SKIP
+    {'user': 1, 'age': 24, 'gender': 'M', 'occupation': 'technician', 'zip': '85711'}
+    """
+    import pyarrow as pa
+
+    src = _member("ml-100k", "u.user", path, cache_dir, url)
+    table, _ = _read_table(
+        src if isinstance(src, bytes) else Path(src),
+        {"user": "user"},
+        sep="|",
+        has_header=False,
+        column_names=["user", "age", "gender", "occupation", "zip"],
+        encoding="latin-1",
+        quoting=False,
+        name="u.user",
+        all_columns=True,
+        text_columns=("gender", "occupation", "zip"),
+    )
+    return pa.table(
+        {
+            "user": table.column("user").cast(pa.int64()),
+            "age": table.column("age").cast(pa.int64()),
+            "gender": table.column("gender"),
+            "occupation": table.column("occupation"),
+            "zip": table.column("zip"),
         }
     )
 
@@ -271,7 +340,15 @@ def movielens_latest_small_items(
     cache_dir: PathLike | None = None,
     url: str | None = None,
 ) -> Any:
-    """Movies of ml-latest-small (``movies.csv``): ``item`` (int64), ``title``, ``genres``."""
+    """Movies of ml-latest-small (``movies.csv``) as a ``pyarrow.Table``, one row per movie.
+
+    Columns: ``item`` (int64, the key used by :func:`movielens_latest_small`), ``title``,
+    ``genres`` (``|``-separated, as in the file; ``"(no genres listed)"`` for 34 movies) and
+    ``year`` (int64): the release year at the end of the title, ``"Heat (1995)"`` -> 1995
+    (for a range such as ``"(2006–2007)"``, its first year); null for the 12 titles that
+    end without one. ``path``, ``cache_dir`` and ``url`` as in
+    :func:`movielens_latest_small`.
+    """
     import pyarrow as pa
 
     src = _member("ml-latest-small", "movies.csv", path, cache_dir, url)
@@ -288,8 +365,20 @@ def movielens_latest_small_items(
             "item": table.column("movieId").cast(pa.int64()),
             "title": table.column("title"),
             "genres": table.column("genres"),
+            "year": _title_year(table.column("title")),
         }
     )
+
+
+def _title_year(titles: Any) -> Any:
+    """int64 year from a title's trailing ``(1995)`` (or ``(2006–2007)``: 2006), vectorised;
+    null where the title ends without one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.extract_regex(titles, pattern=r"\((?P<year>\d{4})(?:[-\x{2013}]\d{4})?\)\s*$")
+    # a title that does not match is a null struct, and its field is null too
+    return pc.struct_field(found, "year").cast(pa.int64())
 
 
 # ---------------------------------------------------------------------- Last.fm

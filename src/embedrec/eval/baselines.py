@@ -57,9 +57,10 @@ class Popularity:
         candidates: npt.NDArray[Any],
         *,
         times: Sequence[npt.NDArray[np.float64]] | None = None,
+        users: Sequence[Key] | None = None,
     ) -> npt.NDArray[np.float32]:
-        """(n_histories, n_candidates) float32 training counts; histories and times are
-        ignored.
+        """(n_histories, n_candidates) float32 training counts; histories, times and users
+        are ignored.
 
         Raises
         ------
@@ -111,6 +112,8 @@ class RandomScorer:
         candidates: npt.NDArray[Any],
         *,
         times: Sequence[npt.NDArray[np.float64]] | None = None,
+        users: Sequence[Key] | None = None,
     ) -> npt.NDArray[np.float32]:
-        """(n_histories, n_candidates) float32 uniform scores in ``[0, 1)``."""
+        """(n_histories, n_candidates) float32 uniform scores in ``[0, 1)``; times and users
+        are ignored."""
         return self._rng.random((len(histories), len(candidates)), dtype=np.float32)

@@ -15,6 +15,11 @@ computed from them. Conventions, at cut-off ``K``:
 * ``MRR@K``: ``1 / (j + 1)`` for the first relevant rank ``j < K``, else 0.
 * ``Coverage@K``: distinct items in anyone's first ``K`` / catalogue size (one number, not
   per user).
+* ``Accuracy@K`` (event level, TensorFlow Recommenders'
+  ``factorized_top_k/top_K_categorical_accuracy``): over all test *events* (user, item),
+  repeats included, the fraction whose item is in that user's first ``K``; a micro average,
+  so a user weighs by their number of test events. :func:`event_ranks` gives each event's
+  position, and ``Accuracy@K = mean(event_ranks(...) < K)``.
 
 Users with no relevant item score 0 on every per-user metric. Relevant items that can never
 be recommended (e.g. not in the catalogue) still count in ``|R_u|``.
@@ -27,6 +32,7 @@ import numpy.typing as npt
 
 __all__ = [
     "coverage",
+    "event_ranks",
     "hit_matrix",
     "metrics_from_hits",
     "ranking_metrics",
@@ -100,6 +106,70 @@ def hit_matrix(
     rel_pairs = owner * width + rel
     top_pairs = np.arange(n_users, dtype=np.int64)[:, None] * width + top
     return np.isin(top_pairs, rel_pairs) & (top >= 0)
+
+
+def event_ranks(
+    top_items: npt.ArrayLike, event_users: npt.ArrayLike, event_items: npt.ArrayLike
+) -> npt.NDArray[np.int64]:
+    """0-based position of each event's item in its user's ranked list, for event-level
+    metrics (``Accuracy@K = mean(ranks < K)``).
+
+    Parameters
+    ----------
+    top_items : (n_users, width) int
+        Ranked item codes, best first, ``-1``-padded; an item appears at most once per row.
+    event_users : (n_events,) int
+        Row of ``top_items`` of each event (repeated events are simply repeated here).
+    event_items : (n_events,) int
+        Item code of each event, ``>= 0``.
+
+    Returns
+    -------
+    (n_events,) int64
+        The column of the event's item in its user's row, or ``width`` when it is not there
+        (so ``ranks < K`` is "in the first K" for every ``K <= width``).
+
+    Raises
+    ------
+    ValueError
+        Mismatched event arrays, users outside ``[0, n_users)`` or negative items.
+
+    Examples
+    --------
+    >>> event_ranks([[2, 0], [1, -1]], [0, 0, 1, 1], [0, 5, 1, 1]).tolist()
+    [1, 2, 0, 0]
+    """
+    top = _as_top(top_items)
+    n_users, width = top.shape
+    users = np.asarray(event_users, dtype=np.int64)
+    items = np.asarray(event_items, dtype=np.int64)
+    if users.ndim != 1 or users.shape != items.shape:
+        raise ValueError(
+            f"event_users has shape {users.shape} and event_items has shape {items.shape}; "
+            "give two 1-D arrays of one entry per event"
+        )
+    if users.size and (users.min() < 0 or users.max() >= n_users):
+        raise ValueError(
+            f"event_users must be rows of top_items, in [0, {n_users}); got "
+            f"{users.min()}..{users.max()}"
+        )
+    if items.size and items.min() < 0:
+        raise ValueError("event_items holds negative codes; -1 is reserved for padding")
+    out = np.full(users.size, width, dtype=np.int64)
+    ok = top >= 0
+    rows, cols = np.nonzero(ok)
+    if rows.size == 0 or users.size == 0:
+        return out
+    # one integer per (user, item) pair; one sorted search finds every event's slot
+    n_codes = int(max(top.max(), items.max())) + 1
+    listed = rows * n_codes + top[ok]
+    order = np.argsort(listed, kind="stable")
+    listed, cols = listed[order], cols[order]
+    wanted = users * n_codes + items
+    at = np.minimum(np.searchsorted(listed, wanted), listed.size - 1)
+    found = listed[at] == wanted
+    out[found] = cols[at[found]]
+    return out
 
 
 def metrics_from_hits(

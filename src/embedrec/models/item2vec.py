@@ -395,6 +395,7 @@ class Item2Vec(EmbeddingModel):
         candidates: Sequence[Hashable] | npt.NDArray[Any],
         *,
         times: Sequence[npt.ArrayLike] | None = None,
+        users: Sequence[Hashable] | None = None,
     ) -> npt.NDArray[np.float32]:
         """(n_histories, n_candidates) float32 scores of each candidate for each history (see
         ``Item2VecConfig.scoring``; the best over interests for ``multi_interest``); ``-inf``
@@ -402,7 +403,8 @@ class Item2Vec(EmbeddingModel):
 
         A history with no known item gets the candidates' normalised training counts
         (popularity fallback, in ``[0, 1]``). This is the ``Scorer`` protocol of
-        :mod:`embedrec.eval`.
+        :mod:`embedrec.eval`; ``users`` (the user key of each history) is accepted and
+        ignored, since Item2Vec scores from the history alone.
         """
         emb = self._fitted()
         cand = candidates.tolist() if isinstance(candidates, np.ndarray) else list(candidates)
