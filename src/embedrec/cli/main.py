@@ -621,3 +621,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 from . import index_cmds as _index_cmds  # noqa: E402, F401
 from . import recsys as _recsys  # noqa: E402, F401
 from . import serve as _serve  # noqa: E402, F401
+from . import two_tower as _two_tower  # noqa: E402, F401

@@ -231,12 +231,24 @@ def item2vec_train(
     )
 
 
-def _load_item2vec(path: Path) -> Item2Vec:
+def _load_model(path: Path) -> Any:
+    """An Item2Vec or TwoTower model directory (the class its manifest names)."""
+    from .._io import read_manifest
+
+    kind = read_manifest(path).get("class")
+    if kind == "TwoTower":
+        from ..models.two_tower import require_torch
+
+        require_torch("two-tower models")
+        from ..models.two_tower.model import TwoTower
+
+        return TwoTower.load(path)
     return Item2Vec.load(path)
 
 
-def _parse_keys(texts: tuple[str, ...], model: Item2Vec) -> list[Any]:
-    if model.embeddings_.key_type != "int":
+def _parse_keys(texts: tuple[str, ...], model: Any) -> list[Any]:
+    emb = model.embeddings_
+    if emb is None or emb.key_type != "int":
         return list(texts)
     out: list[Any] = []
     for t in texts:
@@ -249,20 +261,40 @@ def _parse_keys(texts: tuple[str, ...], model: Item2Vec) -> list[Any]:
 
 @cli.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--history", multiple=True, required=True, help="An item of the history (repeat).")
+@click.option("--history", multiple=True, help="An item of the history (repeat).")
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Items to recommend.")
 @click.option("--keep-seen", is_flag=True, help="Allow the history's own items in the answer.")
+@click.option(
+    "--user",
+    default=None,
+    help="Two-tower models: the user's key (their stored features, and their training "
+    "history when no --history is given).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def recommend(
-    model: Path, history: tuple[str, ...], k: int, keep_seen: bool, as_json: bool
+    model: Path,
+    history: tuple[str, ...],
+    k: int,
+    keep_seen: bool,
+    user: str | None,
+    as_json: bool,
 ) -> None:
     """Recommend items to a user whose history is the --history items (oldest first).
 
     Each --history value may hold several IDs separated by spaces.
     """
-    m = _load_item2vec(model)
+    m = _load_model(model)
     texts = tuple(t for h in history for t in h.split())
-    res = m.recommend(_parse_keys(texts, m), k=k, exclude_seen=not keep_seen)
+    keys = _parse_keys(texts, m)
+    if user is not None:
+        if not hasattr(m, "user_keys_"):
+            raise ValueError(f"{model} is not a two-tower model; --user needs one")
+        user_key: Any = int(user) if user.lstrip("-").isdigit() and _int_users(m) else user
+        res = m.recommend(keys or None, k=k, user=user_key, exclude_seen=not keep_seen)
+    elif not keys:
+        raise ValueError("give --history ITEM ... (or --user KEY for a two-tower model)")
+    else:
+        res = m.recommend(keys, k=k, exclude_seen=not keep_seen)
     if res.unknown:
         logger.warning("%d history item(s) unknown to the model: %s", len(res.unknown), res.unknown)
     rows = list(zip(res.keys.tolist(), res.scores.tolist(), strict=True))
@@ -304,6 +336,11 @@ def recommend(
     help="Evaluate a model not trained with --holdout of this protocol (its test events may "
     "have been in its training data).",
 )
+@click.option(
+    "--keep-seen",
+    is_flag=True,
+    help="Rank the users' training items too (the TensorFlow Recommenders protocol).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here."
@@ -318,6 +355,7 @@ def eval_recommendations(
     ks: tuple[int, ...],
     baselines: bool,
     allow_leak: bool,
+    keep_seen: bool,
     as_json: bool,
     out: Path | None,
     **flags: Any,
@@ -331,7 +369,7 @@ def eval_recommendations(
 
     interactions: Path = flags.pop("interactions")
     data = _pop_data_flags(flags)
-    m = _load_item2vec(model)
+    m = _load_model(model)
     trained = m.metadata_.get("holdout")
     same_split = m.metadata_.get("split_seed", 0) == split_seed or protocol != "random"
     if (trained != protocol or not same_split) and not allow_leak:
@@ -343,13 +381,19 @@ def eval_recommendations(
     inter = _read(interactions, data)
     split = _split(inter, protocol, split_seed)
     cutoffs = tuple(ks) or (10, 20)
-    results = {"item2vec": evaluate(m, split.train_full, split.test, ks=cutoffs)}
+    name = type(m).__name__.lower()
+    ex = not keep_seen
+    results = {name: evaluate(m, split.train_full, split.test, ks=cutoffs, exclude_seen=ex)}
     if baselines:
         results["popularity"] = evaluate(
-            Popularity().fit(split.train_full), split.train_full, split.test, ks=cutoffs
+            Popularity().fit(split.train_full),
+            split.train_full,
+            split.test,
+            ks=cutoffs,
+            exclude_seen=ex,
         )
         results["random"] = evaluate(
-            RandomScorer(seed=split_seed), split.train_full, split.test, ks=cutoffs
+            RandomScorer(seed=split_seed), split.train_full, split.test, ks=cutoffs, exclude_seen=ex
         )
     payload = {
         "model": str(model),
@@ -433,6 +477,11 @@ def tune(
     click.echo(res.table())
     click.echo(f"\nbest ({metric} {res.best['metrics'][metric]:.4f} on {res.n_users} users):")
     click.echo(to_toml(res.best_config.to_dict()), nl=False)
+
+
+def _int_users(model: Any) -> bool:
+    keys = getattr(model, "user_keys_", None)
+    return keys is not None and keys.dtype.kind in "iu"
 
 
 def to_toml(values: dict[str, Any]) -> str:
