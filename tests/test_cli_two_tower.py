@@ -7,9 +7,9 @@ from click.testing import CliRunner
 
 pytest.importorskip("torch")
 
-from embedrec.cli.main import cli  # noqa: E402
-from embedrec.models.two_tower.model import TwoTower  # noqa: E402
-from tests.models.two_tower.planted import planted_log  # noqa: E402
+from embedrec.cli.main import cli
+from embedrec.models.two_tower.model import TwoTower
+from tests.models.two_tower.planted import planted_log
 
 
 def run(*args, ok=True):
