@@ -75,6 +75,26 @@ def test_pooling_known_answers(kind: str, pooling: str) -> None:
     )
 
 
+def test_recency_pooling_known_answer() -> None:
+    # half_life 1, L = 3: weights by position (oldest..newest) 1/4, 1/2, 1; padding 0.
+    # [2, 3, 0]: rows 2 (pos 0, w 1/4) and 3 (pos 1, w 1/2), the newest slot is padding:
+    #   ((1/4)(1, 2) + (1/2)(3, -4)) / (3/4) = ((0.25 + 1.5), (0.5 - 2)) / 0.75 = (7/3, -2)
+    # [0, 0, 0] -> zeros; [0, 0, 4] -> (-1, -2);
+    # [1, 4, 3]: (1/4)(0.5, 0.5) + (1/2)(-1, -2) + 1 (3, -4) = (2.625, -4.875); / 1.75
+    bags = np.array([[2, 3, 0], [0, 0, 0], [0, 0, 4], [1, 4, 3]], dtype=np.int64)
+    expect = [[7 / 3, -2.0], [0.0, 0.0], [-1.0, -2.0], [2.625 / 1.75, -4.875 / 1.75]]
+    spec = FeatureSpec(name="bag", kind="history", pooling="recency", half_life=1.0, max_len=3)
+    tower = _identity_tower(spec)
+    assert_allclose(tower({"bag": torch.from_numpy(bags)}).detach().numpy(), expect, rtol=1e-6)
+    assert_allclose(
+        numpy_tower_forward(tower.config, tower_weights(tower), {"bag": bags}), expect, rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="recency"):
+        FeatureSpec(name="g", kind="multi_categorical", pooling="recency")
+    with pytest.raises(ValueError, match="half_life"):
+        FeatureSpec(name="h", kind="history", pooling="recency", half_life=0)
+
+
 def test_concatenation_order_and_l2() -> None:
     # features (age numeric, item id 1-d): the concat is [age, table_item[row]]; the output
     # layer is the identity on 2 columns, so item row 2 (value 4) with age 3 gives (3, 4),

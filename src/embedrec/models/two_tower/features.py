@@ -50,7 +50,7 @@ __all__ = [
 logger = logging.getLogger("embedrec")
 
 FeatureKind = Literal["id", "categorical", "multi_categorical", "numeric", "history", "pretrained"]
-Pooling = Literal["mean", "sum", "max"]
+Pooling = Literal["mean", "sum", "max", "recency"]
 Normalize = Literal["standard", "minmax", "log_standard", "none"]
 Activation = Literal["relu", "gelu", "tanh"]
 Norm = Literal["none", "layer", "batch"]
@@ -112,8 +112,12 @@ class FeatureSpec:
         ``multi_categorical`` given as strings ``"a|b|c"``.
     max_values : int, default 16
         ``multi_categorical``: the first ``max_values`` distinct values of an entity are kept.
-    pooling : {"mean", "sum", "max"}, default "mean"
+    pooling : {"mean", "sum", "max", "recency"}, default "mean"
         Pooling of ``multi_categorical`` and ``history`` bags (padding excluded).
+        ``recency`` (``history`` only): a weighted mean whose weights halve every
+        ``half_life`` positions back from the most recent item.
+    half_life : float, default 5.0
+        ``recency`` pooling: positions over which an item's weight halves.
     max_len : int, default 50
         ``history``: the most recent ``max_len`` items are kept.
     normalize : {"standard", "minmax", "log_standard", "none"}, default "standard"
@@ -151,6 +155,7 @@ multi_categorical, numeric, history, pretrained
     separator: str = "|"
     max_values: int = 16
     pooling: Pooling = "mean"
+    half_life: float = 5.0
     max_len: int = 50
     normalize: Normalize = "standard"
     path: str | None = None
@@ -199,6 +204,15 @@ multi_categorical, numeric, history, pretrained
         positive("max_values")
         if self.pooling not in get_args(Pooling):
             raise bad("pooling", "one of " + ", ".join(get_args(Pooling)))
+        if self.pooling == "recency" and self.kind != "history":
+            raise bad("pooling", "mean, sum or max: recency pooling needs an ordered history")
+        if (
+            isinstance(self.half_life, bool)
+            or not isinstance(self.half_life, (int, float))
+            or not (0 < self.half_life < float("inf"))
+        ):
+            raise bad("half_life", "a finite number of positions > 0 (e.g. 5)")
+        object.__setattr__(self, "half_life", float(self.half_life))
         positive("max_len")
         if self.normalize not in get_args(Normalize):
             raise bad("normalize", "one of " + ", ".join(get_args(Normalize)))

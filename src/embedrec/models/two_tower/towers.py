@@ -78,14 +78,21 @@ class _Tables(nn.ModuleDict):
         self._modules[key] = module
 
 
-def _pool(table: nn.Embedding, idx: Tensor, pooling: str) -> Tensor:
+def _pool(table: nn.Embedding, idx: Tensor, pooling: str, half_life: float = 5.0) -> Tensor:
     """Pool the rows of a padded bag ``idx`` (n, L) over its non-zero entries -> (n, dim).
 
-    mean: sum / number of non-padding entries; sum; max: elementwise max. A bag with no
-    non-padding entry gives zeros (no NaN, no -inf).
+    mean: sum / number of non-padding entries; sum; max: elementwise max; recency: weighted
+    mean with weight ``0.5 ** ((L - 1 - j) / half_life)`` at position j (the last position
+    is the most recent item). A bag with no non-padding entry gives zeros (no NaN, no -inf).
     """
     mask = idx != 0
     emb = table(idx)  # (n, L, dim)
+    if pooling == "recency":
+        length = idx.shape[1]
+        age = torch.arange(length - 1, -1, -1, device=idx.device, dtype=emb.dtype)
+        w = torch.pow(0.5, age / half_life).unsqueeze(0) * mask.to(emb.dtype)  # (n, L)
+        weighted: Tensor = (emb * w.unsqueeze(-1)).sum(dim=1)
+        return weighted / w.sum(dim=1, keepdim=True).clamp(min=1e-12)
     if pooling == "max":
         m = emb.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
         pooled: Tensor = torch.where(mask.any(dim=1, keepdim=True), m, torch.zeros_like(m))
@@ -411,7 +418,7 @@ class Tower(nn.Module):
             if spec.kind == "numeric":
                 parts.append(x.to(dtype).unsqueeze(1))
             elif spec.kind in BAG_KINDS:
-                parts.append(_pool(self.table(spec.name), x, spec.pooling))
+                parts.append(_pool(self.table(spec.name), x, spec.pooling, spec.half_life))
             else:
                 parts.append(self.tables[spec.name](x))
         h: Tensor = self.mlp(torch.cat(parts, dim=1))
