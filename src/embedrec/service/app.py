@@ -4,21 +4,26 @@
 ``GET  /v1/similar``          nearest keys of one key (``?key=...&k=10``), via the index
 ``POST /v1/similar``          nearest keys of a batch of keys (per-key ``null`` if unknown)
 ``POST /v1/recommend``        items for a history (Item2Vec: the model's own user vector
-                              and scoring; others: mean of unit vectors via the index)
-``POST /v1/score``            score of each candidate for a history (ranking feature)
+                              and scoring; TwoTower: the user tower over a user key, raw
+                              features and/or history, via the index; others: mean of unit
+                              vectors via the index)
+``POST /v1/score``            score of each candidate for a history (or TwoTower user)
 ``GET  /v1/embedding/{key}``  the vector of one key
 ``POST /v1/embeddings``       vectors of a batch of keys (per-key ``null`` if unknown)
-``GET  /v1/info``             model class, config, sizes, metric, index, limits, reload
+``GET  /v1/info``             model class, config, sizes, metric, index, limits, reload,
+                              and a TwoTower model's user features
 ``GET  /healthz``             liveness and the served generation
 ``POST /admin/reload``        load an artifact in the background and swap it in
 ``GET  /admin/reload``        outcome of the latest reload
 ============================  =====================================================
 
 Status codes: 404 for an unknown key in a single-key request (batches answer ``null`` for that
-key instead) and for a history with no known key when the model has no popularity fallback;
-422 for malformed input and ``k`` over ``--max-k``; 413 for a batch over ``--max-batch`` or a
-history over ``--max-history``; 409 for a reload while one is loading. User input never causes
-a 500; a 500 is a bug and is logged with its traceback.
+key instead) and for a history with no known key when the model has no popularity fallback
+and no user tower; 422 for malformed input, ``k`` over ``--max-k``, ``user``/``features``
+sent to a model that is not two-tower, and raw feature values of the wrong type; 413 for a
+batch over ``--max-batch`` (also the values of one multi-categorical feature) or a history over
+``--max-history``; 409 for a reload while one is loading. User input never causes a 500; a 500
+is a bug and is logged with its traceback.
 
 Query endpoints are ``async`` and compute inline on the event loop: a query takes 0.1-2 ms, so
 handing it to a thread pool costs more than it saves (with thread-pool handlers, threads
@@ -79,6 +84,11 @@ def _error(status: int, description: str) -> dict[int | str, dict[str, Any]]:
 _E404 = _error(404, "Unknown key.")
 _E413 = _error(413, "Too many keys: the message names the cap and the flag that raises it.")
 _E422 = _error(422, "Malformed input, or k over --max-k.")
+_E422_USER = _error(
+    422,
+    "Malformed input, k over --max-k, no history for a model without a user tower, user or "
+    "features for a model that is not TwoTower, or a raw feature value of the wrong type.",
+)
 
 
 def _fail(status: int, message: str) -> NoReturn:
@@ -107,6 +117,11 @@ class _Checks:
                 f"{n} {what} is over the cap max_batch={self.limits.max_batch}; split the "
                 "request, or start the server with a larger --max-batch",
             )
+
+    def features(self, features: dict[str, Any] | None) -> None:
+        for name, value in (features or {}).items():
+            if isinstance(value, list):
+                self.batch(len(value), f"values of feature {name!r}")
 
     def history(self, n: int) -> None:
         if n > self.limits.max_history:
@@ -143,6 +158,22 @@ def _safe_error(error: Any) -> Any:
     return {**error, "input": value}
 
 
+def _user_tower_info(art: ServedArtifact) -> s.UserTowerInfo | None:
+    rt = art.user_tower
+    if rt is None:
+        return None
+    return s.UserTowerInfo(
+        features=[
+            s.UserFeatureInfo(name=f.name, kind=f.kind, column=f.column, source=f.source)
+            for f in rt.features
+        ],
+        n_users=rt.n_users,
+        user_key_type=rt.user_key_type,
+        output_dim=rt.output_dim,
+        history=rt.has_history,
+    )
+
+
 def _reload_info(status: ReloadStatus) -> dict[str, Any]:
     return {
         "state": status.state,
@@ -165,8 +196,15 @@ Serves one embedrec model directory, read-only.
   server's `--max-k`; 413 for a batch over `--max-batch` or a history over `--max-history`.
   Every error body is `{"detail": ...}` saying what to change.
 * **Recommend and score**: Item2Vec models use their own user vector and scoring (a history
-  with no known key gets popular items, `fallback: true`); other models the mean of the
-  history's unit vectors, cosine (or dot) through the index.
+  with no known key gets popular items, `fallback: true`); TwoTower models run their user
+  tower (in NumPy) on `user` (a key), `features` (raw side features; `GET /v1/info` lists
+  them under `user_tower`) and/or `history`, and rank by cosine (or dot) through the index;
+  other models use the mean of the history's unit vectors, cosine (or dot) through the index.
+  `user` and `features` are for TwoTower models only (422 elsewhere).
+* **Cold start (TwoTower)**: an unknown `user` key is not an error; it gets the user tower's
+  default row (every feature missing), plus any `features` and `history` sent, and the
+  answer says `known_user: false`. A known user without `history` is answered from their
+  stored history, which `exclude_seen` excludes.
 * **Hot reload**: `POST /admin/reload` (optionally `{"path": DIR}`), `SIGHUP`, or
   `--watch SECONDS` load the new model in the background and swap it in atomically; every
   response carries the generation that answered it in `X-Embedrec-Generation`.
@@ -355,53 +393,74 @@ def create_app(
         )
 
     # ------------------------------------------------------------------ recommend / score
+    def user_inputs(
+        art: ServedArtifact, body: s.RecommendRequest | s.ScoreRequest
+    ) -> dict[str, Any]:
+        """The history, user and features of a request, parsed and checked against the caps."""
+        if body.history is not None:
+            check.history(len(body.history))
+        check.features(body.features)
+        return {
+            "history": None if body.history is None else art.parse_keys(body.history),
+            "user": None if body.user is None else art.parse_user(body.user),
+            "features": body.features,
+        }
+
     @app.post(
         "/v1/recommend",
         response_model=s.RecommendResponse,
-        responses={**_E404, **_E413, **_E422},
+        responses={**_E404, **_E413, **_E422_USER},
         tags=["recommend"],
     )
     async def recommend(body: s.RecommendRequest, response: Response) -> s.RecommendResponse:
-        """Top-``k`` items for a history.
+        """Top-``k`` items for a history (TwoTower: for a user key, raw features and/or a
+        history).
 
         Item2Vec models answer through ``Item2Vec.recommend_users`` (the model's user-vector
         strategy and scoring); a history with no known key gets its most popular items
-        (``fallback: true``). Other models rank by the cosine (or dot) to the mean of the known
-        history keys' unit vectors, through the index; a history with no known key is a 404
-        there. Unknown history keys are ignored and listed in ``unknown``.
+        (``fallback: true``). TwoTower models run their user tower on ``user``, ``features``
+        and ``history`` (as ``TwoTower.recommend``) and rank by cosine (or dot) through the
+        index: an unknown ``user`` is the cold-start user (``known_user: false``), a known
+        user without ``history`` is answered from (and ``exclude_seen`` excludes) their stored
+        history. Other models rank by the cosine (or dot) to the mean of the known history
+        keys' unit vectors, through the index; a history with no known key is a 404 there.
+        Unknown history keys are listed in ``unknown``.
         """
         art = served(response)
         check.k(body.k)
-        check.history(len(body.history))
-        history = art.parse_keys(body.history)
+        inputs = user_inputs(art, body)
         rec = library_call(
-            art.recommend, history, body.k, exclude_seen=body.exclude_seen, times=body.times
+            art.recommend, k=body.k, exclude_seen=body.exclude_seen, times=body.times, **inputs
         )
         return s.RecommendResponse(
             items=_neighbors(rec.ranked.keys, rec.ranked.scores),
             unknown=rec.unknown,
             fallback=rec.fallback,
+            known_user=rec.known_user,
             strategy=art.strategy,
         )
 
     @app.post(
         "/v1/score",
         response_model=s.ScoreResponse,
-        responses={**_E404, **_E413, **_E422},
+        responses={**_E404, **_E413, **_E422_USER},
         tags=["recommend"],
     )
     async def score(body: s.ScoreRequest, response: Response) -> s.ScoreResponse:
-        """Score of each candidate for a history: the number ``/v1/recommend`` ranks by.
+        """Score of each candidate for a history (TwoTower: for a user key, raw features
+        and/or a history, as in ``/v1/recommend``): the number ``/v1/recommend`` ranks by.
 
-        Item2Vec: ``Item2Vec.score``; others: cosine (or dot) of the mean of the history's
-        unit vectors and each candidate. ``null`` for an unknown candidate.
+        Item2Vec: ``Item2Vec.score``; TwoTower: cosine (or dot, the model's metric) of the
+        user tower's vector and each candidate; others: cosine (or dot) of the mean of the
+        history's unit vectors and each candidate. ``null`` for an unknown candidate.
         """
         art = served(response)
-        check.history(len(body.history))
         check.batch(len(body.candidates), "candidates")
-        history = art.parse_keys(body.history)
+        inputs = user_inputs(art, body)
         candidates = art.parse_keys(body.candidates)
-        scores, unknown, fallback = library_call(art.score, history, candidates, times=body.times)
+        scores, unknown, fallback = library_call(
+            art.score, candidates=candidates, times=body.times, **inputs
+        )
         return s.ScoreResponse(
             scores=scores,
             unknown=unknown,
@@ -457,7 +516,8 @@ def create_app(
 
     @app.get("/v1/info", response_model=s.InfoResponse, tags=["service"])
     async def info(response: Response) -> s.InfoResponse:
-        """What is served: model class and config, sizes, metric, index, limits, reloads."""
+        """What is served: model class and config, sizes, metric, index, limits, reloads, and
+        (TwoTower) the user tower's inputs: which go in ``features``, under which column."""
         art = served(response)
         emb = art.embeddings
         return s.InfoResponse(
@@ -471,6 +531,7 @@ def create_app(
                 kind=art.index_kind, params=art.index_params, source=art.index_source
             ),
             recommend_strategy=art.strategy,
+            user_tower=_user_tower_info(art),
             artifact_path=str(art.path.resolve()),
             loaded_at=art.loaded_at,
             load_seconds=art.load_seconds,

@@ -1,10 +1,11 @@
 """What the service serves: one loaded artifact directory and the queries it answers.
 
 :func:`load_artifact` reads a model directory once (embeddings, the Item2Vec model when there
-is one, and a similarity index: ``DIR/index/`` when saved, else built in memory) into an
-immutable :class:`ServedArtifact`. The HTTP layer (:mod:`embedrec.service.app`) only parses
-requests and formats answers; every query runs here, on NumPy, so it can be tested without
-a server and compared one to one with the library's own calls.
+is one, the user tower of a two-tower model, and a similarity index: ``DIR/index/`` when saved,
+else built in memory) into an immutable :class:`ServedArtifact`. The HTTP layer
+(:mod:`embedrec.service.app`) only parses requests and formats answers; every query runs
+here, on NumPy (a two-tower user tower too: no torch), so it can be tested without a server
+and compared one to one with the library's own calls.
 
 Nothing here writes to the artifact directory: the service is read-only.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..vectors import Embeddings, Key, read_keys_vectors
 if TYPE_CHECKING:
     from ..index import Index
     from ..models.item2vec import Item2Vec
+    from ..models.two_tower.serving import UserTowerRuntime
 
 __all__ = [
     "NoKnownKeyError",
@@ -62,12 +64,24 @@ class Ranked:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """A ranked answer for a history, the history keys the model did not know, and whether
-    the answer is the model's popularity fallback (a history with no known key)."""
+    """A ranked answer for a history, the history keys the model did not know, whether the
+    answer is the model's popularity fallback (a history with no known key), and, for a
+    two-tower request that named a user, whether that user is known (else ``None``)."""
 
     ranked: Ranked
     unknown: list[Key]
     fallback: bool
+    known_user: bool | None = None
+
+
+@dataclass(frozen=True)
+class _UserQuery:
+    """A two-tower request through the user tower: its vector and what to exclude."""
+
+    vector: npt.NDArray[np.float32]  # (dim,)
+    unknown: list[Key]  # history keys outside the catalogue
+    seen: list[Key]  # the history's known keys, or a known user's stored history
+    known_user: bool | None
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,7 @@ class ServedArtifact:
     model : Item2Vec or None
         The Item2Vec model, which ``/v1/recommend`` and ``/v1/score`` go through (its own user
         vectors and scoring); ``None`` for other artifacts, which use the mean of the
-        history's unit vectors and the index.
+        history's unit vectors and the index (or, for a two-tower model, the user tower).
     index : Index
         The similarity index over :attr:`embeddings`.
     index_source : {"loaded", "built"}
@@ -98,6 +112,10 @@ class ServedArtifact:
         When loading finished (UTC).
     generation : int
         0 for the artifact served at start, incremented by every successful reload.
+    user_tower : UserTowerRuntime or None
+        A two-tower model's user tower (run in numpy, no torch): ``/v1/recommend`` and
+        ``/v1/score`` turn a user key, raw side features and/or a history into the query
+        vector with it; ``None`` for other artifacts.
     """
 
     path: Path
@@ -110,6 +128,7 @@ class ServedArtifact:
     load_seconds: float
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     generation: int = 0
+    user_tower: UserTowerRuntime | None = None
 
     # ------------------------------------------------------------------ description
     @property
@@ -136,6 +155,11 @@ class ServedArtifact:
         if self.model is not None:
             cfg = self.model.config
             return f"item2vec: user_vector={cfg.user_vector}, scoring={cfg.scoring}"
+        if self.user_tower is not None:
+            inputs = ", ".join(f"{f.name} ({f.kind})" for f in self.user_tower.features)
+            return (
+                f"two-tower: the user tower over {inputs}; {self.embeddings.metric} via the index"
+            )
         return f"mean of the history's unit vectors, {self.embeddings.metric} via the index"
 
     # ------------------------------------------------------------------ keys
@@ -151,15 +175,18 @@ class ServedArtifact:
         >>> art.parse_key("2"), art.parse_key("x")
         (2, 'x')
         """
-        if self.embeddings.key_type == "int":
-            if isinstance(raw, str) and _INT_TEXT.fullmatch(raw):
-                return int(raw)
-            return raw
-        return raw if isinstance(raw, str) else str(raw)
+        return _parse_as(raw, self.embeddings.key_type)
 
     def parse_keys(self, raws: Sequence[str | int]) -> list[Key]:
         """:meth:`parse_key` of each element."""
         return [self.parse_key(r) for r in raws]
+
+    def parse_user(self, raw: str | int) -> Key:
+        """A request's user key in the two-tower model's user key type (as :meth:`parse_key`
+        does for items); unchanged for other artifacts, which take no user."""
+        if self.user_tower is None:
+            return raw
+        return _parse_as(raw, self.user_tower.user_key_type)
 
     def _indices(self, keys: Sequence[Key]) -> npt.NDArray[np.int64]:
         get = self.embeddings.key_to_index.get
@@ -183,33 +210,44 @@ class ServedArtifact:
 
     def recommend(
         self,
-        history: Sequence[Key],
+        history: Sequence[Key] | None,
         k: int,
         *,
         exclude_seen: bool = True,
         times: Sequence[float] | None = None,
+        user: Key | None = None,
+        features: Mapping[str, Any] | None = None,
     ) -> Recommendation:
-        """Top-``k`` items for a history.
+        """Top-``k`` items for a history (or, for a two-tower model, a user and features).
 
         Item2Vec goes through :meth:`Item2Vec.recommend_users` (its user-vector strategy and
-        scoring; a history with no known key gets its popularity fallback). Other models
-        search the index with the mean of the known history keys' unit vectors.
+        scoring; a history with no known key gets its popularity fallback). A two-tower model
+        runs its user tower on ``user``, ``features`` and ``history`` (the semantics of
+        ``TwoTower.recommend``: see :meth:`_user_query`) and searches the index with the
+        result. Other models search the index with the mean of the known history keys' unit
+        vectors.
 
         Raises
         ------
         NoKnownKeyError
-            A non-Item2Vec model and no known history key.
+            A model without a user tower or Item2Vec and no known history key.
         ValueError
-            A non-Item2Vec model and an empty history, or bad ``times`` (wrong length, or
-            missing where the model needs them).
+            ``user`` or ``features`` for a model without a user tower; no history for one
+            without; an empty history for a model that is neither Item2Vec nor two-tower;
+            bad ``times`` (wrong length, or missing where the model needs them); bad raw
+            feature values.
         """
+        if self.user_tower is not None:
+            self._check_times(times, history)
+            uq = self._user_query(history, user, features)
+            exclude = [uq.seen] if exclude_seen and uq.seen else None
+            res = self.index.search(uq.vector[None, :], k, exclude=exclude)
+            (ranked,) = _rows(res.keys, res.scores)
+            return Recommendation(ranked, uq.unknown, False, uq.known_user)
+        history = self._require_history(history, user, features)
         idx = self._indices(history)
         unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
-        if times is not None and len(times) != len(history):
-            raise ValueError(
-                f"times has {len(times)} entries but the history has {len(history)} keys; "
-                "give one time per history key"
-            )
+        self._check_times(times, history)
         if self.model is not None:
             rec = self.model.recommend_users(
                 [list(history)],
@@ -227,16 +265,20 @@ class ServedArtifact:
 
     def score(
         self,
-        history: Sequence[Key],
+        history: Sequence[Key] | None,
         candidates: Sequence[Key],
         *,
         times: Sequence[float] | None = None,
+        user: Key | None = None,
+        features: Mapping[str, Any] | None = None,
     ) -> tuple[list[float | None], list[Key], bool]:
         """Score of each candidate for a history: ``None`` for an unknown candidate.
 
         Item2Vec: :meth:`Item2Vec.score` (its scoring; popularity for a history with no known
-        key). Other models: the cosine (or dot, by the metric) of the mean of the history's
-        unit vectors and each candidate, the score ``/v1/recommend`` ranks by.
+        key). Two-tower: the cosine (or dot, by the metric) of the user tower's vector (of
+        ``user``, ``features`` and ``history``, as in :meth:`recommend`) and each candidate.
+        Other models: the cosine (or dot) of the mean of the history's unit vectors and each
+        candidate. Always the score ``/v1/recommend`` ranks by.
 
         Returns
         -------
@@ -247,18 +289,21 @@ class ServedArtifact:
         Raises
         ------
         NoKnownKeyError
-            A non-Item2Vec model and no known history key.
+            A model that is neither Item2Vec nor two-tower and no known history key.
         ValueError
-            A non-Item2Vec model and an empty history, or bad ``times``.
+            As :meth:`recommend`.
         """
+        cidx = self._indices(candidates)
+        if self.user_tower is not None:
+            self._check_times(times, history)
+            uq = self._user_query(history, user, features)
+            s = self._similarity(cidx, uq.vector)
+            vals = np.where(cidx >= 0, s, np.nan).tolist()
+            return [v if np.isfinite(v) else None for v in vals], uq.unknown, False
+        history = self._require_history(history, user, features)
         idx = self._indices(history)
         unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
-        cidx = self._indices(candidates)
-        if times is not None and len(times) != len(history):
-            raise ValueError(
-                f"times has {len(times)} entries but the history has {len(history)} keys; "
-                "give one time per history key"
-            )
+        self._check_times(times, history)
         if self.model is not None:
             s = self.model.score(
                 [list(history)],
@@ -267,17 +312,97 @@ class ServedArtifact:
             )[0]
             fallback = bool((idx < 0).all())
         else:
-            q = self._mean_unit(idx, history)
-            emb = self.embeddings
-            safe = np.where(cidx >= 0, cidx, 0)
-            if emb.metric == "cosine":
-                q = q / np.float32(max(float(np.linalg.norm(q)), 1e-30))
-                s = emb.unit_vectors[safe] @ q
-            else:
-                s = emb.vectors[safe] @ q
+            s = self._similarity(cidx, self._mean_unit(idx, history))
             fallback = False
         vals = np.where(cidx >= 0, s, np.nan).tolist()
         return [v if np.isfinite(v) else None for v in vals], unknown, fallback
+
+    def _similarity(self, cidx: npt.NDArray[np.int64], q: Any) -> Any:
+        """Cosine (or dot, by the metric) of ``q`` and the rows ``cidx`` (``-1``: any value)."""
+        emb = self.embeddings
+        safe = np.where(cidx >= 0, cidx, 0)
+        if emb.metric == "cosine":
+            q = q / np.float32(max(float(np.linalg.norm(q)), 1e-30))
+            return emb.unit_vectors[safe] @ q
+        return emb.vectors[safe] @ q
+
+    @staticmethod
+    def _check_times(times: Sequence[float] | None, history: Sequence[Key] | None) -> None:
+        if times is None:
+            return
+        if history is None:
+            raise ValueError("times were given without a history; send one time per history key")
+        if len(times) != len(history):
+            raise ValueError(
+                f"times has {len(times)} entries but the history has {len(history)} keys; "
+                "give one time per history key"
+            )
+
+    def _require_history(
+        self, history: Sequence[Key] | None, user: Key | None, features: Mapping[str, Any] | None
+    ) -> Sequence[Key]:
+        """The history of a request to a model without a user tower (which needs one and
+        takes no user or features)."""
+        if user is not None or features is not None:
+            given = " and ".join(
+                name for name, v in (("user", user), ("features", features)) if v is not None
+            )
+            raise ValueError(
+                f"{given} can only be given to a TwoTower model (it has a user tower); this "
+                f"service serves a model of class {self.model_class}, which recommends from the "
+                "history alone: send 'history' only"
+            )
+        if history is None:
+            raise ValueError(
+                f"history is required: a model of class {self.model_class} recommends from the "
+                "items of the history (only TwoTower models take a user key or features instead)"
+            )
+        return history
+
+    def _user_query(
+        self,
+        history: Sequence[Key] | None,
+        user: Key | None,
+        features: Mapping[str, Any] | None,
+    ) -> _UserQuery:
+        """The user tower's vector for one request, with ``TwoTower.recommend``'s semantics.
+
+        * ``user``: a known user brings their stored side features (and, without a history,
+          their stored history); an unknown key is the cold-start user, the encoder's
+          default row (every feature missing), not an error.
+        * ``features``: raw side features by column; they replace the user's stored ones
+          (a field left out is missing).
+        * ``history``: the items fed to the tower and excluded (keys outside the catalogue
+          are the unknown row and are reported); ``None`` uses a known user's stored history,
+          which is then what is excluded; ``[]`` is an empty history.
+        """
+        rt = self.user_tower
+        assert rt is not None
+        if history is None and user is None and features is None:
+            raise ValueError(
+                "give at least one of 'user' (a user key), 'features' (raw user features, "
+                "see GET /v1/info) or 'history' (item keys; [] for none)"
+            )
+        if features is not None:
+            rt.check_features(features)
+        q = rt.user_vectors(
+            None if history is None else [list(history)],
+            users=None if user is None else [user],
+            features=None if features is None else [features],
+        )[0]
+        if not np.isfinite(q).all():
+            raise ValueError(
+                "the user tower's output is not finite for these inputs; a numeric feature "
+                "is far outside the range the model was trained on: send a realistic value"
+            )
+        known_user = None if user is None else rt.knows_user(user)
+        if history is not None:
+            idx = self._indices(history)
+            unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
+            seen = [key for key, i in zip(history, idx.tolist(), strict=True) if i >= 0]
+        else:
+            unknown, seen = [], rt.stored_history(user)
+        return _UserQuery(q, unknown, seen, known_user)
 
     def vectors(self, keys: Sequence[Key]) -> list[list[float] | None]:
         """The stored vector of each key; ``None`` for an unknown key."""
@@ -303,6 +428,16 @@ class ServedArtifact:
         return self.embeddings.unit_vectors[known].mean(axis=0)
 
 
+def _parse_as(raw: str | int, key_type: str) -> Key:
+    """``raw`` in a key type: integer-looking text becomes an int for int keys, an int its
+    text for str keys; anything else unchanged (and then unknown)."""
+    if key_type == "int":
+        if isinstance(raw, str) and _INT_TEXT.fullmatch(raw):
+            return int(raw)
+        return raw
+    return raw if isinstance(raw, str) else str(raw)
+
+
 def _rows(keys: npt.NDArray[Any], scores: npt.NDArray[np.float32]) -> list[Ranked]:
     """Rows of an ``(n, k)`` result as :class:`Ranked`, dropping padding (non-finite scores)."""
     out = []
@@ -313,28 +448,43 @@ def _rows(keys: npt.NDArray[Any], scores: npt.NDArray[np.float32]) -> list[Ranke
 
 
 # ---------------------------------------------------------------------------------- loading
-def _read_embeddings(path: Path) -> tuple[str, dict[str, Any], Embeddings, Item2Vec | None]:
+_Read = tuple[str, dict[str, Any], Embeddings, "Item2Vec | None", "UserTowerRuntime | None"]
+
+
+def _read_embeddings(path: Path) -> _Read:
     if path.is_file():
-        return "word2vec-format", {}, Embeddings.load_word2vec_format(path), None
+        return "word2vec-format", {}, Embeddings.load_word2vec_format(path), None, None
     manifest = read_manifest(path)
     kind = str(manifest.get("class"))
     if kind == "Item2Vec":
         from ..models.item2vec import Item2Vec
 
         model = Item2Vec.load(path)
-        return kind, manifest, model.embeddings_, model
+        return kind, manifest, model.embeddings_, model, None
     if kind == "Word2Vec":
         from ..models.word2vec import Word2Vec
 
-        return kind, manifest, Word2Vec.load(path).embeddings_, None
+        return kind, manifest, Word2Vec.load(path).embeddings_, None, None
     if kind == "Embeddings":
-        return kind, manifest, Embeddings.load(path), None
-    # any other model directory that stores keys and vectors (DeepWalk, Node2Vec, ...)
+        return kind, manifest, Embeddings.load(path), None, None
+    # any other model directory that stores keys and vectors (DeepWalk, Node2Vec, TwoTower...)
     keys, vectors = read_keys_vectors(path)
     metric = manifest.get("metric", "cosine")
     if metric not in ("cosine", "dot"):
         raise ValueError(f"{path}/{MANIFEST} has metric={metric!r}; expected 'cosine' or 'dot'")
-    return kind, manifest, Embeddings(keys, vectors, metric=metric), None
+    emb = Embeddings(keys, vectors, metric=metric)
+    tower = None
+    if kind == "TwoTower":
+        # numpy only: serving a two-tower model does not need the torch extra
+        from ..models.two_tower.serving import UserTowerRuntime
+
+        tower = UserTowerRuntime.load(path)
+        if tower.output_dim != emb.dim or tower.item_keys.tolist() != emb.keys:
+            raise ValueError(
+                f"{path}: the user tower ({tower.output_dim}-d) does not match the item "
+                f"vectors ({len(emb)} x {emb.dim}); the directory is corrupt, re-save the model"
+            )
+    return kind, manifest, emb, None, tower
 
 
 def _index_for(
@@ -370,8 +520,8 @@ def load_artifact(
     Parameters
     ----------
     path : path
-        A Word2Vec, Item2Vec or Embeddings directory, any directory with ``manifest.json``,
-        ``keys.json`` and ``vectors.npy``, or a word2vec-format file.
+        A Word2Vec, Item2Vec, TwoTower or Embeddings directory, any directory with
+        ``manifest.json``, ``keys.json`` and ``vectors.npy``, or a word2vec-format file.
     index_kind : str, optional
         ``None`` loads ``path/index/`` when present, else builds an exact index; a kind always
         builds that index at load time.
@@ -393,7 +543,7 @@ def load_artifact(
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"model directory {p} does not exist; check the path")
-    model_class, manifest, emb, model = _read_embeddings(p)
+    model_class, manifest, emb, model, user_tower = _read_embeddings(p)
     if len(emb) == 0:
         raise ValueError(f"{p} holds no vectors; there is nothing to serve")
     emb.unit_vectors  # noqa: B018 - computed once now, not lazily by concurrent requests
@@ -409,6 +559,7 @@ def load_artifact(
         index_source=source,
         load_seconds=seconds,
         generation=generation,
+        user_tower=user_tower,
     )
     logger.info(
         "loaded %s %s: %d keys x %d dims, %s index %s, in %.2fs",

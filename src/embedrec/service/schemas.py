@@ -4,6 +4,9 @@ Keys are JSON strings or integers. A request key is read in the model's key type
 keys, integer-looking strings (``"42"``) are ints; with str keys, ints are their text. Other
 JSON values (floats, booleans, null, lists, objects) are refused with 422. Requests reject
 unknown fields (422), so a misspelt option is never silently ignored.
+
+Two-tower models also take a ``user`` key and raw user ``features`` in ``/v1/recommend`` and
+``/v1/score``; ``GET /v1/info`` lists the features (``user_tower``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictBool, StrictInt, StrictStr
 
 __all__ = [
     "EmbeddingResponse",
@@ -32,6 +35,8 @@ __all__ = [
     "SimilarBatchResponse",
     "SimilarResponse",
     "SimilarResult",
+    "UserFeatureInfo",
+    "UserTowerInfo",
 ]
 
 #: longest key a request may carry (longer is a 422); no artifact key is anywhere near it
@@ -42,6 +47,37 @@ Key = str | int
 K = Annotated[
     int, Field(ge=1, description="Results wanted (at most the server's --max-k).", examples=[10])
 ]
+
+#: most values one multi-categorical feature may carry in a request
+MAX_FEATURE_VALUES = 1000
+#: longest feature name (field of ``features``) a request may carry
+MAX_FEATURE_NAME = 256
+
+FeatureScalar = (
+    StrictBool
+    | Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+    | FiniteFloat
+    | Annotated[StrictStr, Field(max_length=MAX_KEY_LENGTH)]
+)
+FeatureValue = (
+    FeatureScalar
+    | Annotated[list[FeatureScalar | None], Field(max_length=MAX_FEATURE_VALUES)]
+    | None
+)
+UserFeatures = dict[Annotated[str, Field(max_length=MAX_FEATURE_NAME)], FeatureValue]
+
+_USER_DESCRIPTION = (
+    "TwoTower models only: the user's key. A known user brings their stored side features "
+    "and, when 'history' is omitted, their stored history (which exclude_seen then excludes). "
+    "An unknown key is a cold-start user: the user tower's default row (every feature "
+    "missing), not an error; known_user in the answer says which it was."
+)
+_FEATURES_DESCRIPTION = (
+    "TwoTower models only: raw user side features by column (GET /v1/info lists them under "
+    "user_tower.features, source 'features'): categorical one value, multi_categorical a list "
+    "(or a separator-joined string), numeric a number; null is missing. They replace the "
+    "user's stored features: a column left out is missing, not the stored value."
+)
 
 
 class _Request(BaseModel):
@@ -97,18 +133,34 @@ class SimilarBatchResponse(BaseModel):
 
 
 # ---------------------------------------------------------------------------------- recommend
-class RecommendRequest(_Request):
-    """``POST /v1/recommend``: items for a user given their history."""
+_HISTORY_DESCRIPTION = (
+    "The user's items, oldest first (at most --max-history). Required, except for TwoTower "
+    "models, where it may be omitted (a known user's stored history is used; none for "
+    "others) or empty (no history)."
+)
 
-    history: list[RequestKey] = Field(
-        description="The user's items, oldest first (at most --max-history).",
-        examples=[["t0_w1", "t0_w4"]],
+
+class RecommendRequest(_Request):
+    """``POST /v1/recommend``: items for a user given their history (two-tower models: their
+    key, raw features and/or history)."""
+
+    history: list[RequestKey] | None = Field(
+        None, description=_HISTORY_DESCRIPTION, examples=[["t0_w1", "t0_w4"]]
     )
     k: K = 10
-    exclude_seen: bool = Field(True, description="Never recommend an item of the history.")
+    exclude_seen: bool = Field(
+        True,
+        description="Never recommend an item of the history (TwoTower without a history: of "
+        "the known user's stored history).",
+    )
     times: list[FiniteFloat] | None = Field(
         None,
-        description="Event time of each history item (Item2Vec with recency_by='time').",
+        description="Event time of each history item (Item2Vec with recency_by='time'; "
+        "other models check the length and ignore them).",
+    )
+    user: RequestKey | None = Field(None, description=_USER_DESCRIPTION, examples=[42])
+    features: UserFeatures | None = Field(
+        None, description=_FEATURES_DESCRIPTION, examples=[{"segment": "s3"}]
     )
 
 
@@ -116,10 +168,18 @@ class RecommendResponse(BaseModel):
     """Recommended items, best first, and the history keys the model does not know."""
 
     items: list[Neighbor]
-    unknown: list[Key] = Field(description="History keys the model does not know (ignored).")
+    unknown: list[Key] = Field(
+        description="History keys the model does not know (ignored; a TwoTower model feeds "
+        "them to its user tower as the unknown item)."
+    )
     fallback: bool = Field(
         description="True when no history key is known and an Item2Vec model answered with "
         "its most popular items."
+    )
+    known_user: bool | None = Field(
+        None,
+        description="TwoTower with a 'user': whether the key is a known user (false: the "
+        "cold-start answer); null otherwise.",
     )
     strategy: str = Field(description="How the history became scores.")
 
@@ -127,17 +187,20 @@ class RecommendResponse(BaseModel):
 # ---------------------------------------------------------------------------------- score
 class ScoreRequest(_Request):
     """``POST /v1/score``: a real-time ranking feature, the score of each candidate for a
-    user."""
+    user (two-tower models: given by key, raw features and/or history, as in
+    ``/v1/recommend``)."""
 
-    history: list[RequestKey] = Field(
-        description="The user's items, oldest first (at most --max-history)."
-    )
+    history: list[RequestKey] | None = Field(None, description=_HISTORY_DESCRIPTION)
     candidates: list[RequestKey] = Field(
         description="Items to score (at most --max-batch).", examples=[["t0_w2", "t5_w0"]]
     )
     times: list[FiniteFloat] | None = Field(
-        None, description="Event time of each history item (Item2Vec with recency_by='time')."
+        None,
+        description="Event time of each history item (Item2Vec with recency_by='time'; "
+        "other models check the length and ignore them).",
     )
+    user: RequestKey | None = Field(None, description=_USER_DESCRIPTION)
+    features: UserFeatures | None = Field(None, description=_FEATURES_DESCRIPTION)
 
 
 class ScoreResponse(BaseModel):
@@ -215,6 +278,31 @@ class ReloadStatusInfo(BaseModel):
     error: str | None
 
 
+class UserFeatureInfo(BaseModel):
+    """One input of a two-tower model's user tower."""
+
+    name: str = Field(description="The feature's name in the model config.")
+    kind: Literal["id", "categorical", "multi_categorical", "numeric", "history", "pretrained"]
+    column: str | None = Field(
+        description="The field of 'features' that carries the raw value (source 'features'); "
+        "null for the others."
+    )
+    source: Literal["user", "history", "features"] = Field(
+        description="Where a request gives it: the 'user' key (id, pretrained), the "
+        "'history', or the 'features' object under 'column'."
+    )
+
+
+class UserTowerInfo(BaseModel):
+    """A two-tower model's user tower: what ``/v1/recommend`` and ``/v1/score`` accept."""
+
+    features: list[UserFeatureInfo] = Field(description="The tower's inputs, in order.")
+    n_users: int = Field(description="Known users (stored features and history).")
+    user_key_type: Literal["str", "int"]
+    output_dim: int
+    history: bool = Field(description="Whether the tower reads the user's history.")
+
+
 class InfoResponse(BaseModel):
     """``GET /v1/info``: what is being served."""
 
@@ -226,6 +314,9 @@ class InfoResponse(BaseModel):
     metric: Literal["cosine", "dot"]
     index: IndexInfo
     recommend_strategy: str
+    user_tower: UserTowerInfo | None = Field(
+        None, description="TwoTower models: the user tower's inputs; null for other models."
+    )
     artifact_path: str
     loaded_at: datetime
     load_seconds: float
