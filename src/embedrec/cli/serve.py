@@ -120,7 +120,7 @@ def serve(
 ) -> None:
     """Serve MODEL over HTTP: similar items, recommendations, scores and embeddings.
 
-    MODEL is a directory a train command wrote (Word2Vec, Item2Vec, Embeddings) or a
+    MODEL is a directory a train command wrote (Word2Vec, Item2Vec, TwoTower, Embeddings) or a
     word2vec-format file; it is only read. Endpoints are under /v1 (docs at /docs, health at
     /healthz). Reload a re-saved or new model without dropping requests with
     `POST /admin/reload` (body {"path": DIR} to switch directories), `kill -HUP PID`, or

@@ -64,8 +64,9 @@ class ServeConfig:
     Parameters
     ----------
     artifact : path
-        The model directory to serve (Word2Vec, Item2Vec, Embeddings, or any directory with
-        ``manifest.json``, ``keys.json`` and ``vectors.npy``), or a word2vec-format file.
+        The model directory to serve (Word2Vec, Item2Vec, TwoTower, Embeddings, or any
+        directory with ``manifest.json``, ``keys.json`` and ``vectors.npy``), or a
+        word2vec-format file.
     index_kind : str, optional
         Similarity index to build at start (``"exact"``, ``"hnsw"``, ``"ivf-flat"``,
         ``"ivf-pq"``). ``None``: load ``artifact/index/`` when it exists, else build an exact

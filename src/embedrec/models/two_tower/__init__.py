@@ -1,6 +1,6 @@
 """Two-tower (DSSM-style) retrieval models on PyTorch (``pip install "embedrec[torch]"``).
 
-``features`` and ``infer`` need no torch; every other name is imported on first use, so
+``features``, ``infer`` and ``serving`` need no torch; every other name is imported on first use, so
 ``import embedrec`` never imports torch. The module contract is in ``DESIGN.md`` beside
 this file.
 """
@@ -15,6 +15,7 @@ _LAZY = {
     "TowerConfig": "features",
     "TowerEncoder": "features",
     "numpy_tower_forward": "infer",
+    "UserTowerRuntime": "serving",
     "Tower": "towers",
     "TwoTowerNet": "towers",
     "RetrievalLoss": "losses",
