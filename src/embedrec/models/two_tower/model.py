@@ -37,6 +37,7 @@ from ...vectors import Embeddings, Key, write_keys_vectors
 from ..item2vec import Recommendations
 from .features import FeatureSpec, TowerConfig, TowerEncoder
 from .losses import CountFrequency, RetrievalLoss, StreamingFrequencyEstimator
+from .serving import _key_array, _py, encode_user_requests
 from .towers import TwoTowerNet
 
 logger = logging.getLogger("embedrec")
@@ -693,38 +694,15 @@ class TwoTower:
         """
         net, ue, _ = self._fitted()
         assert self._user_static is not None
-        n = _n_rows(histories, users, features)
-        codes = np.full(n, -1, dtype=np.int64)
-        if users is not None:
-            for j, u in enumerate(users):
-                if u is not None:
-                    codes[j] = self._user_index.get(_py(u), -1)
-        feats = {k: v[codes] for k, v in self._user_static.items()}  # -1: the default row
-        if features is not None:
-            rows = [j for j, f in enumerate(features) if f is not None]
-            if rows:
-                recs = []
-                for j in rows:
-                    rec = dict(features[j] or {})
-                    if "key" not in rec and users is not None and users[j] is not None:
-                        rec["key"] = users[j]
-                    recs.append(rec)
-                enc = ue.encode_records(recs)
-                for name, arr in enc.items():
-                    if name in feats:
-                        feats[name][rows] = arr
-        if self._has_history(self.config.user):
-            if histories is None:
-                hist = ue.encode_histories(
-                    [
-                        self.user_items_[c] if c >= 0 else np.zeros(0, np.int32)
-                        for c in codes.tolist()
-                    ],
-                    codes=True,
-                )
-            else:
-                hist = ue.encode_histories([np.asarray(list(h)) for h in histories])
-            feats[self._history_name()] = hist
+        feats = encode_user_requests(
+            ue,
+            self._user_static,
+            self._user_index,
+            self._items_of,
+            histories=histories,
+            users=users,
+            features=features,
+        )
         device = next(net.parameters()).device
         with torch.no_grad():
             out: npt.NDArray[np.float32] = net.user(_to_torch(feats, device)).float().cpu().numpy()
@@ -822,6 +800,10 @@ class TwoTower:
     ) -> Any:
         """Nearest items to ``key`` in the item tower's space (see ``Embeddings.most_similar``)."""
         return self._emb().most_similar(key, k=k, missing=missing)
+
+    def _items_of(self, code: int) -> npt.NDArray[np.int32]:
+        """A known user's stored item codes (empty for -1, an unknown user)."""
+        return self.user_items_[code] if code >= 0 else np.zeros(0, np.int32)
 
     def _has_history(self, tower: TowerConfig) -> bool:
         return any(f.kind == "history" for f in tower.features)
@@ -1156,29 +1138,6 @@ def _jsonable_rng(rng: np.random.Generator) -> dict[str, Any]:
 
 def _same(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
     return a is b or (len(a) == len(b) and bool(np.array_equal(a, b)))
-
-
-def _py(k: Any) -> Any:
-    """numpy scalars -> Python ints / strs (dictionary keys)."""
-    return k.item() if isinstance(k, np.generic) else k
-
-
-def _key_array(keys: list[Any]) -> npt.NDArray[Any]:
-    if keys and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
-        return np.asarray(keys, dtype=np.int64)
-    return np.asarray(keys, dtype=object)
-
-
-def _n_rows(*parts: Sequence[Any] | None) -> int:
-    sizes = {len(p) for p in parts if p is not None}
-    if not sizes:
-        raise ValueError("give histories, users or features (at least one)")
-    if len(sizes) > 1:
-        raise ValueError(
-            f"histories, users and features have different lengths {sorted(sizes)}; give "
-            "one entry per request in each"
-        )
-    return sizes.pop()
 
 
 __all__ = [

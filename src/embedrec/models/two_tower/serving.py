@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +66,54 @@ def _n_rows(*parts: Sequence[Any] | None) -> int:
             "one entry per request in each"
         )
     return sizes.pop()
+
+
+def encode_user_requests(
+    encoder: TowerEncoder,
+    static: Mapping[str, npt.NDArray[Any]],
+    user_index: Mapping[Any, int],
+    items_of: Callable[[int], npt.NDArray[Any]],
+    *,
+    histories: Sequence[Sequence[Hashable]] | None = None,
+    users: Sequence[Hashable | None] | None = None,
+    features: Sequence[Mapping[str, Any] | None] | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """Encoded user-tower inputs for a batch of requests (one row each).
+
+    The one place the request semantics live (``TwoTower.user_vectors`` and
+    :meth:`UserTowerRuntime.user_vectors` both call it): a known user takes their stored
+    side features (``static``: every user's encoded features in code order plus one last
+    row for an unknown user); a ``features`` mapping replaces the row's side features (with
+    ``"key"`` defaulting to the user key); a given history is encoded from item keys, and
+    without one a known user's stored history (``items_of(code)``, item codes) is used.
+    """
+    n = _n_rows(histories, users, features)
+    codes = np.full(n, -1, dtype=np.int64)
+    if users is not None:
+        for j, u in enumerate(users):
+            if u is not None:
+                codes[j] = user_index.get(_py(u), -1)
+    feats = {k: v[codes] for k, v in static.items()}  # -1: the default row
+    if features is not None:
+        rows = [j for j, f in enumerate(features) if f is not None]
+        if rows:
+            recs = []
+            for j in rows:
+                rec = dict(features[j] or {})
+                if "key" not in rec and users is not None and users[j] is not None:
+                    rec["key"] = users[j]
+                recs.append(rec)
+            for name, arr in encoder.encode_records(recs).items():
+                if name in feats:
+                    feats[name][rows] = arr
+    hist = [f for f in encoder.config.features if f.kind == "history"]
+    if hist:
+        if histories is None:
+            bag = encoder.encode_histories([items_of(c) for c in codes.tolist()], codes=True)
+        else:
+            bag = encoder.encode_histories([np.asarray(list(h)) for h in histories])
+        feats[hist[0].name] = bag
+    return feats
 
 
 @dataclass(frozen=True)
@@ -394,33 +442,15 @@ class UserTowerRuntime:
         ValueError
             None of the three given, or their lengths differ; a bad raw value.
         """
-        n = _n_rows(histories, users, features)
-        codes = np.full(n, -1, dtype=np.int64)
-        if users is not None:
-            for j, u in enumerate(users):
-                if u is not None:
-                    codes[j] = self._user_index.get(_py(u), -1)
-        feats = {k: v[codes] for k, v in self._static.items()}  # -1: the default row
-        if features is not None:
-            rows = [j for j, f in enumerate(features) if f is not None]
-            if rows:
-                recs = []
-                for j in rows:
-                    rec = dict(features[j] or {})
-                    if "key" not in rec and users is not None and users[j] is not None:
-                        rec["key"] = users[j]
-                    recs.append(rec)
-                for name, arr in self.encoder.encode_records(recs).items():
-                    if name in feats:
-                        feats[name][rows] = arr
-        if self._history is not None:
-            if histories is None:
-                hist = self.encoder.encode_histories(
-                    [self._items_of(c) for c in codes.tolist()], codes=True
-                )
-            else:
-                hist = self.encoder.encode_histories([np.asarray(list(h)) for h in histories])
-            feats[self._history.name] = hist
+        feats = encode_user_requests(
+            self.encoder,
+            self._static,
+            self._user_index,
+            self._items_of,
+            histories=histories,
+            users=users,
+            features=features,
+        )
         return numpy_tower_forward(self.config, self.weights, feats)
 
 
