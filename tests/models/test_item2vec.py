@@ -225,3 +225,23 @@ def test_bad_input_is_named():
     m.fit([["a", "b"]] * 5, progress=False)
     with pytest.raises(TypeError, match="wrap a single history in a list"):
         m.recommend_users(["a", "b"], k=1)
+
+
+def test_from_vectors_recommends_by_cosine_and_checks_shapes() -> None:
+    # three items on the unit circle: b is 10 degrees from a, c is 90 degrees from a, so a
+    # history [a] ranks b first (cos 10deg = 0.985) and c second (cos 90deg = 0)
+    vec = np.array(
+        [[1.0, 0.0], [np.cos(np.pi / 18), np.sin(np.pi / 18)], [0.0, 1.0]], dtype=np.float32
+    )
+    emb = Embeddings(["a", "b", "c"], vec)
+    model = Item2Vec.from_vectors(emb, counts=[5, 1, 9])
+    rec = model.recommend(["a"], k=2)
+    assert rec.keys.tolist() == ["b", "c"]
+    np.testing.assert_allclose(rec.scores, [np.cos(np.pi / 18), 0.0], atol=1e-6)
+    # a history with no known item falls back to the given counts (c is most popular)
+    s = model.score([["zz"]], np.array(["a", "b", "c"], dtype=object))
+    np.testing.assert_allclose(s[0], [5 / 9, 1 / 9, 1.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="counts has shape"):
+        Item2Vec.from_vectors(emb, counts=[1, 2])
+    with pytest.raises(ValueError, match="output_weights has shape"):
+        Item2Vec.from_vectors(emb, output_weights=np.zeros((2, 2), dtype=np.float32))

@@ -246,6 +246,60 @@ class Item2Vec(EmbeddingModel):
         self.epoch_stats_ = engine.epoch_stats_
         return self
 
+    @classmethod
+    def from_vectors(
+        cls,
+        embeddings: Embeddings,
+        *,
+        counts: npt.ArrayLike | None = None,
+        output_weights: npt.NDArray[np.float32] | None = None,
+        config: Item2VecConfig | None = None,
+    ) -> Item2Vec:
+        """A recommender over item vectors trained elsewhere (DeepWalk, EGES, a file).
+
+        User vectors, scoring, ``recommend`` / ``recommend_users`` / ``score`` (the
+        evaluation ``Scorer``) then work as for a trained Item2Vec.
+
+        Parameters
+        ----------
+        embeddings : Embeddings
+            Item vectors keyed by item key.
+        counts : (n_items,) int, optional
+            Training counts (the popularity fallback for histories with no known item);
+            default all ones.
+        output_weights : (n_items, dim) float32, optional
+            Context vectors for ``scoring="output"``.
+        config : Item2VecConfig, optional
+            Only the user-vector and scoring fields are used; default
+            ``Item2VecConfig(scoring="cosine")`` when ``output_weights`` is None.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> from embedrec import Embeddings
+        >>> emb = Embeddings(["a", "b", "c"], np.eye(3, dtype=np.float32))
+        >>> Item2Vec.from_vectors(emb).recommend(["a"], k=2).keys.tolist()[:1]
+        ['b']
+        """
+        if not isinstance(embeddings, Embeddings):
+            raise TypeError(f"embeddings must be an Embeddings, not {type(embeddings).__name__}")
+        if config is None:
+            config = Item2VecConfig(scoring="cosine" if output_weights is None else "output")
+        n = len(embeddings)
+        cnt = np.ones(n, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+        if cnt.shape != (n,):
+            raise ValueError(f"counts has shape {cnt.shape} but there are {n} item vectors")
+        if output_weights is not None and output_weights.shape != embeddings.vectors.shape:
+            raise ValueError(
+                f"output_weights has shape {output_weights.shape} but the vectors have shape "
+                f"{embeddings.vectors.shape}"
+            )
+        model = cls(config)
+        model.embeddings_ = embeddings
+        model.vocab_ = Vocab(list(embeddings.keys), cnt)
+        model.output_weights_ = output_weights
+        return model
+
     def _encode(self, data: SequenceInput, progress: bool) -> tuple[Vocab, Corpus]:
         min_count = self.config.min_count
         if isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], Corpus):
