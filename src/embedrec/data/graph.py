@@ -1,0 +1,1469 @@
+"""Graphs as CSR adjacency arrays with external node keys, and their readers.
+
+A :class:`Graph` stores **arcs** in compressed sparse row form: the out-neighbours of node
+``u`` are ``indices[indptr[u]:indptr[u + 1]]``, sorted ascending with no repeats, so an arc
+test is a binary search and the walk kernels take the arrays as they are. An undirected
+edge ``{u, v}`` with ``u != v`` is stored as the two arcs ``u -> v`` and ``v -> u``; an
+undirected self-loop ``{u, u}`` is stored once.
+
+Readers build the arrays in bulk: files are tokenised with numpy on the raw bytes and
+parsed by pyarrow (imported lazily), so no Python code runs per edge. The rules every
+constructor shares:
+
+* **Key order.** Node ``i`` is ``keys[i]``. Keys are numbered in order of first appearance
+  (``src[0], dst[0], src[1], ...``; token order in files); ``nodes=`` puts given keys first.
+* **Duplicates** (the same arc twice; for an undirected graph ``(u, v)`` and ``(v, u)`` are
+  the same edge) merge by ``duplicates``: ``"sum"``, ``"max"`` or ``"first"`` (input
+  order). An unweighted graph stays unweighted: its duplicates simply collapse.
+* **Self-loops** are kept (once per node for an undirected graph) or dropped with
+  ``self_loops="drop"``.
+* **Isolated nodes** (no arc at all) and **dangling nodes** (directed graph, out-degree 0)
+  are kept as nodes with empty rows; walks stop there.
+* **Keys** are ``int64`` or ``str`` (an object array), never both in one graph.
+* **Weights** are finite and > 0; anything else raises ``ValueError`` naming the row or
+  line. Weights are stored as ``float32`` (merged in float64 first).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from .._io import atomic_open
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps
+
+    from .corpus import Corpus
+    from .interactions import Sequences
+
+logger = logging.getLogger("embedrec")
+
+PathLike = str | os.PathLike[str]
+NodeType = Literal["auto", "int", "str"]
+Duplicates = Literal["sum", "max", "first"]
+SelfLoops = Literal["keep", "drop"]
+
+#: version of the ``.npz`` layout written by :meth:`Graph.save`
+GRAPH_FORMAT_VERSION = 1
+_INT32_MAX = int(np.iinfo(np.int32).max)
+#: ASCII whitespace, the separators of ``bytes.split()``
+_WS_BYTES = (9, 10, 11, 12, 13, 32)
+_WS_TABLE = np.zeros(256, dtype=bool)
+_WS_TABLE[list(_WS_BYTES)] = True
+_INT_RE = r"^-?[0-9]+$"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Graph:
+    """A directed or undirected graph in CSR form, with external node keys.
+
+    Parameters
+    ----------
+    indptr : (n_nodes + 1,) int64
+        Row pointers: ``indptr[0] == 0``, non-decreasing, ``indptr[-1] == n_arcs``.
+    indices : (n_arcs,) int32
+        Target node of each arc; strictly ascending within each row (no duplicate arcs).
+    weights : (n_arcs,) float32 or None
+        Arc weights, finite and > 0; ``None`` means unweighted (every weight 1).
+    keys : (n_nodes,) int64 or object (str) ndarray
+        Unique external node ids; node index ``i`` is ``keys[i]``.
+    directed : bool
+        For ``False`` the arcs must be symmetric (with equal weights both ways).
+
+    The constructor checks every invariant (in O(n_arcs log n_arcs)); the ``from_*``
+    classmethods build valid arrays and skip the checks.
+
+    Examples
+    --------
+    >>> g = Graph.from_edges(["a", "b", "a"], ["b", "c", "c"])
+    >>> g.n_nodes, g.n_edges, g.n_arcs
+    (3, 3, 6)
+    >>> g.keys.tolist(), g.neighbors(0).tolist()
+    (['a', 'b', 'c'], [1, 2])
+    >>> g.index_of(["c", "a"]).tolist()
+    [2, 0]
+    """
+
+    indptr: npt.NDArray[np.int64]
+    indices: npt.NDArray[np.int32]
+    weights: npt.NDArray[np.float32] | None
+    keys: npt.NDArray[Any]
+    directed: bool
+
+    def __post_init__(self) -> None:
+        indptr = np.ascontiguousarray(self.indptr)
+        indices = np.ascontiguousarray(self.indices)
+        if indptr.ndim != 1 or indptr.size < 1 or indptr.dtype.kind not in "iu":
+            raise ValueError(
+                f"indptr must be a 1-D integer array of n_nodes + 1 row pointers, got "
+                f"dtype {indptr.dtype} and shape {indptr.shape}"
+            )
+        if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+            raise ValueError(
+                f"indices must be a 1-D integer array, got dtype {indices.dtype} "
+                f"and shape {indices.shape}"
+            )
+        indptr = indptr.astype(np.int64, copy=False)
+        n = indptr.size - 1
+        if n > _INT32_MAX:
+            raise ValueError(f"{n} nodes do not fit int32 indices; split the graph")
+        if indptr[0] != 0 or indptr[-1] != indices.size or np.any(np.diff(indptr) < 0):
+            raise ValueError(
+                f"indptr must start at 0, be non-decreasing and end at n_arcs="
+                f"{indices.size}; got {indptr[0]}..{indptr[-1]}"
+            )
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            raise ValueError(
+                f"indices must lie in [0, n_nodes={n}); got {indices.min()}..{indices.max()}"
+            )
+        indices = indices.astype(np.int32, copy=False)
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        if indices.size > 1:
+            same_row = rows[1:] == rows[:-1]
+            if np.any(same_row & (indices[1:] <= indices[:-1])):
+                raise ValueError(
+                    "indices must be strictly ascending within each row (sorted, no "
+                    "duplicate arcs); build the graph with Graph.from_edges"
+                )
+        weights = self.weights
+        if weights is not None:
+            weights = np.ascontiguousarray(weights, dtype=np.float32)
+            if weights.shape != indices.shape:
+                raise ValueError(
+                    f"weights has shape {weights.shape} but indices has shape "
+                    f"{indices.shape}; give one weight per arc or weights=None"
+                )
+            bad = ~(np.isfinite(weights) & (weights > 0))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(
+                    f"weights[{i}] = {weights[i]} is invalid; arc weights must be finite and > 0"
+                )
+        keys = _key_column(self.keys, "keys")
+        if keys.shape != (n,):
+            raise ValueError(
+                f"keys has shape {keys.shape} but indptr describes {n} nodes; give one key per node"
+            )
+        _check_unique(keys, "keys")
+        if not self.directed:
+            r_sorted = np.lexsort((rows, indices))
+            symmetric = np.array_equal(indices[r_sorted], rows) and np.array_equal(
+                rows[r_sorted], indices
+            )
+            if symmetric and weights is not None:
+                symmetric = np.array_equal(weights[r_sorted], weights)
+            if not symmetric:
+                raise ValueError(
+                    "directed=False but the arcs are not symmetric (every arc u->v needs "
+                    "v->u with the same weight); pass directed=True or build the graph "
+                    "with Graph.from_edges(..., directed=False)"
+                )
+        object.__setattr__(self, "indptr", indptr)
+        object.__setattr__(self, "indices", indices)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "directed", bool(self.directed))
+
+    @classmethod
+    def _trusted(
+        cls,
+        indptr: npt.NDArray[np.int64],
+        indices: npt.NDArray[np.int32],
+        weights: npt.NDArray[np.float32] | None,
+        keys: npt.NDArray[Any],
+        directed: bool,
+    ) -> Graph:
+        """Wrap arrays that a constructor of this module built (invariants hold)."""
+        g = object.__new__(cls)
+        for name, value in (
+            ("indptr", indptr),
+            ("indices", indices),
+            ("weights", weights),
+            ("keys", keys),
+            ("directed", bool(directed)),
+        ):
+            object.__setattr__(g, name, value)
+        return g
+
+    # ------------------------------------------------------------------ properties
+    def __repr__(self) -> str:
+        kind = "directed" if self.directed else "undirected"
+        w = ", weighted" if self.weights is not None else ""
+        return f"Graph({self.n_nodes} nodes, {self.n_edges} edges, {kind}{w})"
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes (isolated ones included)."""
+        return int(self.indptr.size - 1)
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of stored arcs (an undirected edge ``u != v`` counts twice)."""
+        return int(self.indices.size)
+
+    @cached_property
+    def n_self_loops(self) -> int:
+        """Number of arcs ``u -> u``."""
+        rows = np.repeat(np.arange(self.n_nodes, dtype=np.int64), np.diff(self.indptr))
+        return int(np.count_nonzero(rows == self.indices))
+
+    @property
+    def n_edges(self) -> int:
+        """Edges: ``n_arcs`` if directed, else ``(n_arcs + n_self_loops) / 2``."""
+        if self.directed:
+            return self.n_arcs
+        return (self.n_arcs + self.n_self_loops) // 2
+
+    @property
+    def is_weighted(self) -> bool:
+        """Whether the graph carries arc weights (``weights is not None``)."""
+        return self.weights is not None
+
+    def out_degree(self) -> npt.NDArray[np.int64]:
+        """(n_nodes,) int64 number of out-arcs of each node (a self-loop counts once)."""
+        return np.diff(self.indptr)
+
+    def neighbors(self, idx: int) -> npt.NDArray[np.int32]:
+        """Out-neighbours of node index ``idx``: a sorted int32 view into ``indices``.
+
+        Raises
+        ------
+        IndexError
+            If ``idx`` is not in ``[-n_nodes, n_nodes)``.
+        """
+        n = self.n_nodes
+        i = int(idx)
+        if not -n <= i < n:
+            raise IndexError(
+                f"node index {idx} is out of range for {n} nodes; map keys with index_of"
+            )
+        i %= n
+        return self.indices[self.indptr[i] : self.indptr[i + 1]]
+
+    @cached_property
+    def key_to_index(self) -> dict[Hashable, int]:
+        """``{key: node index}`` (built on first use, then cached)."""
+        return {k: i for i, k in enumerate(self.keys.tolist())}
+
+    @cached_property
+    def _key_sorter(self) -> npt.NDArray[np.intp]:
+        return np.argsort(self.keys, kind="stable")
+
+    @overload
+    def index_of(self, keys: str | int | np.integer[Any]) -> int: ...
+
+    @overload
+    def index_of(
+        self, keys: list[Any] | tuple[Any, ...] | npt.NDArray[Any]
+    ) -> npt.NDArray[np.int32]: ...
+
+    def index_of(
+        self,
+        keys: str | int | np.integer[Any] | list[Any] | tuple[Any, ...] | npt.NDArray[Any],
+    ) -> int | npt.NDArray[np.int32]:
+        """Node indices of external keys.
+
+        Parameters
+        ----------
+        keys
+            One key (returns an ``int``) or a sequence / array of keys (returns a
+            ``(n_keys,)`` int32 array).
+
+        Raises
+        ------
+        KeyError
+            Listing the keys that are not nodes of the graph.
+        """
+        if isinstance(keys, (str, int, np.integer)):
+            return int(self.index_of([keys])[0])
+        n = self.n_nodes
+        q = np.asarray(keys)
+        if q.ndim != 1:
+            q = q.reshape(-1)
+        if self.keys.dtype.kind == "i" and q.dtype.kind in "iu":
+            sorter = self._key_sorter
+            pos = np.searchsorted(self.keys, q, sorter=sorter)
+            pos_c = np.minimum(pos, max(n - 1, 0))
+            out = sorter[pos_c] if n else np.zeros(q.size, dtype=np.intp)
+            found = (pos < n) & (self.keys[out] == q) if n else np.zeros(q.size, dtype=bool)
+            if not found.all():
+                _raise_unknown(q[~found].tolist())
+            return out.astype(np.int32)
+        lookup = self.key_to_index
+        idx = [lookup.get(k, -1) for k in q.tolist()]
+        arr = np.asarray(idx, dtype=np.int32)
+        if np.any(arr < 0):
+            _raise_unknown([k for k, i in zip(q.tolist(), idx, strict=True) if i < 0])
+        return arr
+
+    def to_scipy(self) -> sps.csr_matrix:
+        """The ``(n_nodes, n_nodes)`` float32 CSR adjacency matrix (1.0 where unweighted)."""
+        import scipy.sparse as sps
+
+        data = np.ones(self.n_arcs, dtype=np.float32) if self.weights is None else self.weights
+        n = self.n_nodes
+        return sps.csr_matrix((data, self.indices, self.indptr), shape=(n, n), copy=True)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: PathLike) -> None:
+        """Write the graph to one ``.npz`` file (atomically; no pickles).
+
+        The file is written at ``path`` exactly (no extension is added). String keys are
+        stored as a fixed-width unicode array.
+
+        Raises
+        ------
+        ValueError
+            If a string key ends with a NUL character (unicode arrays cannot hold it).
+        """
+        keys = self.keys
+        if keys.dtype == object:
+            if any(k.endswith("\x00") for k in keys.tolist()):
+                raise ValueError(
+                    "a str key ends with '\\x00', which a .npz unicode array cannot keep; "
+                    "rename the key before saving"
+                )
+            keys = np.array(keys.tolist(), dtype=str) if keys.size else np.zeros(0, "U1")
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "format_version": np.array(GRAPH_FORMAT_VERSION, dtype=np.int64),
+            "indptr": self.indptr,
+            "indices": self.indices,
+            "keys": keys,
+            "directed": np.array(self.directed),
+        }
+        if self.weights is not None:
+            arrays["weights"] = self.weights
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: PathLike) -> Graph:
+        """Read a graph written by :meth:`save`; every invariant is checked again.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If the file is not a graph ``.npz`` (or needs a newer embedrec).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"graph file {path} does not exist; check the path")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
+        except (ValueError, OSError) as exc:
+            raise ValueError(
+                f"{path} is not a graph .npz file ({exc}); write one with Graph.save"
+            ) from exc
+        missing = {"format_version", "indptr", "indices", "keys", "directed"} - set(data)
+        if missing:
+            raise ValueError(
+                f"{path} lacks the arrays {sorted(missing)}: it is not a graph written by "
+                "Graph.save"
+            )
+        version = int(data["format_version"])
+        if version > GRAPH_FORMAT_VERSION:
+            raise ValueError(
+                f"{path} has format_version={version}; this embedrec reads versions <= "
+                f"{GRAPH_FORMAT_VERSION}: upgrade embedrec"
+            )
+        keys = data["keys"]
+        if keys.dtype.kind == "U":
+            keys = keys.astype(object)
+        return cls(
+            indptr=data["indptr"],
+            indices=data["indices"],
+            weights=data.get("weights"),
+            keys=keys,
+            directed=bool(data["directed"]),
+        )
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_edges(
+        cls,
+        src: npt.ArrayLike,
+        dst: npt.ArrayLike,
+        weights: npt.ArrayLike | None = None,
+        *,
+        directed: bool = False,
+        nodes: npt.ArrayLike | None = None,
+        self_loops: SelfLoops = "keep",
+        duplicates: Duplicates = "sum",
+    ) -> Graph:
+        """Build a graph from parallel arrays of edge endpoints (keys).
+
+        Parameters
+        ----------
+        src, dst : (n_edges,) int or str keys
+            Edge ``i`` joins ``src[i]`` and ``dst[i]`` (an arc ``src[i] -> dst[i]`` when
+            ``directed``).
+        weights : (n_edges,) float, optional
+            Finite and > 0. Without weights the graph is unweighted.
+        directed : bool
+            Undirected edges are stored as two arcs (a self-loop as one).
+        nodes : (n_nodes,) keys, optional
+            Unique keys that come first, in this order; keys of ``nodes`` without an edge
+            become isolated nodes. Other keys follow in order of first appearance
+            (``src[0], dst[0], src[1], ...``).
+        self_loops : {"keep", "drop"}
+        duplicates : {"sum", "max", "first"}
+            How repeated arcs (undirected: ``(u, v)`` and ``(v, u)`` too) merge their
+            weights; ``"first"`` keeps the weight of the earliest row. Ignored when
+            unweighted: duplicates collapse and the graph stays unweighted.
+
+        Returns
+        -------
+        Graph
+
+        Raises
+        ------
+        ValueError
+            Mismatched lengths, a weight that is not finite and > 0 (the first bad row is
+            named), duplicate ``nodes``, or keys that mix ints and strings.
+        TypeError
+            Keys that are neither int nor str.
+
+        Examples
+        --------
+        >>> g = Graph.from_edges([1, 1, 2], [2, 2, 2], [1.0, 2.5, 4.0], directed=True)
+        >>> g.keys.tolist(), g.indptr.tolist(), g.indices.tolist(), g.weights.tolist()
+        ([1, 2], [0, 1, 2], [1, 1], [3.5, 4.0])
+        """
+        _check_choice("self_loops", self_loops, ("keep", "drop"))
+        _check_choice("duplicates", duplicates, ("sum", "max", "first"))
+        s = _key_column(src, "src")
+        d = _key_column(dst, "dst")
+        if s.shape != d.shape:
+            raise ValueError(
+                f"src has shape {s.shape} but dst has shape {d.shape}; give one dst per src"
+            )
+        w: npt.NDArray[np.float64] | None = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+            if w.shape != s.shape:
+                raise ValueError(
+                    f"weights has shape {w.shape} but src has shape {s.shape}; give one "
+                    "weight per edge or weights=None"
+                )
+            bad = ~(np.isfinite(w) & (w > 0))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(
+                    f"weights[{i}] = {w[i]} (edge {s[i]!r} -> {d[i]!r}) is invalid; "
+                    "weights must be finite and > 0: drop the edge or give it a positive "
+                    "weight"
+                )
+        parts = []
+        n_given = 0
+        if nodes is not None:
+            given = _key_column(nodes, "nodes")
+            _check_unique(given, "nodes")
+            n_given = given.size
+            if n_given:
+                parts.append(given)
+        inter = np.empty(2 * s.size, dtype=_common_key_dtype(s, d, "src", "dst"))
+        inter[0::2] = s
+        inter[1::2] = d
+        parts.append(inter)
+        if n_given:
+            _common_key_dtype(parts[0], inter, "nodes", "src/dst")
+        allkeys = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        keys, codes = _encode_first(allkeys)
+        edge_codes = codes[n_given:]
+        return _assemble(
+            keys,
+            edge_codes[0::2],
+            edge_codes[1::2],
+            w,
+            directed=directed,
+            self_loops=self_loops,
+            duplicates=duplicates,
+        )
+
+    @classmethod
+    def from_edgelist(
+        cls,
+        path: PathLike,
+        *,
+        directed: bool = False,
+        weighted: bool | None = None,
+        delimiter: str | None = None,
+        comment: str | None = "#",
+        node_type: NodeType = "auto",
+        self_loops: SelfLoops = "keep",
+        duplicates: Duplicates = "sum",
+    ) -> Graph:
+        """Read an edge list: one ``src dst [weight]`` per line.
+
+        Parameters
+        ----------
+        path
+            Text file (UTF-8; ``.gz`` is decompressed). Blank lines are skipped.
+        directed : bool
+        weighted : bool or None
+            ``None``: weighted iff every line has a third column (a file where only some
+            lines do is read unweighted, with a warning). ``False``: a third column is
+            ignored. ``True``: every line must have one.
+        delimiter : str or None
+            ``None`` detects it: comma-separated when the first data line holds a comma,
+            else runs of spaces and tabs. A given one-character delimiter (e.g. ``"\\t"``)
+            is strict: an empty field is an error. Fields never contain whitespace and
+            there is no quoting.
+        comment : str or None
+            One character that starts a comment (anywhere on a line); ``None`` for none.
+        node_type : {"auto", "int", "str"}
+            ``"auto"``: int64 keys if every id parses as an integer, else str keys.
+        self_loops, duplicates
+            As in :meth:`from_edges`.
+
+        Raises
+        ------
+        ValueError
+            A malformed line (wrong number of columns, bad weight, non-integer id with
+            ``node_type="int"``, empty field), naming the file and line; an empty file.
+        FileNotFoundError
+            If ``path`` does not exist.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.csv"
+        >>> _ = p.write_text("# src,dst,weight\\n1,2,0.5\\n2,3,2\\n")
+        >>> g = Graph.from_edgelist(p)
+        >>> g.keys.tolist(), g.n_edges, g.weights.tolist()
+        ([1, 2, 3], 2, [0.5, 0.5, 2.0, 2.0])
+        """
+        _check_choice("node_type", node_type, ("auto", "int", "str"))
+        _check_choice("self_loops", self_loops, ("keep", "drop"))
+        _check_choice("duplicates", duplicates, ("sum", "max", "first"))
+        tok = _Tokens.read(path, delimiter=delimiter, comment=comment, sniff=True)
+        if tok.n_lines == 0:
+            raise ValueError(f"{tok.path} holds no edges; give a file of 'src dst' lines")
+        ntok = tok.line_ntok
+        bad = (ntok < 2) | (ntok > 3)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise tok.line_error(
+                i, f"expected 2 or 3 columns (src dst [weight]), found {int(ntok[i])}"
+            )
+        has_w = ntok == 3
+        if weighted is None:
+            use_w = bool(has_w.all())
+            if has_w.any() and not use_w:
+                i = int(np.argmin(has_w))
+                logger.warning(
+                    "%s: some lines have a weight column but line %d does not; reading the "
+                    "graph unweighted (pass weighted=True to require weights)",
+                    tok.path,
+                    int(tok.line_no[i]),
+                )
+        elif weighted:
+            if not has_w.all():
+                i = int(np.argmin(has_w))
+                raise tok.line_error(
+                    i, "weighted=True but the line has no weight column (src dst weight)"
+                )
+            use_w = True
+        else:
+            use_w = False
+        first = tok.line_first
+        id_tok = np.empty(2 * first.size, dtype=np.int64)
+        id_tok[0::2] = first
+        id_tok[1::2] = first + 1
+        keys, codes = tok.keys(id_tok, node_type, header_check=True)
+        w = tok.floats(first + 2, "weight") if use_w else None
+        return _assemble(
+            keys,
+            codes[0::2],
+            codes[1::2],
+            w,
+            directed=directed,
+            self_loops=self_loops,
+            duplicates=duplicates,
+        )
+
+    @classmethod
+    def from_adjlist(
+        cls,
+        path: PathLike,
+        *,
+        directed: bool = False,
+        node_type: NodeType = "auto",
+        self_loops: SelfLoops = "keep",
+    ) -> Graph:
+        """Read an adjacency list: one ``node nbr nbr ...`` per line (whitespace).
+
+        Each line adds the edges ``node -- nbr`` (arcs ``node -> nbr`` when ``directed``);
+        a line with only a node adds an isolated node. Files that list every undirected
+        edge at both ends (DeepWalk's format) give each edge once. ``#`` starts a comment.
+        The graph is unweighted; keys are numbered in order of first appearance in the file.
+
+        Raises
+        ------
+        ValueError
+            An empty file, or a non-integer id with ``node_type="int"``, naming the line.
+        FileNotFoundError
+            If ``path`` does not exist.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.adjlist"
+        >>> _ = p.write_text("1 2 3\\n2 1\\n3 1\\n4\\n")
+        >>> g = Graph.from_adjlist(p)
+        >>> g.keys.tolist(), g.n_edges, g.out_degree().tolist()
+        ([1, 2, 3, 4], 2, [2, 1, 1, 0])
+        """
+        _check_choice("node_type", node_type, ("auto", "int", "str"))
+        _check_choice("self_loops", self_loops, ("keep", "drop"))
+        tok = _Tokens.read(path, delimiter=None, comment="#", sniff=False)
+        if tok.n_lines == 0:
+            raise ValueError(f"{tok.path} holds no nodes; give a file of 'node nbr ...' lines")
+        keys, codes = tok.keys(
+            np.arange(tok.n_tokens, dtype=np.int64), node_type, header_check=True
+        )
+        is_head = np.zeros(tok.n_tokens, dtype=bool)
+        is_head[tok.line_first] = True
+        src = np.repeat(codes[tok.line_first], tok.line_ntok - 1)
+        dst = codes[~is_head]
+        return _assemble(
+            keys, src, dst, None, directed=directed, self_loops=self_loops, duplicates="sum"
+        )
+
+    @classmethod
+    def from_scipy(
+        cls,
+        matrix: Any,
+        *,
+        keys: npt.ArrayLike | None = None,
+        directed: bool | None = None,
+    ) -> Graph:
+        """Build a graph from a square adjacency matrix (scipy sparse or dense).
+
+        Parameters
+        ----------
+        matrix : (n, n) sparse matrix / array or ndarray
+            Every non-zero entry ``(i, j)`` is an arc ``i -> j`` weighted by its value
+            (duplicate sparse entries are summed first). All values 1 -> unweighted.
+        keys : (n,) int or str keys, optional
+            Default ``0 .. n-1`` (int64).
+        directed : bool or None
+            ``None``: undirected iff the matrix is symmetric. ``False`` on an asymmetric
+            matrix symmetrises it with ``max(A, A.T)`` (e.g. an upper-triangular matrix
+            becomes its undirected graph).
+
+        Raises
+        ------
+        ValueError
+            A non-square matrix, negative or non-finite values, or a wrong number of keys.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = Graph.from_scipy(np.array([[0, 1, 0], [1, 0, 2], [0, 2, 0]]))
+        >>> g.directed, g.n_edges, g.weights.tolist()
+        (False, 2, [1.0, 1.0, 2.0, 2.0])
+        """
+        m = _as_csr(matrix)
+        n = m.shape[0]
+        data = m.data
+        bad = ~(np.isfinite(data) & (data >= 0))
+        if bad.any():
+            row = int(np.searchsorted(m.indptr, int(np.argmax(bad)), side="right")) - 1
+            col = int(m.indices[int(np.argmax(bad))])
+            raise ValueError(
+                f"matrix[{row}, {col}] = {data[int(np.argmax(bad))]} is invalid; adjacency "
+                "values must be finite and >= 0 (zero = no arc)"
+            )
+        m.eliminate_zeros()
+        if directed is None:
+            directed = (m != m.T).nnz != 0
+        if not directed:
+            m = m.maximum(m.T).tocsr()
+        m.sum_duplicates()
+        m.sort_indices()
+        if keys is None:
+            key_arr: npt.NDArray[Any] = np.arange(n, dtype=np.int64)
+        else:
+            key_arr = _key_column(keys, "keys")
+            if key_arr.shape != (n,):
+                raise ValueError(
+                    f"keys has shape {key_arr.shape} but the matrix has shape {m.shape}; "
+                    "give one key per row"
+                )
+            _check_unique(key_arr, "keys")
+        w = m.data.astype(np.float32)
+        weights = None if bool(np.all(m.data == 1)) else w
+        return cls._trusted(
+            np.asarray(m.indptr, dtype=np.int64),
+            np.asarray(m.indices, dtype=np.int32),
+            weights,
+            key_arr,
+            bool(directed),
+        )
+
+    @classmethod
+    def from_mat(
+        cls, path: PathLike, *, variable: str = "network", directed: bool | None = None
+    ) -> Graph:
+        """Read the adjacency matrix ``variable`` of a MATLAB ``.mat`` file.
+
+        Node ``i`` is matrix row ``i`` (keys ``0 .. n-1``), the layout of the DeepWalk data
+        sets (BlogCatalog, Flickr, PPI, POS): see :meth:`from_scipy` for ``directed``.
+        Labels of those files come from :func:`read_mat_labels`.
+
+        Raises
+        ------
+        KeyError
+            If the file has no ``variable`` (the message lists the variables it has).
+        """
+        m = _load_mat_variable(path, variable)
+        return cls.from_scipy(m, directed=directed)
+
+    @classmethod
+    def from_sessions(
+        cls,
+        sequences: Sequences | tuple[Corpus, Any] | Iterable[Sequence[Hashable]],
+        *,
+        directed: bool = True,
+        min_weight: int = 1,
+    ) -> Graph:
+        """The item-transition graph of sessions (Wang et al., KDD 2018, EGES).
+
+        Consecutive items ``(a, b)`` with ``a != b`` in a session add 1 to the weight of
+        arc ``a -> b``; an item repeated in a row adds nothing. Weights are transition
+        counts (undirected: ``count(a->b) + count(b->a)``); arcs with a count below
+        ``min_weight`` are dropped. Every item of the sessions is a node, also one seen
+        only in length-1 sessions (isolated) or only on dropped arcs.
+
+        Parameters
+        ----------
+        sequences
+            An :class:`~embedrec.data.interactions.Sequences` (node keys: the items of
+            ``item_keys`` that occur, in key-table order), a ``(Corpus, keys)`` pair
+            (token ``t`` is ``keys[t]``; same ordering), or an iterable of key lists
+            (keys numbered in order of first appearance).
+        directed : bool
+        min_weight : int
+            Keep arcs (edges, when undirected) with at least this many transitions.
+
+        Raises
+        ------
+        ValueError
+            If ``min_weight < 1`` or there are no items.
+
+        Examples
+        --------
+        >>> g = Graph.from_sessions([["a", "b", "b", "c"], ["b", "c"], ["d"]])
+        >>> g.keys.tolist(), g.indices.tolist(), g.weights.tolist()
+        (['a', 'b', 'c', 'd'], [1, 2], [1.0, 2.0])
+        """
+        if isinstance(min_weight, bool) or not isinstance(min_weight, (int, np.integer)):
+            raise TypeError(f"min_weight={min_weight!r} must be an int >= 1")
+        if min_weight < 1:
+            raise ValueError(f"min_weight={min_weight} is invalid; use min_weight >= 1")
+        codes, offsets, table = _session_codes(sequences)
+        if codes.size == 0:
+            raise ValueError("the sessions hold no items; give at least one non-empty session")
+        used = np.zeros(len(table), dtype=bool)
+        used[codes] = True
+        present = np.flatnonzero(used)
+        remap = np.full(len(table), -1, dtype=np.int64)
+        remap[present] = np.arange(present.size)
+        node = remap[codes]
+        seq_of = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        step = (seq_of[1:] == seq_of[:-1]) & (node[1:] != node[:-1])
+        a = node[:-1][step]
+        b = node[1:][step]
+        keys = table[present]
+        g = _assemble(
+            keys,
+            a,
+            b,
+            np.ones(a.size, dtype=np.float64),
+            directed=directed,
+            self_loops="keep",
+            duplicates="sum",
+        )
+        if min_weight > 1:
+            g = _drop_light_arcs(g, float(min_weight))
+        return g
+
+
+# ---------------------------------------------------------------------- labels
+def read_labels(
+    path: PathLike,
+    graph: Graph,
+    *,
+    missing: Literal["raise", "skip"] = "raise",
+) -> tuple[sps.csr_matrix, npt.NDArray[Any]]:
+    """Read node labels: ``node label [label ...]`` per line (OpenNE / DeepWalk format).
+
+    Parameters
+    ----------
+    path
+        Whitespace-separated text (``.gz`` accepted, ``#`` comments). A node may have
+        several lines (their labels are united) or none (an empty row). When the graph has
+        int keys, a first line whose node is not an integer is a header and is skipped.
+    graph : Graph
+        Rows of the result follow ``graph.keys``; node tokens are parsed as the graph's
+        key type.
+    missing : {"raise", "skip"}
+        What to do with lines whose node is not in the graph.
+
+    Returns
+    -------
+    (labels, label_keys)
+        ``labels`` is an ``(n_nodes, n_labels)`` bool CSR matrix; ``label_keys`` holds
+        the label ids, sorted (int64 if every label is an integer, else str).
+
+    Raises
+    ------
+    KeyError
+        Nodes that are not in the graph (with ``missing="raise"``).
+    ValueError
+        A non-integer node id for an int-keyed graph (after the header line).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "labels.txt"
+    >>> _ = p.write_text("1 b\\n3 a b\\n")
+    >>> y, names = read_labels(p, Graph.from_edges([1, 2], [2, 3]))
+    >>> y.toarray().tolist(), names.tolist()
+    ([[False, True], [False, False], [True, True]], ['a', 'b'])
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import scipy.sparse as sps
+
+    _check_choice("missing", missing, ("raise", "skip"))
+    tok = _Tokens.read(path, delimiter=None, comment="#", sniff=False)
+    line_first = tok.line_first
+    line_ntok = tok.line_ntok
+    node_str = tok.strings.take(pa.array(line_first))
+    int_keys = graph.keys.dtype.kind == "i"
+    if int_keys:
+        ok = np.asarray(pc.match_substring_regex(node_str, _INT_RE).to_numpy(False), bool)
+        if ok.size and not ok[0]:
+            logger.info("%s: line %d is a header; skipped", tok.path, int(tok.line_no[0]))
+            ok[0] = True
+            keep_line = np.ones(line_first.size, dtype=bool)
+            keep_line[0] = False
+        else:
+            keep_line = np.ones(line_first.size, dtype=bool)
+        if not ok.all():
+            i = int(np.argmin(ok))
+            raise tok.line_error(i, "the node id is not an integer but the graph has int keys")
+        nodes = node_str.filter(pa.array(keep_line))
+        try:
+            nodes = pc.cast(nodes, pa.int64()) if len(nodes) else pa.array([], pa.int64())
+        except pa.ArrowInvalid as exc:
+            raise ValueError(
+                f"{tok.path}: a node id does not fit int64 ({exc}), so it is no node of the "
+                "int-keyed graph; check the file"
+            ) from None
+        value_set = pa.array(graph.keys, type=pa.int64())
+    else:
+        keep_line = np.ones(line_first.size, dtype=bool)
+        nodes = node_str
+        value_set = pa.array(graph.keys.tolist(), type=pa.large_string())
+        nodes = nodes.cast(pa.large_string())
+    line_idx = np.flatnonzero(keep_line)
+    row = pc.index_in(nodes, value_set=value_set).to_numpy(zero_copy_only=False)
+    unknown = np.isnan(row) if row.dtype.kind == "f" else np.zeros(row.size, dtype=bool)
+    if unknown.any():
+        bad_keys = nodes.filter(pa.array(unknown)).to_pylist()
+        if missing == "raise":
+            first = int(tok.line_no[line_idx[int(np.argmax(unknown))]])
+            raise KeyError(
+                f"{tok.path}: {len(bad_keys)} labelled nodes are not in the graph (first on "
+                f"line {first}): {bad_keys[:10]}; pass missing='skip' to ignore them"
+            )
+        logger.info("%s: skipped %d lines whose node is not in the graph", tok.path, len(bad_keys))
+    row = np.where(unknown, -1, row).astype(np.int64)
+    n_lab = line_ntok[line_idx] - 1
+    lab_tok = np.repeat(line_first[line_idx] + 1, n_lab) + _ranges(n_lab)
+    lab_row = np.repeat(row, n_lab)
+    keep = lab_row >= 0
+    lab_row = lab_row[keep]
+    label_keys, lab_col = tok.keys(lab_tok[keep], "auto", sort=True)
+    n = graph.n_nodes
+    mat = sps.csr_matrix(
+        (np.ones(lab_row.size, dtype=np.int8), (lab_row, lab_col)),
+        shape=(n, len(label_keys)),
+    )
+    mat.data[:] = 1
+    return mat.astype(bool), label_keys
+
+
+def read_mat_labels(
+    path: PathLike, variable: str = "group"
+) -> tuple[sps.csr_matrix, npt.NDArray[np.int64]]:
+    """Read the ``(n_nodes, n_labels)`` label matrix ``variable`` of a ``.mat`` file.
+
+    Rows follow :meth:`Graph.from_mat` of the same file (keys ``0 .. n-1``); every non-zero
+    entry is a label membership.
+
+    Returns
+    -------
+    (labels, label_keys)
+        A bool CSR matrix and ``label_keys = arange(n_labels)`` (int64).
+
+    Raises
+    ------
+    KeyError
+        If the file has no ``variable`` (the message lists the variables it has).
+    """
+    import scipy.sparse as sps
+
+    m = _load_mat_variable(path, variable)
+    mat = sps.csr_matrix(m)
+    mat.eliminate_zeros()
+    mat.sum_duplicates()
+    mat.sort_indices()
+    return mat.astype(bool), np.arange(mat.shape[1], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------- assembly
+def _assemble(
+    keys: npt.NDArray[Any],
+    src: npt.NDArray[np.integer[Any]],
+    dst: npt.NDArray[np.integer[Any]],
+    w: npt.NDArray[np.float64] | None,
+    *,
+    directed: bool,
+    self_loops: SelfLoops,
+    duplicates: Duplicates,
+) -> Graph:
+    """CSR arrays from coded edges: symmetrise, sort, merge duplicate arcs."""
+    n = len(keys)
+    if n > _INT32_MAX:
+        raise ValueError(f"{n} nodes do not fit int32 indices; split the graph")
+    u = np.asarray(src, dtype=np.int64)
+    v = np.asarray(dst, dtype=np.int64)
+    if self_loops == "drop":
+        keep = u != v
+        u, v = u[keep], v[keep]
+        w = None if w is None else w[keep]
+    if not directed:
+        # arcs of edge i stay adjacent (forward, then reverse) so that a stable sort keeps
+        # input order, which duplicates="first" relies on; a self-loop has no reverse arc
+        rev = u != v
+        u2 = np.stack([u, v], axis=1).reshape(-1)
+        v2 = np.stack([v, u], axis=1).reshape(-1)
+        keep2 = np.stack([np.ones(u.size, dtype=bool), rev], axis=1).reshape(-1)
+        u, v = u2[keep2], v2[keep2]
+        if w is not None:
+            w = np.repeat(w, 2)[keep2]
+    arc = u * n + v
+    weights: npt.NDArray[np.float32] | None = None
+    if w is None:
+        # sort + mask, not np.unique: numpy 2's hash-based unique is far slower here
+        arc = np.sort(arc)
+        if arc.size > 1:
+            first = np.empty(arc.size, dtype=bool)
+            first[0] = True
+            np.not_equal(arc[1:], arc[:-1], out=first[1:])
+            arc = arc[first]
+    else:
+        order = np.argsort(arc, kind="stable")
+        arc_sorted = arc[order]
+        w_sorted = w[order]
+        if arc_sorted.size:
+            new = np.empty(arc_sorted.size, dtype=bool)
+            new[0] = True
+            np.not_equal(arc_sorted[1:], arc_sorted[:-1], out=new[1:])
+            starts = np.flatnonzero(new)
+        else:
+            starts = np.zeros(0, dtype=np.intp)
+        arc = arc_sorted[starts]
+        if starts.size == 0:
+            merged = np.zeros(0, dtype=np.float64)
+        elif duplicates == "sum":
+            merged = np.add.reduceat(w_sorted, starts)
+        elif duplicates == "max":
+            merged = np.maximum.reduceat(w_sorted, starts)
+        else:
+            merged = w_sorted[starts]
+        weights = merged.astype(np.float32)
+        if not np.all(np.isfinite(weights)):
+            raise ValueError(
+                "merged weights overflow float32; scale the weights down or use duplicates='max'"
+            )
+    rows = arc // n if n else arc
+    cols = arc - rows * n
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return Graph._trusted(indptr, cols.astype(np.int32), weights, keys, bool(directed))
+
+
+def _drop_light_arcs(g: Graph, min_weight: float) -> Graph:
+    assert g.weights is not None
+    keep = g.weights >= min_weight
+    rows = np.repeat(np.arange(g.n_nodes, dtype=np.int64), np.diff(g.indptr))
+    indptr = np.zeros(g.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=g.n_nodes), out=indptr[1:])
+    return Graph._trusted(indptr, g.indices[keep], g.weights[keep], g.keys, g.directed)
+
+
+# ---------------------------------------------------------------------- keys
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is invalid; use one of {', '.join(allowed)}")
+
+
+def _raise_unknown(unknown: list[Any]) -> None:
+    shown = unknown[:10]
+    more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+    raise KeyError(f"{len(unknown)} keys are not nodes of the graph: {shown}{more}")
+
+
+def _key_column(values: npt.ArrayLike, name: str) -> npt.NDArray[Any]:
+    """A 1-D int64 or object (str) key array; other types raise naming ``name``."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} is a single {type(values).__name__}; give a sequence of keys")
+    # a list goes through an object array: np.asarray([1, "a"]) would quietly make "1"
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    if arr.ndim != 1:
+        if arr.size == 0:
+            arr = arr.reshape(0)
+        else:
+            raise ValueError(f"{name} must be a 1-D sequence of keys, got shape {arr.shape}")
+    if arr.size == 0:
+        return arr.astype(object) if arr.dtype.kind == "U" else arr.astype(np.int64)
+    kind = arr.dtype.kind
+    if kind in "iu":
+        if kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
+            raise ValueError(f"{name} has keys above the int64 range; pass them as str")
+        return arr.astype(np.int64)
+    if kind == "U":
+        return arr.astype(object)
+    if kind == "O":
+        import pyarrow as pa
+
+        try:
+            pa_arr = pa.array(arr, from_pandas=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TypeError(
+                f"{name} mixes key types ({exc}); keys must be all int or all str"
+            ) from None
+        if pa_arr.null_count:
+            raise ValueError(f"{name} has {pa_arr.null_count} missing (None) keys")
+        if pa.types.is_integer(pa_arr.type):
+            return np.asarray(pa_arr.to_numpy(), dtype=np.int64)
+        if pa.types.is_string(pa_arr.type) or pa.types.is_large_string(pa_arr.type):
+            return np.asarray(pa_arr.to_numpy(zero_copy_only=False), dtype=object)
+        raise TypeError(
+            f"{name} holds {pa_arr.type} values; keys must be int or str (cast float ids "
+            "with .astype(int))"
+        )
+    raise TypeError(
+        f"{name} has dtype {arr.dtype}; keys must be int or str (cast float ids with .astype(int))"
+    )
+
+
+def _common_key_dtype(
+    a: npt.NDArray[Any], b: npt.NDArray[Any], name_a: str, name_b: str
+) -> np.dtype[Any]:
+    if a.size and b.size and a.dtype != b.dtype:
+        kinds = {np.dtype(np.int64): "int", np.dtype(object): "str"}
+        raise TypeError(
+            f"{name_a} has {kinds[a.dtype]} keys but {name_b} has {kinds[b.dtype]} keys; "
+            "use one key type (e.g. convert ints with str())"
+        )
+    if a.size:
+        return a.dtype
+    return b.dtype if b.size else np.dtype(np.int64)
+
+
+def _check_unique(keys: npt.NDArray[Any], name: str) -> None:
+    if keys.size < 2:
+        return
+    if keys.dtype == object:
+        n_unique = len(set(keys.tolist()))
+        if n_unique == keys.size:
+            return
+    else:
+        srt = np.sort(keys)
+        if not np.any(srt[1:] == srt[:-1]):
+            return
+    _, idx, counts = np.unique(keys, return_index=True, return_counts=True)
+    dup = keys[np.sort(idx[counts > 1])][:10].tolist()
+    raise ValueError(f"{name} must be unique; repeated: {dup}")
+
+
+def _encode_first(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """(keys in order of first appearance, int64 code of every value), hashed in C."""
+    import pyarrow as pa
+
+    if values.size == 0:
+        return values.copy(), np.zeros(0, dtype=np.int64)
+    typ = pa.int64() if values.dtype.kind == "i" else pa.large_string()
+    return _dict_encode(pa.array(values, type=typ))
+
+
+def _dict_encode(arr: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    import pyarrow as pa
+
+    enc = arr.dictionary_encode()
+    codes = np.asarray(enc.indices.to_numpy(), dtype=np.int64)
+    dictionary = enc.dictionary
+    if pa.types.is_integer(dictionary.type):
+        keys = np.asarray(dictionary.to_numpy(), dtype=np.int64)
+    else:
+        keys = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    return keys, codes
+
+
+def _session_codes(
+    sequences: Any,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """(flat item codes, offsets, key table) of any accepted session input."""
+    from .corpus import Corpus
+    from .interactions import Sequences
+
+    if isinstance(sequences, Sequences):
+        table = _key_column(sequences.item_keys, "item_keys")
+        return (
+            np.asarray(sequences.items, dtype=np.int64),
+            np.asarray(sequences.offsets, dtype=np.int64),
+            table,
+        )
+    if isinstance(sequences, tuple) and len(sequences) == 2 and isinstance(sequences[0], Corpus):
+        corpus, keys = sequences
+        table = _key_column(list(keys) if not isinstance(keys, np.ndarray) else keys, "keys")
+        codes = np.asarray(corpus.tokens, dtype=np.int64)
+        if codes.size and int(codes.max()) >= table.size:
+            raise ValueError(
+                f"the corpus has token {int(codes.max())} but keys has only {table.size} "
+                "entries; pass the vocabulary's keys (vocab.keys)"
+            )
+        _check_unique(table, "keys")
+        return codes, np.asarray(corpus.offsets, dtype=np.int64), table
+    if isinstance(sequences, (str, bytes)) or isinstance(sequences, Corpus):
+        raise TypeError(
+            f"sequences is a {type(sequences).__name__}; give Sequences, a (Corpus, keys) "
+            "pair or an iterable of key lists"
+        )
+    flat: list[Hashable] = []
+    lengths: list[int] = []
+    for s in sequences:
+        if isinstance(s, (str, bytes)):
+            raise TypeError(
+                f"a session is a {type(s).__name__} ({s[:40]!r}); sessions must be "
+                "sequences of item keys"
+            )
+        items = s.tolist() if isinstance(s, np.ndarray) else list(s)
+        flat.extend(items)
+        lengths.append(len(items))
+    arr = _key_column(np.array(flat, dtype=object), "sessions")
+    table, codes = _encode_first(arr)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lengths, dtype=np.int64), out=offsets[1:])
+    return codes, offsets, table
+
+
+# ---------------------------------------------------------------------- matrices
+def _as_csr(matrix: Any) -> sps.csr_matrix:
+    import scipy.sparse as sps
+
+    if sps.issparse(matrix):
+        m = sps.csr_matrix(matrix, copy=True)
+    else:
+        arr = np.asarray(matrix)
+        if arr.ndim != 2:
+            raise ValueError(f"matrix must be 2-D, got shape {arr.shape}")
+        m = sps.csr_matrix(arr)
+    if m.shape[0] != m.shape[1]:
+        raise ValueError(
+            f"matrix has shape {m.shape}; an adjacency matrix must be square (n_nodes, n_nodes)"
+        )
+    if m.dtype.kind not in "biuf":
+        raise ValueError(f"matrix has dtype {m.dtype}; adjacency values must be real numbers")
+    m = m.astype(np.float64)
+    m.sum_duplicates()
+    return m
+
+
+def _load_mat_variable(path: PathLike, variable: str) -> Any:
+    import scipy.io
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f".mat file {p} does not exist; check the path")
+    mat = scipy.io.loadmat(p)
+    if variable not in mat:
+        have = sorted(k for k in mat if not k.startswith("__"))
+        raise KeyError(f"{p} has no variable {variable!r}; it holds {have}: pass variable=")
+    return mat[variable]
+
+
+# ---------------------------------------------------------------------- tokeniser
+def _ranges(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``concatenate([arange(k) for k in lengths])`` without a Python loop."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    """Whitespace tokens of a text file, with the line of each (all numpy / arrow).
+
+    ``strings`` holds every token (a pyarrow large_string array); non-blank line ``j``
+    has tokens ``line_first[j] : line_first[j] + line_ntok[j]`` and is line
+    ``line_no[j]`` (1-based) of the file.
+    """
+
+    path: Path
+    data: bytes
+    strings: Any
+    line_first: npt.NDArray[np.int64]
+    line_ntok: npt.NDArray[np.int64]
+    line_no: npt.NDArray[np.int64]
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.strings)
+
+    @property
+    def n_lines(self) -> int:
+        return int(self.line_first.size)
+
+    @classmethod
+    def read(
+        cls, path: PathLike, *, delimiter: str | None, comment: str | None, sniff: bool
+    ) -> _Tokens:
+        import pyarrow as pa
+
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"graph file {p} does not exist; check the path")
+        if p.suffix == ".gz":
+            with gzip.open(p, "rb") as fh:
+                data = fh.read()
+        else:
+            data = p.read_bytes()
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise ValueError(
+                f"{p}, line {line}: bytes are not valid UTF-8 ({exc.reason}); re-encode the "
+                "file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+            ) from None
+        buf = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        n_phys = newlines.size + 1
+        owned = False
+        if comment is not None:
+            cb = _one_ascii_byte(comment, "comment")
+            if cb in _WS_BYTES:
+                raise ValueError(f"comment={comment!r} is whitespace; use e.g. comment='#'")
+            cpos = np.flatnonzero(buf == cb)
+            if cpos.size:
+                cline = np.searchsorted(newlines, cpos)
+                # cline is sorted: the first comment character of each line starts a run
+                first = np.flatnonzero(np.diff(cline, prepend=-1) != 0)
+                cstart = cpos[first]
+                line_end = np.append(newlines, buf.size)[cline[first]]
+                mark = np.zeros(buf.size + 1, dtype=np.int64)
+                np.add.at(mark, cstart, 1)
+                np.add.at(mark, line_end, -1)
+                blank = np.cumsum(mark[:-1]) > 0
+                buf = buf.copy()
+                owned = True
+                buf[blank] = 32
+        strict: int | None = None
+        if delimiter is not None:
+            db = _one_ascii_byte(delimiter, "delimiter")
+            if db != 32:
+                strict = db
+        elif sniff:
+            strict = _sniff_comma(buf, newlines)
+        n_delims = None
+        if strict is not None:
+            dmask = buf == strict
+            dline = np.searchsorted(newlines, np.flatnonzero(dmask))
+            n_delims = np.bincount(dline, minlength=n_phys)
+            if dline.size:
+                if not owned:
+                    buf = buf.copy()
+                buf[dmask] = 32
+        space = _WS_TABLE[buf]
+        word = ~space
+        start_mask = word.copy()
+        start_mask[1:] &= space[:-1]
+        end_mask = word.copy()
+        end_mask[:-1] &= space[1:]
+        starts = np.flatnonzero(start_mask)
+        ends = np.flatnonzero(end_mask) + 1
+        compact = buf[word]
+        offsets = np.zeros(starts.size + 1, dtype=np.int64)
+        np.cumsum(ends - starts, out=offsets[1:])
+        strings = pa.LargeStringArray.from_buffers(
+            starts.size, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(compact))
+        )
+        tok_line = np.searchsorted(newlines, starts)
+        if tok_line.size:
+            new_line = np.empty(tok_line.size, dtype=bool)
+            new_line[0] = True
+            np.not_equal(tok_line[1:], tok_line[:-1], out=new_line[1:])
+            line_first = np.flatnonzero(new_line).astype(np.int64)
+        else:
+            line_first = np.zeros(0, dtype=np.int64)
+        line_ntok = np.diff(np.append(line_first, starts.size)).astype(np.int64)
+        line_idx = tok_line[line_first]
+        tokens = cls(p, data, strings, line_first, line_ntok, line_idx.astype(np.int64) + 1)
+        if n_delims is not None:
+            # a strict delimiter: every non-blank line has n_fields - 1 of them
+            expected = np.zeros(n_phys, dtype=np.int64)
+            expected[line_idx] = line_ntok - 1
+            bad_lines = np.flatnonzero(n_delims != expected)
+            if bad_lines.size:
+                ln = int(bad_lines[0])
+                raise ValueError(
+                    f"{p}, line {ln + 1}: fields must be separated by exactly one "
+                    f"{chr(strict or 32)!r}, with no empty field and no whitespace inside a "
+                    f"field: {tokens._physical_line(ln)!r}"
+                )
+        return tokens
+
+    def _physical_line(self, ln: int) -> str:
+        lines = self.data.split(b"\n", ln + 1)
+        text = lines[ln] if ln < len(lines) else b""
+        return text.decode("utf-8", errors="replace").rstrip("\r")[:200]
+
+    def line_error(self, j: int, message: str) -> ValueError:
+        """ValueError for non-blank line ``j``, naming the file, line and its text."""
+        ln = int(self.line_no[j])
+        return ValueError(f"{self.path}, line {ln}: {message}: {self._physical_line(ln - 1)!r}")
+
+    def token_line(self, tok: int) -> int:
+        """Index ``j`` of the non-blank line holding token ``tok``."""
+        return int(np.searchsorted(self.line_first, tok, side="right")) - 1
+
+    def keys(
+        self,
+        tok: npt.NDArray[np.int64],
+        node_type: NodeType,
+        *,
+        sort: bool = False,
+        header_check: bool = False,
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """Parse tokens ``tok`` as keys: (key table, code of each token).
+
+        The key table is in order of first appearance, or sorted with ``sort=True``.
+        ``header_check`` refuses a first line of words above lines of integer ids.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        sel = self.strings.take(pa.array(tok, type=pa.int64()))
+        if len(sel) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        as_int = node_type == "int"
+        if node_type != "str":
+            ok = np.asarray(pc.match_substring_regex(sel, _INT_RE).to_numpy(False), bool)
+            if node_type == "int" and not ok.all():
+                i = int(np.argmin(ok))
+                raise self.line_error(
+                    self.token_line(int(tok[i])),
+                    f"id {sel[i].as_py()!r} is not an integer (node_type='int')",
+                )
+            as_int = bool(ok.all())
+            if header_check and not as_int and self.line_first.size > 1:
+                # ids on the first line are all words, every other one an int: a header
+                # read as nodes would silently turn every key into a string
+                on_first = tok < self.line_first[1]
+                if not ok[on_first].any() and ok[~on_first].all():
+                    raise self.line_error(
+                        0,
+                        "the first line looks like a header (every other id is an integer);"
+                        " comment it out with '#', or pass node_type='str' if these are ids",
+                    )
+        parsed = sel
+        if as_int:
+            try:
+                parsed = pc.cast(sel, pa.int64())
+            except pa.ArrowInvalid:
+                if node_type == "int":
+                    big = next(i for i, s in enumerate(sel.to_pylist()) if abs(int(s)) >= 2**63)
+                    raise self.line_error(
+                        self.token_line(int(tok[big])),
+                        f"id {sel[big].as_py()!r} does not fit int64; use node_type='str'",
+                    ) from None
+                parsed = sel
+        keys, codes = _dict_encode(parsed)
+        if sort and keys.size:
+            order = np.argsort(keys, kind="stable")
+            rank = np.empty(order.size, dtype=np.int64)
+            rank[order] = np.arange(order.size)
+            keys, codes = keys[order], rank[codes]
+        return keys, codes
+
+    def floats(self, tok: npt.NDArray[np.int64], what: str) -> npt.NDArray[np.float64]:
+        """Parse tokens ``tok`` as finite floats > 0, naming the line of a bad one."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        sel = self.strings.take(pa.array(tok, type=pa.int64()))
+        try:
+            vals = np.asarray(pc.cast(sel, pa.float64()).to_numpy(), dtype=np.float64)
+        except pa.ArrowInvalid:
+            # error path (or a form only Python reads, e.g. "1_000"): find the bad token
+            parsed: list[float] = []
+            for i, text in enumerate(sel.to_pylist()):
+                try:
+                    parsed.append(float(text))
+                except ValueError:
+                    raise self.line_error(
+                        self.token_line(int(tok[i])), f"{what} {text!r} is not a number"
+                    ) from None
+            vals = np.asarray(parsed, dtype=np.float64)
+        bad = ~(np.isfinite(vals) & (vals > 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise self.line_error(
+                self.token_line(int(tok[i])),
+                f"{what} {sel[i].as_py()!r} is invalid; weights must be finite and > 0",
+            )
+        return vals
+
+
+def _one_ascii_byte(value: str, name: str) -> int:
+    if not isinstance(value, str) or len(value) != 1 or ord(value) > 127:
+        raise ValueError(f"{name}={value!r} is invalid; give one ASCII character, e.g. ','")
+    return ord(value)
+
+
+def _sniff_comma(buf: npt.NDArray[np.uint8], newlines: npt.NDArray[np.intp]) -> int | None:
+    """``ord(',')`` if the first non-blank line holds a comma, else None (whitespace)."""
+    word = ~_WS_TABLE[buf]
+    if not word.any():
+        return None
+    line = int(np.searchsorted(newlines, int(np.argmax(word))))
+    lo = 0 if line == 0 else int(newlines[line - 1]) + 1
+    hi = int(newlines[line]) if line < newlines.size else buf.size
+    return ord(",") if bool(np.any(buf[lo:hi] == ord(","))) else None
+
+
+__all__ = ["Graph", "read_labels", "read_mat_labels"]
