@@ -178,10 +178,18 @@ def load_embeddings(path: Path) -> Embeddings:
         return Item2Vec.load(path).embeddings_
     if kind == "Embeddings":
         return Embeddings.load(path)
+    if kind in ("DeepWalk", "Node2Vec"):
+        from ..models import walks
+
+        loaded: Embeddings = getattr(walks, kind).load(path).embeddings_
+        return loaded
+    if kind == "EGES":
+        from ..models.eges import EGES
+
+        return EGES.load(path).embeddings_
     raise ValueError(
-        f"{path} holds a {kind!r}; this command reads Word2Vec, Item2Vec and Embeddings "
-        "directories and "
-        "word2vec-format files"
+        f"{path} holds a {kind!r}; this command reads Word2Vec, Item2Vec, DeepWalk, Node2Vec, "
+        "EGES and Embeddings directories and word2vec-format files"
     )
 
 
@@ -618,6 +626,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 # the recommendation commands register themselves on `cli`
+from . import graph as _graph  # noqa: E402, F401
 from . import index_cmds as _index_cmds  # noqa: E402, F401
 from . import recsys as _recsys  # noqa: E402, F401
 from . import serve as _serve  # noqa: E402, F401

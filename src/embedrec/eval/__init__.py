@@ -1,4 +1,4 @@
-"""Evaluation: offline recommendation metrics and splits.
+"""Evaluation: offline recommendation metrics and splits; graph-embedding benchmarks.
 
 Word-embedding benchmarks (analogies, word-pair similarity) are methods of
 :class:`embedrec.vectors.Embeddings`: :meth:`~embedrec.vectors.Embeddings.evaluate_analogies` and
@@ -7,6 +7,7 @@ Word-embedding benchmarks (analogies, word-pair similarity) are methods of
 
 from .baselines import Popularity, RandomScorer
 from .evaluate import EvalResult, Scorer, compare, evaluate
+from .graph import link_prediction, node_classification
 from .metrics import coverage, ranking_metrics, recall_plain
 from .split import Split, leave_last_out, random_holdout, temporal_split
 
@@ -20,6 +21,8 @@ __all__ = [
     "coverage",
     "evaluate",
     "leave_last_out",
+    "link_prediction",
+    "node_classification",
     "random_holdout",
     "ranking_metrics",
     "recall_plain",
