@@ -230,7 +230,7 @@ class EGES(EmbeddingModel):
     timings_ : ``{"walks_s", "train_s"}`` seconds
 
     Every graph node gets a vector; an isolated node is never a center, so its ID vector and
-    its attention keep their initial values (uniform in ``[-0.5, 0.5) / dim`` and 0), while
+    its attention keep their initial values (uniform in ``[-1, 1) / dim`` and 0), while
     its side vectors are trained through the other nodes.
 
     Examples
@@ -327,9 +327,10 @@ class EGES(EmbeddingModel):
             side_rows[:, j + 1] = np.where(c >= 0, c + offsets[j + 1], -1)
 
         rng = np.random.default_rng(cfg.seed)
-        # word2vec.c: input vectors uniform in [-0.5, 0.5) / dim, output vectors zero
+        # gensim 4 / DeepWalk here: input vectors uniform in [-1, 1) / dim, output vectors zero
         w_side = rng.random((int(offsets[-1]), cfg.dim), dtype=np.float32)
         w_side -= np.float32(0.5)
+        w_side *= np.float32(2.0)
         w_side /= np.float32(cfg.dim)
         w_out = np.zeros((n, cfg.dim), dtype=np.float32)
         logits = np.zeros((n, len(names) + 1), dtype=np.float32)

@@ -192,6 +192,9 @@ class Word2Vec(EmbeddingModel):
     (4, 8)
     """
 
+    #: width of the initial input vectors, in units of word2vec.c's ``1 / dim`` interval
+    _init_width: float = 1.0
+
     def __init__(self, config: Word2VecConfig | None = None) -> None:
         self.config = config if config is not None else Word2VecConfig()
         self.vocab_: Vocab | None = None
@@ -264,9 +267,12 @@ class Word2Vec(EmbeddingModel):
     def _init_weights(self, n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
-        # word2vec.c: input vectors uniform in [-0.5, 0.5) / dim, output vectors zero
+        # word2vec.c: input vectors uniform in [-0.5, 0.5) / dim, output vectors zero;
+        # ``_init_width`` widens the interval (2.0 = gensim 4's [-1, 1) / dim)
         w_in = rng.random((n, cfg.dim), dtype=np.float32)
         w_in -= np.float32(0.5)
+        if self._init_width != 1.0:
+            w_in *= np.float32(self._init_width)
         w_in /= np.float32(cfg.dim)
         n_out = n if cfg.loss == "neg" else max(n - 1, 1)
         return w_in, np.zeros((n_out, cfg.dim), dtype=np.float32)
