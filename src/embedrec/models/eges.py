@@ -52,15 +52,23 @@ class EGESConfig(DeepWalkConfig):
     mode : "eges" (softmax attention over the fields, learned per node) or "ges" (plain mean
         of the fields)
 
-    ``loss`` must stay "neg": EGES trains with negative sampling only. The attention logits
+    ``loss`` must stay "neg": EGES trains with negative sampling only, and
+    ``shared_negatives`` must stay True: the kernel builds a center's input vector once and
+    updates it against one draw of negatives shared by its whole window. The attention logits
     learn at the same (linearly decaying) rate as the vectors, ``alpha=None`` meaning 0.025.
     One worker is bit-reproducible for a seed; several train Hogwild-style and reproduce
     only statistically.
     """
 
     mode: Mode = "eges"
+    shared_negatives: bool = True
 
     def __post_init__(self) -> None:
+        if self.shared_negatives is not True:
+            raise self._bad(
+                "shared_negatives",
+                "True (EGES builds a center's vector once per window and shares its negatives)",
+            )
         if self.mode not in get_args(Mode):
             raise self._bad("mode", "'eges' (learned attention) or 'ges' (plain mean)")
         if self.loss != "neg":

@@ -482,4 +482,39 @@ def warmup() -> float:
                     shared_negatives=shared,
                 )
                 Word2Vec(cfg).fit(sentences, progress=False)
+    # graph walks (every sampler) and EGES
+    from ..data.graph import Graph
+    from .eges import EGES, EGESConfig
+    from .walks import DeepWalk, DeepWalkConfig, Node2Vec, Node2VecConfig
+
+    graph = Graph.from_edges([0, 1, 2, 3], [1, 2, 3, 0], weights=[1.0, 2.0, 1.0, 2.0])
+    for weighted in (True, False):
+        for shared in (True, False):
+            DeepWalk(
+                DeepWalkConfig(
+                    dim=4,
+                    walks_per_node=1,
+                    walk_length=4,
+                    window=2,
+                    workers=1,
+                    weighted=weighted,
+                    shared_negatives=shared,
+                )
+            ).fit(graph, progress=False)
+        for sampler in ("alias", "otf"):
+            n2v = Node2VecConfig(
+                p=0.5,
+                q=2.0,
+                sampler=sampler,
+                dim=4,
+                walks_per_node=1,
+                walk_length=4,
+                window=2,
+                workers=1,
+                weighted=weighted,
+            )
+            Node2Vec(n2v).fit(graph, progress=False)
+    for mode in ("eges", "ges"):
+        eges = EGESConfig(mode=mode, dim=4, walks_per_node=1, walk_length=4, window=2, workers=1)
+        EGES(eges).fit(graph, {"c": ["x", "y", "x", "y"]}, progress=False)
     return time.perf_counter() - t0
