@@ -17,7 +17,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -27,11 +26,10 @@ import numpy.typing as npt
 
 from .._io import read_npy
 from ..data.graph import Graph
-from ..progress import Progress
 from ..vectors import Embeddings
 from .base import EmbeddingModel, read_model_dir, write_model_dir
 from .walks import DeepWalk, DeepWalkConfig
-from .word2vec import SHARD_TOKENS
+from .word2vec import SHARD_TOKENS, run_shard_epochs
 
 logger = logging.getLogger("embedrec")
 
@@ -423,54 +421,24 @@ class EGES(EmbeddingModel):
             return float(res[0]), int(res[1]), int(res[2]), int(res[3])
 
         workers = max(1, min(cfg.n_workers, n_shards))
-        bar = Progress(corpus.n_tokens * cfg.epochs, "training", "nodes", enabled=progress)
-        pool = ThreadPoolExecutor(workers) if workers > 1 else None
-        try:
-            for epoch in range(cfg.epochs):
-                t0 = time.perf_counter()
-                loss = 0.0
-                examples = effective = raw = 0
-                results = (
-                    pool.map(lambda i: job(epoch, i), range(n_shards))  # noqa: B023
-                    if pool is not None
-                    else (job(epoch, i) for i in range(n_shards))
-                )
-                for lo, ex, ef, rw in results:
-                    loss += lo
-                    examples += ex
-                    effective += ef
-                    raw += rw
-                    bar.update(rw, loss=loss / max(examples, 1))
-                dt = time.perf_counter() - t0
-                stats = {
-                    "epoch": float(epoch),
-                    "loss": loss / examples if examples else float("nan"),
-                    "loss_sum": loss,
-                    "examples": float(examples),
-                    "effective_words": float(effective),
-                    "raw_words": float(raw),
-                    "seconds": dt,
-                    "words_per_sec": effective / dt if dt > 0 else float("nan"),
-                }
-                self.loss_history_.append(stats["loss"])
-                self.epoch_stats_.append(stats)
-                if progress:
-                    logger.info(
-                        "%s epoch %d/%d: %d effective nodes in %.2fs, %.0f nodes/s, loss %.5f",
-                        cfg.mode.upper(),
-                        epoch + 1,
-                        cfg.epochs,
-                        effective,
-                        dt,
-                        stats["words_per_sec"],
-                        stats["loss"],
-                    )
-                for cb in callbacks:
-                    cb(self, epoch, stats)
-        finally:
-            if pool is not None:
-                pool.shutdown()
-            bar.close()
+
+        def end_epoch(epoch: int, stats: dict[str, float]) -> None:
+            self.loss_history_.append(stats["loss"])
+            self.epoch_stats_.append(stats)
+            for cb in callbacks:
+                cb(self, epoch, stats)
+
+        run_shard_epochs(
+            job,
+            n_shards=n_shards,
+            epochs=cfg.epochs,
+            workers=workers,
+            total_tokens=corpus.n_tokens * cfg.epochs,
+            unit="nodes",
+            label=cfg.mode.upper(),
+            progress=progress,
+            on_epoch=end_epoch,
+        )
 
     def _set_state(
         self,

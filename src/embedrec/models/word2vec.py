@@ -386,54 +386,26 @@ class Word2Vec(EmbeddingModel):
         slots: queue.SimpleQueue[int] = queue.SimpleQueue()
         for k in range(workers):
             slots.put(n_rows + k * n_priv)
-        bar = Progress(enc.n_tokens * cfg.epochs, "training", "words", enabled=progress)
-        pool = ThreadPoolExecutor(workers) if workers > 1 else None
-        try:
-            for epoch in range(cfg.epochs):
-                t0 = time.perf_counter()
-                loss = 0.0
-                examples = effective = raw = 0
-                results = (
-                    pool.map(lambda i: job(epoch, i), range(n_shards))  # noqa: B023
-                    if pool is not None
-                    else (job(epoch, i) for i in range(n_shards))
-                )
-                for lo, ex, ef, rw in results:
-                    loss += lo
-                    examples += ex
-                    effective += ef
-                    raw += rw
-                    bar.update(rw, loss=loss / max(examples, 1))
-                dt = time.perf_counter() - t0
-                stats = {
-                    "epoch": float(epoch),
-                    "loss": loss / examples if examples else float("nan"),
-                    "loss_sum": loss,
-                    "examples": float(examples),
-                    "effective_words": float(effective),
-                    "raw_words": float(raw),
-                    "seconds": dt,
-                    "words_per_sec": effective / dt if dt > 0 else float("nan"),
-                }
-                self.loss_history_.append(stats["loss"])
-                self.epoch_stats_.append(stats)
-                if progress:
-                    logger.info(
-                        "epoch %d/%d: %d effective words in %.2fs, %.0f words/s, loss %.5f",
-                        epoch + 1,
-                        cfg.epochs,
-                        effective,
-                        dt,
-                        stats["words_per_sec"],
-                        stats["loss"],
-                    )
-                for cb in callbacks:
-                    cb(self, epoch, stats)
-        finally:
-            if pool is not None:
-                pool.shutdown()
-            bar.close()
+        run_shard_epochs(
+            job,
+            n_shards=n_shards,
+            epochs=cfg.epochs,
+            workers=workers,
+            total_tokens=enc.n_tokens * cfg.epochs,
+            unit="words",
+            label="",
+            progress=progress,
+            on_epoch=lambda epoch, stats: self._end_epoch(epoch, stats, callbacks),
+        )
         return w_out[:n_rows]  # drop the private blocks
+
+    def _end_epoch(
+        self, epoch: int, stats: dict[str, float], callbacks: Sequence[EpochCallback]
+    ) -> None:
+        self.loss_history_.append(stats["loss"])
+        self.epoch_stats_.append(stats)
+        for cb in callbacks:
+            cb(self, epoch, stats)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -463,6 +435,78 @@ class Word2Vec(EmbeddingModel):
         model.loss_history_ = list(d.manifest.get("loss_history", []))
         model.epoch_stats_ = list(d.manifest.get("epoch_stats", []))
         return model
+
+
+ShardJob = Callable[[int, int], tuple[float, int, int, int]]
+
+
+def run_shard_epochs(
+    job: ShardJob,
+    *,
+    n_shards: int,
+    epochs: int,
+    workers: int,
+    total_tokens: int,
+    unit: str,
+    label: str,
+    progress: bool,
+    on_epoch: Callable[[int, dict[str, float]], None],
+) -> None:
+    """Run ``job(epoch, shard)`` over every shard for every epoch, Hogwild on threads.
+
+    ``job`` returns ``(loss_sum, examples, effective_tokens, raw_tokens)`` of one shard; the
+    per-epoch ``stats`` (mean loss per example in float64, reset every epoch, token counts,
+    seconds, tokens/s) go to ``on_epoch(epoch, stats)``. One progress bar spans all epochs;
+    with ``progress`` an INFO line per epoch gives the rate and the loss. The Word2Vec engine
+    and EGES share this loop.
+    """
+    bar = Progress(total_tokens, "training", unit, enabled=progress)
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            loss = 0.0
+            examples = effective = raw = 0
+            results = (
+                pool.map(lambda i: job(epoch, i), range(n_shards))  # noqa: B023
+                if pool is not None
+                else (job(epoch, i) for i in range(n_shards))
+            )
+            for lo, ex, ef, rw in results:
+                loss += lo
+                examples += ex
+                effective += ef
+                raw += rw
+                bar.update(rw, loss=loss / max(examples, 1))
+            dt = time.perf_counter() - t0
+            stats = {
+                "epoch": float(epoch),
+                "loss": loss / examples if examples else float("nan"),
+                "loss_sum": loss,
+                "examples": float(examples),
+                "effective_words": float(effective),
+                "raw_words": float(raw),
+                "seconds": dt,
+                "words_per_sec": effective / dt if dt > 0 else float("nan"),
+            }
+            if progress:
+                logger.info(
+                    "%sepoch %d/%d: %d effective %s in %.2fs, %.0f %s/s, loss %.5f",
+                    f"{label} " if label else "",
+                    epoch + 1,
+                    epochs,
+                    effective,
+                    unit,
+                    dt,
+                    stats["words_per_sec"],
+                    unit,
+                    stats["loss"],
+                )
+            on_epoch(epoch, stats)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        bar.close()
 
 
 def warmup() -> float:
