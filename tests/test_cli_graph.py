@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("sklearn")
-
 from embedrec.cli.graph import graph_format
 from embedrec.cli.main import cli
 from embedrec.models.walks import DeepWalk, Node2Vec
@@ -145,7 +143,7 @@ def test_edgelist_and_directed(tmp_path):
 
 
 def test_mat_graph_and_mat_labels(karate, tmp_path):
-    scipy_io = pytest.importorskip("scipy.io")
+    import scipy.io as scipy_io
     import scipy.sparse as sp
 
     from embedrec.data.graph import Graph

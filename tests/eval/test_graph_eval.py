@@ -8,8 +8,6 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy import stats
 
-pytest.importorskip("sklearn")
-
 from embedrec.data.graph import Graph
 from embedrec.eval.graph import (
     link_prediction,
