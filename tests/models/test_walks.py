@@ -73,6 +73,7 @@ def _sbm(n_blocks=4, per_block=40, p_in=0.25, p_out=0.01, seed=0):
         (Node2VecConfig, {"q": math.inf}, ["q=inf", "finite q>0"]),
         (Node2VecConfig, {"sampler": "fast"}, ["sampler='fast'", "'otf'"]),
         (Node2VecConfig, {"walks_per_node": -1}, ["walks_per_node=-1"]),
+        (DeepWalkConfig, {"window_update": "lazy"}, ["window_update='lazy'", "'sequential'"]),
     ],
 )
 def test_config_validation_names_field_value_and_fix(cls, kw, words):

@@ -52,6 +52,41 @@ def test_exact_per_pair_mode_also_learns(topics, arch, loss):
     assert in_cluster_rate(Word2Vec(cfg).fit(sentences, progress=False), topic_of) >= 0.9
 
 
+@pytest.mark.parametrize("loss", ["neg", "hs"])
+def test_window_sequential_mode_also_learns(topics, loss):
+    sentences, topic_of = topics
+    cfg = Word2VecConfig(
+        loss=loss,
+        dim=32,
+        min_count=1,
+        sample=0,
+        epochs=5,
+        workers=2,
+        shared_negatives=True,
+        window_update="sequential",
+    )
+    assert in_cluster_rate(Word2Vec(cfg).fit(sentences, progress=False), topic_of) >= 0.9
+
+
+def test_hs_window_sequential_is_the_exact_per_pair_update(topics):
+    # a Huffman path is fixed per center (no draws), so sharing it across the window and
+    # updating pair after pair is the exact word2vec.c update, bit for bit; the mini-batch
+    # update of the same shared path is a different computation
+    sentences, _ = topics
+    common = dict(loss="hs", dim=16, min_count=1, sample=0, epochs=1, workers=1, seed=5)
+    exact = Word2Vec(Word2VecConfig(**common, shared_negatives=False)).fit(
+        sentences[:300], progress=False
+    )
+    seq = Word2Vec(Word2VecConfig(**common, shared_negatives=True, window_update="sequential")).fit(
+        sentences[:300], progress=False
+    )
+    batch = Word2Vec(Word2VecConfig(**common, shared_negatives=True)).fit(
+        sentences[:300], progress=False
+    )
+    assert np.array_equal(exact.embeddings_.vectors, seq.embeddings_.vectors)
+    assert not np.allclose(exact.embeddings_.vectors, batch.embeddings_.vectors, atol=1e-6)
+
+
 def test_one_worker_is_bit_reproducible(topics):
     sentences, _ = topics
     cfg = Word2VecConfig(dim=16, min_count=1, epochs=2, workers=1, seed=11)
@@ -214,6 +249,7 @@ def test_failed_save_keeps_previous_model(tmp_path, topics, monkeypatch):
         ({"sample": -1.0}, "sample=-1.0 is invalid"),
         ({"workers": 0}, "workers=0 is invalid"),
         ({"ns_exponent": float("nan")}, "ns_exponent=nan is invalid"),
+        ({"window_update": "async"}, "window_update='async' is invalid; use 'batch'"),
     ],
 )
 def test_bad_config_names_field_and_fix(kwargs, match):
@@ -301,6 +337,11 @@ def test_window_batching_defaults_per_loss():
     assert Word2VecConfig(loss="hs").window_batches is False
     assert Word2VecConfig(loss="hs", shared_negatives=True).window_batches is True
     assert Word2VecConfig(loss="neg", shared_negatives=False).window_batches is False
+    # the kernel's share_mode: 0 exact per pair, 1 window mini-batch, 2 window sequential
+    assert Word2VecConfig(loss="neg").share_mode == 1
+    assert Word2VecConfig(loss="neg", window_update="sequential").share_mode == 2
+    assert Word2VecConfig(loss="hs", window_update="sequential").share_mode == 0
+    assert Word2VecConfig(shared_negatives=False, window_update="sequential").share_mode == 0
 
 
 def test_save_with_an_epoch_without_examples(tmp_path):

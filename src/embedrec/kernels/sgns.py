@@ -198,3 +198,90 @@ def apply_rows_same(w_in, in_rows, n_in, grad_buf):
         r = in_rows[i]
         for d in range(dim):
             w_in[r, d] += grad_buf[0, d]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def pair_update(w_in, w_out, r, out_rows, labels, n_out, lr, sig_table, logsig_table, g_buf, grad):
+    """One input row ``r`` against ``n_out`` output rows, updates applied: the per-pair step.
+
+    The same arithmetic as :func:`batch_update` with ``n_in = 1`` followed by
+    :func:`apply_rows`, fused the way word2vec.c fuses it: the scores of four output rows come
+    from one sweep over the input row, and one more sweep both accumulates the input
+    gradient (from the output rows before their update) and updates those rows. Within a
+    block of four the rows are scored and updated together (as :func:`batch_update` does);
+    blocks, and the rows after the last whole block, follow one another as in word2vec.c.
+    A trailing row whose gradient is exactly zero (saturated sigmoid) is skipped. Returns
+    the summed loss.
+
+    ``g_buf`` is float32 scratch of at least ``n_out``; ``grad`` of ``dim``.
+    """
+    dim = w_in.shape[1]
+    loss = 0.0
+    for d in range(dim):
+        grad[d] = 0.0
+    j = 0
+    while j + 4 <= n_out:
+        o0 = out_rows[j]
+        o1 = out_rows[j + 1]
+        o2 = out_rows[j + 2]
+        o3 = out_rows[j + 3]
+        s0 = np.float32(0.0)
+        s1 = np.float32(0.0)
+        s2 = np.float32(0.0)
+        s3 = np.float32(0.0)
+        for d in range(dim):
+            x = w_in[r, d]
+            s0 += x * w_out[o0, d]
+            s1 += x * w_out[o1, d]
+            s2 += x * w_out[o2, d]
+            s3 += x * w_out[o3, d]
+        g0, l0 = logistic_grad(s0, labels[j], lr, sig_table, logsig_table)
+        g1, l1 = logistic_grad(s1, labels[j + 1], lr, sig_table, logsig_table)
+        g2, l2 = logistic_grad(s2, labels[j + 2], lr, sig_table, logsig_table)
+        g3, l3 = logistic_grad(s3, labels[j + 3], lr, sig_table, logsig_table)
+        loss += l0 + l1 + l2 + l3
+        if o0 != o1 and o0 != o2 and o0 != o3 and o1 != o2 and o1 != o3 and o2 != o3:
+            for d in range(dim):
+                x = w_in[r, d]
+                a0 = w_out[o0, d]
+                a1 = w_out[o1, d]
+                a2 = w_out[o2, d]
+                a3 = w_out[o3, d]
+                grad[d] += g0 * a0 + g1 * a1 + g2 * a2 + g3 * a3
+                w_out[o0, d] = a0 + g0 * x
+                w_out[o1, d] = a1 + g1 * x
+                w_out[o2, d] = a2 + g2 * x
+                w_out[o3, d] = a3 + g3 * x
+        else:
+            # a noise draw repeated within the block: gradient from the rows as they were,
+            # then the (summed) row updates, as batch_update does
+            for d in range(dim):
+                grad[d] += (
+                    g0 * w_out[o0, d] + g1 * w_out[o1, d] + g2 * w_out[o2, d] + g3 * w_out[o3, d]
+                )
+            g_buf[0] = g0
+            g_buf[1] = g1
+            g_buf[2] = g2
+            g_buf[3] = g3
+            for k in range(4):
+                o = out_rows[j + k]
+                g = g_buf[k]
+                for d in range(dim):
+                    w_out[o, d] += g * w_in[r, d]
+        j += 4
+    while j < n_out:
+        o = out_rows[j]
+        s = np.float32(0.0)
+        for d in range(dim):
+            s += w_in[r, d] * w_out[o, d]
+        g, lo = logistic_grad(s, labels[j], lr, sig_table, logsig_table)
+        loss += lo
+        if g != 0.0:
+            for d in range(dim):
+                a = w_out[o, d]
+                grad[d] += g * a
+                w_out[o, d] = a + g * w_in[r, d]
+        j += 1
+    for d in range(dim):
+        w_in[r, d] += grad[d]
+    return loss

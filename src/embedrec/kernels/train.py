@@ -9,9 +9,10 @@ shards concurrently on the shared weight matrices (Hogwild, Recht et al. 2011).
 import numpy as np
 from numba import njit
 
+from . import SHARE_BATCH, SHARE_SEQUENTIAL
 from .rng import _S32, rng_below, rng_next
 from .sampling import alias_draw
-from .sgns import apply_rows, apply_rows_same, batch_update
+from .sgns import apply_rows, apply_rows_same, batch_update, pair_update
 
 _ALWAYS = np.uint64(1) << np.uint64(32)
 
@@ -128,7 +129,7 @@ def train_shard(
     codes,
     points,
     code_lens,
-    shared_negatives,
+    share_mode,
     priv_lo,
     priv_hi,
     priv_base,
@@ -140,11 +141,14 @@ def train_shard(
 ):
     """Train sentences ``s_begin..s_end`` once; return (loss, examples, effective, raw words).
 
-    Skip-gram predicts each center from each context word in its (dynamic) window; with
-    ``shared_negatives`` the context words of one center form one mini-batch that shares the
-    center's output rows (Ji et al. 2016), else every pair draws its own negatives and is
-    updated on its own (exact word2vec.c/gensim order). CBOW predicts the center from the
-    mean (or sum) of the context vectors.
+    Skip-gram predicts each center from each context word in its (dynamic) window.
+    ``share_mode`` says how a window's pairs use the center's output rows (the center plus
+    its negatives, or its Huffman path): ``SHARE_NONE`` draws negatives for every pair and
+    updates pair after pair (exact word2vec.c/gensim order); ``SHARE_BATCH`` draws them once
+    per center and updates the window's pairs as one mini-batch (Ji et al. 2016);
+    ``SHARE_SEQUENTIAL`` draws them once per center and updates pair after pair, so each pair
+    sees the previous pair's update as in word2vec.c while the rows stay in cache. CBOW
+    predicts the center from the mean (or sum) of the context vectors.
 
     With ``basket`` each sentence is a set (Barkan & Koenigstein's Item2Vec): its kept items
     are shuffled, and a set of at most ``2 * window + 1`` items is one context, every item
@@ -261,7 +265,38 @@ def train_shard(
                 # word2vec.c and gensim, and for the sum (where it is the exact gradient)
                 apply_rows_same(w_in, ctx, n_in, grad_buf)
                 examples += 1
-            elif shared_negatives:
+            elif share_mode == SHARE_SEQUENTIAL:
+                n_out = fill_targets(
+                    center,
+                    use_hs,
+                    negative,
+                    neg_prob_u32,
+                    neg_alias,
+                    codes,
+                    points,
+                    code_lens,
+                    state,
+                    out_rows,
+                    labels,
+                )
+                if n_priv > 0:
+                    remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
+                for c in range(n_in):
+                    loss += pair_update(
+                        w_in,
+                        w_out,
+                        ctx[c],
+                        out_rows,
+                        labels,
+                        n_out,
+                        lr,
+                        sig_table,
+                        logsig_table,
+                        g_buf[0],
+                        grad_buf[0],
+                    )
+                examples += n_in
+            elif share_mode == SHARE_BATCH:
                 n_out = fill_targets(
                     center,
                     use_hs,
@@ -310,21 +345,19 @@ def train_shard(
                     )
                     if n_priv > 0:
                         remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
-                    loss += batch_update(
+                    loss += pair_update(
                         w_in,
                         w_out,
-                        ctx[c:],
-                        1,
+                        ctx[c],
                         out_rows,
                         labels,
                         n_out,
                         lr,
                         sig_table,
                         logsig_table,
-                        g_buf,
-                        grad_buf,
+                        g_buf[0],
+                        grad_buf[0],
                     )
-                    apply_rows(w_in, ctx[c:], 1, grad_buf)
                 examples += n_in
         if n_priv > 0:
             sync_private(w_out, priv_lo, priv_hi, priv_base, snap)

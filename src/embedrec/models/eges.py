@@ -29,7 +29,7 @@ from ..data.graph import Graph
 from ..vectors import Embeddings
 from .base import EmbeddingModel, read_model_dir, write_model_dir
 from .walks import DeepWalk, DeepWalkConfig
-from .word2vec import SHARD_TOKENS, run_shard_epochs
+from .word2vec import SHARD_TOKENS, WindowUpdate, run_shard_epochs
 
 logger = logging.getLogger("embedrec")
 
@@ -51,8 +51,9 @@ class EGESConfig(DeepWalkConfig):
         of the fields)
 
     ``loss`` must stay "neg": EGES trains with negative sampling only, and
-    ``shared_negatives`` must stay True: the kernel builds a center's input vector once and
-    updates it against one draw of negatives shared by its whole window. The attention logits
+    ``shared_negatives`` must stay True and ``window_update`` "batch": the kernel builds a
+    center's input vector once and updates it against one draw of negatives shared by its
+    whole window, as one mini-batch. The attention logits
     learn at the same (linearly decaying) rate as the vectors, ``alpha=None`` meaning 0.025.
     One worker is bit-reproducible for a seed; several train Hogwild-style and reproduce
     only statistically.
@@ -60,12 +61,18 @@ class EGESConfig(DeepWalkConfig):
 
     mode: Mode = "eges"
     shared_negatives: bool = True
+    window_update: WindowUpdate = "batch"
 
     def __post_init__(self) -> None:
         if self.shared_negatives is not True:
             raise self._bad(
                 "shared_negatives",
                 "True (EGES builds a center's vector once per window and shares its negatives)",
+            )
+        if self.window_update != "batch":
+            raise self._bad(
+                "window_update",
+                "'batch' (EGES updates a window's pairs as one mini-batch)",
             )
         if self.mode not in get_args(Mode):
             raise self._bad("mode", "'eges' (learned attention) or 'ges' (plain mean)")

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from ..data.corpus import Corpus, build_corpus
 from ..data.vocab import Vocab
+from ..kernels import SHARE_BATCH, SHARE_NONE, SHARE_SEQUENTIAL
 from ..progress import Progress
 from ..vectors import Embeddings
 from .base import EmbeddingModel, read_model_dir, write_model_dir
@@ -32,6 +33,7 @@ logger = logging.getLogger("embedrec")
 
 Arch = Literal["skipgram", "cbow"]
 Loss = Literal["neg", "hs"]
+WindowUpdate = Literal["batch", "sequential"]
 #: raw tokens per shard: the unit of work handed to a thread (sentences are never cut)
 SHARD_TOKENS = 1 << 16
 #: with several workers, each keeps a private copy of this many most contended output rows
@@ -68,6 +70,11 @@ class Word2VecConfig:
         shares for negative sampling and runs hierarchical softmax exactly: sharing the
         Huffman path cost about 1.5 analogy points on the Wikipedia benchmark, while exact
         HS is still about 2x gensim's speed (benchmarks/README.md).
+    window_update : with shared output rows, "batch" (default) updates the window's pairs as
+        one mini-batch (fastest); "sequential" updates them pair after pair as word2vec.c
+        does, so each pair sees the previous one's update, keeping the one shared draw (on
+        BlogCatalog DeepWalk it recovered most of the batch mode's Macro-F1 loss at about
+        1.2x its time; benchmarks/README.md)
     """
 
     arch: Arch = "skipgram"
@@ -88,6 +95,7 @@ class Word2VecConfig:
     seed: int = 1
     cbow_mean: bool = True
     shared_negatives: bool | None = None
+    window_update: WindowUpdate = "batch"
 
     def __post_init__(self) -> None:
         def bad(field: str, allowed: str) -> ValueError:
@@ -95,6 +103,11 @@ class Word2VecConfig:
 
         if self.arch not in get_args(Arch):
             raise bad("arch", "'skipgram' or 'cbow'")
+        if self.window_update not in get_args(WindowUpdate):
+            raise bad(
+                "window_update",
+                "'batch' (one mini-batch per window) or 'sequential' (pair after pair)",
+            )
         if self.loss not in get_args(Loss):
             raise bad("loss", "'neg' (negative sampling) or 'hs' (hierarchical softmax)")
         for name in ("dim", "window", "epochs", "min_count"):
@@ -140,6 +153,13 @@ class Word2VecConfig:
         if self.shared_negatives is None:
             return self.loss == "neg"
         return self.shared_negatives
+
+    @property
+    def share_mode(self) -> int:
+        """The kernel's ``share_mode``: exact per-pair, window mini-batch or window-sequential."""
+        if not self.window_batches:
+            return int(SHARE_NONE)
+        return int(SHARE_SEQUENTIAL if self.window_update == "sequential" else SHARE_BATCH)
 
     @property
     def n_workers(self) -> int:
@@ -361,7 +381,7 @@ class Word2Vec(EmbeddingModel):
                 t.codes,
                 t.points,
                 t.code_lens,
-                cfg.window_batches,
+                cfg.share_mode,
                 priv_lo,
                 priv_lo + n_priv,
                 base,
