@@ -128,6 +128,15 @@ def test_node2vec_with_config_file_and_overriding_flags(karate, tmp_path):
     assert (model.config.dim, model.config.p, model.config.q) == (12, 0.5, 4.0)
     assert model.config.walks_per_node == 4 and model.config.weighted is False
     assert summary["config"]["q"] == 4.0
+    # skip-gram update flags: defaults are shared draws updated pair after pair
+    assert (model.config.shared_negatives, model.config.window_update) == (True, "sequential")
+    run(
+        "-q", "graph", "train", karate, "--out", tmp_path / "dw", "--window-update", "batch",
+        *SMALL,
+    )  # fmt: skip
+    assert DeepWalk.load(tmp_path / "dw").config.window_update == "batch"
+    run("-q", "graph", "train", karate, "--out", tmp_path / "ex", "--exact", *SMALL)
+    assert DeepWalk.load(tmp_path / "ex").config.shared_negatives is False
 
 
 def test_edgelist_and_directed(tmp_path):
@@ -206,6 +215,10 @@ BAD_INPUT = {
     "unknown config key": (
         "graph train {karate} --out {tmp}/m --config {tmp}/bad.toml",
         ["bad.toml", "walk_lenght"],
+    ),
+    "eges with sequential updates": (
+        "graph train {karate} --method eges --window-update sequential --out {tmp}/m",
+        ["window_update='sequential'", "'batch'"],
     ),
     "eval without a task": ("graph eval {model}", ["--labels", "--link-prediction"]),
     "eval of a missing model": ("graph eval {tmp}/nothing --labels {tmp}/x", ["nothing"]),

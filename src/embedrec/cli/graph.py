@@ -54,7 +54,10 @@ _MODEL_CLASSES: dict[str, tuple[type[Any], str]] = {
     "Node2Vec": (Node2Vec, "node2vec"),
     "EGES": (EGES, "eges"),
 }
-_BOOL_FLAGS = {"weighted": ("--weighted", "--unweighted")}
+_BOOL_FLAGS = {
+    "weighted": ("--weighted", "--unweighted"),
+    "shared_negatives": ("--shared-negatives", "--exact"),  # as `word2vec train`
+}
 
 
 # ---------------------------------------------------------------------------------- flags
