@@ -49,6 +49,22 @@ def logistic_grad(score, label, lr, sig_table, logsig_table):
     return -lr * f, -np.float64(logsig_table[TABLE_SIZE - 1 - idx])
 
 
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def dot4(w_in, r, w_out, o0, o1, o2, o3):
+    """The scores of input row ``r`` against four output rows, in one sweep over ``r``."""
+    s0 = np.float32(0.0)
+    s1 = np.float32(0.0)
+    s2 = np.float32(0.0)
+    s3 = np.float32(0.0)
+    for d in range(w_in.shape[1]):
+        x = w_in[r, d]
+        s0 += x * w_out[o0, d]
+        s1 += x * w_out[o1, d]
+        s2 += x * w_out[o2, d]
+        s3 += x * w_out[o3, d]
+    return s0, s1, s2, s3
+
+
 @njit(cache=True, nogil=True, fastmath=True)
 def batch_update(
     w_in,
@@ -83,20 +99,9 @@ def batch_update(
         r = in_rows[i]
         j = 0
         while j + 4 <= n_out:
-            o0 = out_rows[j]
-            o1 = out_rows[j + 1]
-            o2 = out_rows[j + 2]
-            o3 = out_rows[j + 3]
-            s0 = np.float32(0.0)
-            s1 = np.float32(0.0)
-            s2 = np.float32(0.0)
-            s3 = np.float32(0.0)
-            for d in range(dim):
-                x = w_in[r, d]
-                s0 += x * w_out[o0, d]
-                s1 += x * w_out[o1, d]
-                s2 += x * w_out[o2, d]
-                s3 += x * w_out[o3, d]
+            s0, s1, s2, s3 = dot4(
+                w_in, r, w_out, out_rows[j], out_rows[j + 1], out_rows[j + 2], out_rows[j + 3]
+            )
             g_buf[i, j] = s0
             g_buf[i, j + 1] = s1
             g_buf[i, j + 2] = s2
@@ -225,16 +230,7 @@ def pair_update(w_in, w_out, r, out_rows, labels, n_out, lr, sig_table, logsig_t
         o1 = out_rows[j + 1]
         o2 = out_rows[j + 2]
         o3 = out_rows[j + 3]
-        s0 = np.float32(0.0)
-        s1 = np.float32(0.0)
-        s2 = np.float32(0.0)
-        s3 = np.float32(0.0)
-        for d in range(dim):
-            x = w_in[r, d]
-            s0 += x * w_out[o0, d]
-            s1 += x * w_out[o1, d]
-            s2 += x * w_out[o2, d]
-            s3 += x * w_out[o3, d]
+        s0, s1, s2, s3 = dot4(w_in, r, w_out, o0, o1, o2, o3)
         g0, l0 = logistic_grad(s0, labels[j], lr, sig_table, logsig_table)
         g1, l1 = logistic_grad(s1, labels[j + 1], lr, sig_table, logsig_table)
         g2, l2 = logistic_grad(s2, labels[j + 2], lr, sig_table, logsig_table)

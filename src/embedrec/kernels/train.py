@@ -9,7 +9,7 @@ shards concurrently on the shared weight matrices (Hogwild, Recht et al. 2011).
 import numpy as np
 from numba import njit
 
-from . import SHARE_BATCH, SHARE_SEQUENTIAL
+from . import SHARE_BATCH, SHARE_NONE
 from .rng import _S32, rng_below, rng_next
 from .sampling import alias_draw
 from .sgns import apply_rows, apply_rows_same, batch_update, pair_update
@@ -265,86 +265,27 @@ def train_shard(
                 # word2vec.c and gensim, and for the sum (where it is the exact gradient)
                 apply_rows_same(w_in, ctx, n_in, grad_buf)
                 examples += 1
-            elif share_mode == SHARE_SEQUENTIAL:
-                n_out = fill_targets(
-                    center,
-                    use_hs,
-                    negative,
-                    neg_prob_u32,
-                    neg_alias,
-                    codes,
-                    points,
-                    code_lens,
-                    state,
-                    out_rows,
-                    labels,
-                )
-                if n_priv > 0:
-                    remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
-                for c in range(n_in):
-                    loss += pair_update(
-                        w_in,
-                        w_out,
-                        ctx[c],
-                        out_rows,
-                        labels,
-                        n_out,
-                        lr,
-                        sig_table,
-                        logsig_table,
-                        g_buf[0],
-                        grad_buf[0],
-                    )
-                examples += n_in
-            elif share_mode == SHARE_BATCH:
-                n_out = fill_targets(
-                    center,
-                    use_hs,
-                    negative,
-                    neg_prob_u32,
-                    neg_alias,
-                    codes,
-                    points,
-                    code_lens,
-                    state,
-                    out_rows,
-                    labels,
-                )
-                if n_priv > 0:
-                    remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
-                loss += batch_update(
-                    w_in,
-                    w_out,
-                    ctx,
-                    n_in,
-                    out_rows,
-                    labels,
-                    n_out,
-                    lr,
-                    sig_table,
-                    logsig_table,
-                    g_buf,
-                    grad_buf,
-                )
-                apply_rows(w_in, ctx, n_in, grad_buf)
-                examples += n_in
             else:
+                # skip-gram: one draw of output rows per center when shared, else per pair
                 for c in range(n_in):
-                    n_out = fill_targets(
-                        center,
-                        use_hs,
-                        negative,
-                        neg_prob_u32,
-                        neg_alias,
-                        codes,
-                        points,
-                        code_lens,
-                        state,
-                        out_rows,
-                        labels,
-                    )
-                    if n_priv > 0:
-                        remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
+                    if c == 0 or share_mode == SHARE_NONE:
+                        n_out = fill_targets(
+                            center,
+                            use_hs,
+                            negative,
+                            neg_prob_u32,
+                            neg_alias,
+                            codes,
+                            points,
+                            code_lens,
+                            state,
+                            out_rows,
+                            labels,
+                        )
+                        if n_priv > 0:
+                            remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base)
+                    if share_mode == SHARE_BATCH:
+                        break
                     loss += pair_update(
                         w_in,
                         w_out,
@@ -358,6 +299,22 @@ def train_shard(
                         g_buf[0],
                         grad_buf[0],
                     )
+                if share_mode == SHARE_BATCH:
+                    loss += batch_update(
+                        w_in,
+                        w_out,
+                        ctx,
+                        n_in,
+                        out_rows,
+                        labels,
+                        n_out,
+                        lr,
+                        sig_table,
+                        logsig_table,
+                        g_buf,
+                        grad_buf,
+                    )
+                    apply_rows(w_in, ctx, n_in, grad_buf)
                 examples += n_in
         if n_priv > 0:
             sync_private(w_out, priv_lo, priv_hi, priv_base, snap)
