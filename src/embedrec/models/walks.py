@@ -79,7 +79,7 @@ class DeepWalkConfig:
         pairs one after another, as word2vec.c does; "batch" updates them as one mini-batch
         (the Word2Vec engine's fast mode for text). On BlogCatalog (window 10, 2 threads)
         "sequential" matched the exact per-pair Macro-F1 (DeepWalk 0.2174 vs 0.2178,
-        node2vec 0.2373 vs 0.2361, seeds 2-3/2-4) in about half its training time; "batch"
+        node2vec 0.2373 vs 0.2361; seeds 2-4 and 2-3) in about half its training time; "batch"
         was faster again but lost 0.003-0.005 Macro-F1 (benchmarks/README.md)
     """
 
