@@ -99,9 +99,21 @@ def test_side_features_serve_a_cold_user(planted):
         assert sum(int(i) // 12 == g for i in rec.keys) >= 5, (g, rec.keys)
 
 
-def test_save_load_gives_identical_scores(planted, tmp_path):
+MULTI_SCALE = TowerConfig(
+    features=(
+        FeatureSpec(name="user", kind="id"),
+        FeatureSpec(name="history", kind="history", pooling="recency", half_life=(1, 8)),
+    ),
+    embedding_dim=16,
+    hidden=(32,),
+    output_dim=16,
+)
+
+
+@pytest.mark.parametrize("user", [ID_HISTORY, MULTI_SCALE], ids=["mean", "multi-scale"])
+def test_save_load_gives_identical_scores(planted, tmp_path, user):
     split = planted[4]
-    model = TwoTower(_cfg(epochs=3)).fit(split.train, valid=split.valid, progress=False)
+    model = TwoTower(_cfg(epochs=3, user=user)).fit(split.train, valid=split.valid, progress=False)
     model.save(tmp_path / "tt")
     again = TwoTower.load(tmp_path / "tt")
     hist = [[1, 2, 3], [50, 51], []]
@@ -170,6 +182,7 @@ def test_unknown_history_items_are_reported(planted):
         ({"loss": "hinge"}, "loss"),
         ({"history_mode": "all"}, "history_mode"),
         ({"batch_size": 0}, "batch_size"),
+        ({"examples_per_user": 0}, "examples_per_user"),
     ],
 )
 def test_config_validation_names_the_field(kw, match):
@@ -222,9 +235,10 @@ def test_pretrained_item_vectors_survive_save_and_load(planted, tmp_path):
     )
 
 
-def test_exported_user_tower_matches_the_model(planted, tmp_path):
+@pytest.mark.parametrize("user", [ID_HISTORY, MULTI_SCALE], ids=["mean", "multi-scale"])
+def test_exported_user_tower_matches_the_model(planted, tmp_path, user):
     split = planted[4]
-    model = TwoTower(_cfg(epochs=1)).fit(split.train_full, progress=False)
+    model = TwoTower(_cfg(epochs=1, user=user)).fit(split.train_full, progress=False)
     path = model.export_user_tower(tmp_path / "user.pt2")
     program = torch.export.load(str(path)).module()
     net = model.net_
@@ -238,3 +252,51 @@ def test_exported_user_tower_matches_the_model(planted, tmp_path):
         got = program(*args).numpy()
         want = net.user_tower({k: torch.as_tensor(v) for k, v in feats.items()}).numpy()
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def _train_data(user_of_event):
+    from embedrec.models.two_tower.model import _TrainData
+
+    users = np.asarray(user_of_event, dtype=np.int64)
+    n = len(users)
+    return _TrainData(
+        user=torch.as_tensor(users),
+        item=torch.zeros(n, dtype=torch.int64),
+        event=np.arange(n, dtype=np.int64),
+        event_user=users,
+        log_item=np.zeros(n, dtype=np.int64),
+        user_start=np.zeros(n, dtype=np.int64),
+        user_end=np.full(n, n, dtype=np.int64),
+        user_static={},
+        item_static={},
+        history_name=None,
+        max_len=0,
+        mode="prefix",
+        device=torch.device("cpu"),
+    )
+
+
+def test_examples_per_user_caps_each_user_with_a_fresh_uniform_subset():
+    # user 0 has 10 events, user 1 has 3, user 2 has 1; a cap of 4 keeps 4 + 3 + 1
+    data = _train_data([0] * 10 + [1] * 3 + [2])
+    assert data.n_batches(2) == 7 and data.n_batches(2, per_user=4) == 4
+    rng = np.random.default_rng(0)
+    picks = np.zeros(10)
+    epochs = 2000
+    for _ in range(epochs):
+        order = data.epoch_order(rng, 4)
+        assert len(order) == len(set(order.tolist())) == 8
+        per_user = np.bincount(data.event_user[order], minlength=3)
+        assert per_user.tolist() == [4, 3, 1]
+        picks[order[order < 10]] += 1
+    # each of user 0's events is kept with probability 4/10; binomial SD ~0.011 over 2000
+    np.testing.assert_allclose(picks / epochs, 0.4, atol=0.05)
+    # no cap: a permutation of every example
+    assert sorted(data.epoch_order(rng, None).tolist()) == list(range(14))
+
+
+def test_examples_per_user_trains_on_the_planted_data(planted):
+    _, _, _, _, split = planted
+    model = TwoTower(_cfg(examples_per_user=8, epochs=25)).fit(split.train_full, progress=False)
+    res = evaluate(model, split.train_full, split.test, ks=(10,))
+    assert res.metrics["Recall@10"] >= 0.9, res.metrics

@@ -29,10 +29,11 @@ V = np.array(
 
 
 def _identity_tower(spec: FeatureSpec, **kw: object) -> Tower:
-    """A tower whose output is its (single) feature's pooled 2-d vector: hidden=(), the output
-    layer set to the identity, no normalisation; the feature's table set to V."""
+    """A tower whose output is its (single) feature's pooled 2-d vector (2 * n_pools wide):
+    hidden=(), the output layer set to the identity, no normalisation; the table set to V."""
+    width = 2 * spec.n_pools
     cfg = TowerConfig(
-        features=(spec,), embedding_dim=2, hidden=(), output_dim=2, l2_normalize=False
+        features=(spec,), embedding_dim=2, hidden=(), output_dim=width, l2_normalize=False
     )
     shared = None
     if spec.kind == "history":
@@ -40,7 +41,7 @@ def _identity_tower(spec: FeatureSpec, **kw: object) -> Tower:
     tower = Tower(cfg, {spec.name: len(V)}, shared=shared, **kw)  # type: ignore[arg-type]
     with torch.no_grad():
         tower.table(spec.name).weight.copy_(torch.from_numpy(V))
-        tower.mlp.out.weight.copy_(torch.eye(2))
+        tower.mlp.out.weight.copy_(torch.eye(width))
         tower.mlp.out.bias.zero_()
     return tower.eval()
 
@@ -93,6 +94,43 @@ def test_recency_pooling_known_answer() -> None:
         FeatureSpec(name="g", kind="multi_categorical", pooling="recency")
     with pytest.raises(ValueError, match="half_life"):
         FeatureSpec(name="h", kind="history", pooling="recency", half_life=0)
+
+
+def test_multi_scale_recency_pooling_known_answer() -> None:
+    # half-lives (1, 2), L = 3, one pooled vector per half-life, concatenated in that order.
+    # [2, 3, 0] (row 3 newest, one step back is row 2; the last slot is padding):
+    #   half-life 1: weights 1/4, 1/2 -> (7/3, -2) as in the single-scale case
+    #   half-life 2: weights 2^-1, 2^-1/2 -> (0.5 (1, 2) + r (3, -4)) / (0.5 + r), r = 1/sqrt 2
+    # [1, 4, 3] half-life 2: weights 1/2, r, 1 on (0.5, 0.5), (-1, -2), (3, -4)
+    r = 2**-0.5
+    h2_a = [(0.5 * 1 + r * 3) / (0.5 + r), (0.5 * 2 - r * 4) / (0.5 + r)]
+    h2_d = [(0.25 - r + 3) / (1.5 + r), (0.25 - 2 * r - 4) / (1.5 + r)]
+    bags = np.array([[2, 3, 0], [0, 0, 0], [0, 0, 4], [1, 4, 3]], dtype=np.int64)
+    expect = [
+        [7 / 3, -2.0, *h2_a],
+        [0.0, 0.0, 0.0, 0.0],
+        [-1.0, -2.0, -1.0, -2.0],
+        [2.625 / 1.75, -4.875 / 1.75, *h2_d],
+    ]
+    spec = FeatureSpec(name="bag", kind="history", pooling="recency", half_life=(1, 2), max_len=3)
+    assert spec.half_life == (1.0, 2.0) and spec.n_pools == 2
+    tower = _identity_tower(spec)
+    got = tower({"bag": torch.from_numpy(bags)}).detach().numpy()
+    assert_allclose(got, expect, rtol=1e-6, atol=1e-7)
+    assert_allclose(
+        numpy_tower_forward(tower.config, tower_weights(tower), {"bag": bags}),
+        expect,
+        rtol=1e-6,
+        atol=1e-7,
+    )
+    # a list (TOML) becomes a tuple; one scale equals the plain float; bad scales are named
+    assert FeatureSpec.from_dict(spec.to_dict()) == spec
+    assert FeatureSpec(name="h", kind="history", half_life=[3]).half_lives == (3.0,)
+    for bad in ((), (1.0, 0.0), (1.0, float("inf")), (True,)):
+        with pytest.raises(ValueError, match="half_life"):
+            FeatureSpec(name="h", kind="history", pooling="recency", half_life=bad)
+    # other poolings ignore the half-lives: one pooled vector
+    assert FeatureSpec(name="h", kind="history", pooling="mean", half_life=(1, 2)).n_pools == 1
 
 
 def test_concatenation_order_and_l2() -> None:

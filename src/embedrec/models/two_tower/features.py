@@ -116,8 +116,11 @@ class FeatureSpec:
         Pooling of ``multi_categorical`` and ``history`` bags (padding excluded).
         ``recency`` (``history`` only): a weighted mean whose weights halve every
         ``half_life`` positions back from the most recent item.
-    half_life : float, default 5.0
-        ``recency`` pooling: positions over which an item's weight halves.
+    half_life : float or tuple of float, default 5.0
+        ``recency`` pooling: positions over which an item's weight halves. Several half-lives
+        (a tuple; a TOML list) pool the bag once per half-life and concatenate the results,
+        e.g. ``(1, 20)`` gives the tower the latest item and the longer-term taste side by
+        side (multi-scale pooling); the feature is then ``len(half_life) * dim`` wide.
     max_len : int, default 50
         ``history``: the most recent ``max_len`` items are kept.
     normalize : {"standard", "minmax", "log_standard", "none"}, default "standard"
@@ -155,7 +158,7 @@ multi_categorical, numeric, history, pretrained
     separator: str = "|"
     max_values: int = 16
     pooling: Pooling = "mean"
-    half_life: float = 5.0
+    half_life: float | tuple[float, ...] = 5.0
     max_len: int = 50
     normalize: Normalize = "standard"
     path: str | None = None
@@ -206,13 +209,20 @@ multi_categorical, numeric, history, pretrained
             raise bad("pooling", "one of " + ", ".join(get_args(Pooling)))
         if self.pooling == "recency" and self.kind != "history":
             raise bad("pooling", "mean, sum or max: recency pooling needs an ordered history")
-        if (
-            isinstance(self.half_life, bool)
-            or not isinstance(self.half_life, (int, float))
-            or not (0 < self.half_life < float("inf"))
+        scales = self.half_life if isinstance(self.half_life, (list, tuple)) else [self.half_life]
+        if not scales or any(
+            isinstance(h, bool) or not isinstance(h, (int, float)) or not (0 < h < float("inf"))
+            for h in scales
         ):
-            raise bad("half_life", "a finite number of positions > 0 (e.g. 5)")
-        object.__setattr__(self, "half_life", float(self.half_life))
+            raise bad(
+                "half_life",
+                "a finite number of positions > 0 (e.g. 5), or a non-empty tuple of them "
+                "(e.g. (1, 20))",
+            )
+        if isinstance(self.half_life, (list, tuple)):
+            object.__setattr__(self, "half_life", tuple(float(h) for h in scales))
+        else:
+            object.__setattr__(self, "half_life", float(self.half_life))
         positive("max_len")
         if self.normalize not in get_args(Normalize):
             raise bad("normalize", "one of " + ", ".join(get_args(Normalize)))
@@ -225,6 +235,18 @@ multi_categorical, numeric, history, pretrained
         if not isinstance(self.trainable, (bool, np.bool_)):
             raise bad("trainable", "True or False")
         object.__setattr__(self, "trainable", bool(self.trainable))
+
+    @property
+    def half_lives(self) -> tuple[float, ...]:
+        """``half_life`` as a tuple (one entry unless several half-lives were given)."""
+        h = self.half_life
+        return tuple(h) if isinstance(h, tuple) else (float(h),)
+
+    @property
+    def n_pools(self) -> int:
+        """How many pooled vectors the feature concatenates: one per half-life under
+        ``recency`` pooling, else one."""
+        return len(self.half_lives) if self.pooling == "recency" else 1
 
     @property
     def source_column(self) -> str:

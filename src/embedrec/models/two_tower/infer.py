@@ -154,17 +154,21 @@ def _pool(
     table: npt.NDArray[np.float32],
     idx: npt.NDArray[np.int64],
     pooling: str,
-    half_life: float = 5.0,
+    half_lives: tuple[float, ...] = (5.0,),
 ) -> npt.NDArray[np.float32]:
-    """Pool the rows of a padded bag ``idx`` (n, L) over its non-zero entries -> (n, dim)."""
+    """Pool the rows of a padded bag ``idx`` (n, L) over its non-zero entries -> (n, dim);
+    recency pooling concatenates one pooled vector per half-life -> (n, k * dim)."""
     mask = idx != 0
     emb = table[idx]  # (n, L, dim)
     if pooling == "recency":
         age = np.arange(idx.shape[1] - 1, -1, -1, dtype=np.float32)
-        w = np.power(np.float32(0.5), age / np.float32(half_life))[None, :] * mask
-        w = w.astype(np.float32)
-        total = (emb * w[..., None]).sum(axis=1)
-        return np.asarray(total / np.maximum(w.sum(axis=1), 1e-12)[:, None], dtype=np.float32)
+        out = []
+        for half_life in half_lives:
+            w = np.power(np.float32(0.5), age / np.float32(half_life))[None, :] * mask
+            w = w.astype(np.float32)
+            total = (emb * w[..., None]).sum(axis=1)
+            out.append(total / np.maximum(w.sum(axis=1), 1e-12)[:, None])
+        return np.asarray(np.concatenate(out, axis=1), dtype=np.float32)
     if pooling == "max":
         m = np.where(mask[..., None], emb, np.float32(-np.inf)).max(axis=1)
         pooled = np.where(mask.any(axis=1)[:, None], m, np.float32(0.0))
@@ -278,7 +282,7 @@ def numpy_tower_forward(
         table = _weight(weights, table_key(spec.name))
         _check_rows(spec.name, x, table.shape[0])
         if spec.kind in BAG_KINDS:
-            parts.append(_pool(table, x, spec.pooling, spec.half_life))
+            parts.append(_pool(table, x, spec.pooling, spec.half_lives))
         else:
             parts.append(table[x])
     h = np.concatenate(parts, axis=1).astype(np.float32, copy=False)

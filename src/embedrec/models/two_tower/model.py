@@ -99,6 +99,10 @@ class TwoTowerConfig:
     history_mode : {"prefix", "all_but_target"}, default "prefix"
         What the history bag of a training example holds: the user's items before the event
         (next-item training), or all the user's other training items (random splits).
+    examples_per_user : int or None, default None
+        Train each epoch on at most this many of a user's events (a fresh random subset each
+        epoch), so a few very active users do not dominate the loss (YouTube DNN, Covington
+        et al. 2016, section 4.1). None: every event, every epoch.
     patience : int, default 3
         Stop when the validation metric has not improved for this many epochs and
         keep the best epoch's weights; 0 trains every epoch (still keeping the best).
@@ -128,6 +132,7 @@ class TwoTowerConfig:
     lr: float = 0.005
     weight_decay: float = 0.0
     history_mode: HistoryMode = "prefix"
+    examples_per_user: int | None = None
     patience: int = 3
     eval_metric: Literal["NDCG", "Recall", "HR", "MRR"] = "NDCG"
     eval_k: int = 50
@@ -179,6 +184,8 @@ class TwoTowerConfig:
             raise bad("lr", "a finite number > 0 (e.g. 0.005)")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise bad("weight_decay", "a finite number >= 0")
+        if self.examples_per_user is not None and self.examples_per_user < 1:
+            raise bad("examples_per_user", "None (every event) or an integer >= 1 (e.g. 100)")
         if self.patience < 0:
             raise bad("patience", "an integer >= 0 (0: no early stopping)")
         if self.eval_users is not None and self.eval_users < 1:
@@ -414,7 +421,7 @@ class TwoTower:
         ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if ckpt is not None and resume and (ckpt / "state.json").exists():
             start_epoch, best, bad_epochs, rng = self._load_checkpoint(ckpt, opt, device, rank)
-        n_batches = data.n_batches(cfg.batch_size)
+        n_batches = data.n_batches(cfg.batch_size, cfg.examples_per_user)
         if world > 1:
             import torch.distributed as tdist
 
@@ -434,7 +441,7 @@ class TwoTower:
                 "samples",
                 enabled=progress and rank == 0,
             )
-            order = rng.permutation(data.n_examples)
+            order = data.epoch_order(rng, cfg.examples_per_user)
             total, seen = 0.0, 0
             t0 = time.perf_counter()
             for b in range(n_batches):
@@ -995,6 +1002,7 @@ class _TrainData:
     user: torch.Tensor  # (n_examples,) user code
     item: torch.Tensor  # (n_examples,) item code
     event: npt.NDArray[np.int64]  # (n_examples,) position in the log
+    event_user: npt.NDArray[np.int64]  # (n_examples,) user code, on the host
     log_item: npt.NDArray[np.int64]  # (n_events,) item code of every event of the log
     user_start: npt.NDArray[np.int64]  # (n_events,) first event of the event's user
     user_end: npt.NDArray[np.int64]  # (n_events,) one past the user's last event
@@ -1009,8 +1017,24 @@ class _TrainData:
     def n_examples(self) -> int:
         return int(self.user.shape[0])
 
-    def n_batches(self, batch_size: int) -> int:
-        return max(1, -(-self.n_examples // batch_size))
+    def n_batches(self, batch_size: int, per_user: int | None = None) -> int:
+        n = self.n_examples
+        if per_user is not None:
+            _, counts = np.unique(self.event_user, return_counts=True)
+            n = int(np.minimum(counts, per_user).sum())
+        return max(1, -(-n // batch_size))
+
+    def epoch_order(self, rng: np.random.Generator, per_user: int | None) -> npt.NDArray[np.int64]:
+        """This epoch's examples in random order: all, or a random ``per_user`` of each user's."""
+        n = self.n_examples
+        if per_user is None:
+            return rng.permutation(n).astype(np.int64)
+        # sort by (user, random key): each user's first ``per_user`` are a uniform subset
+        by_user = np.lexsort((rng.random(n), self.event_user))
+        users = self.event_user[by_user]
+        first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+        rank = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
+        return rng.permutation(by_user[rank < per_user]).astype(np.int64)
 
     @classmethod
     def build(
@@ -1027,6 +1051,7 @@ class _TrainData:
             user=torch.as_tensor(users[mine], device=device),
             item=torch.as_tensor(train.item[mine].astype(np.int64), device=device),
             event=mine.astype(np.int64),
+            event_user=users[mine],
             log_item=train.item.astype(np.int64),
             user_start=start.astype(np.int64),
             user_end=(start + np.repeat(counts, counts)).astype(np.int64),

@@ -78,21 +78,27 @@ class _Tables(nn.ModuleDict):
         self._modules[key] = module
 
 
-def _pool(table: nn.Embedding, idx: Tensor, pooling: str, half_life: float = 5.0) -> Tensor:
+def _pool(
+    table: nn.Embedding, idx: Tensor, pooling: str, half_lives: tuple[float, ...] = (5.0,)
+) -> Tensor:
     """Pool the rows of a padded bag ``idx`` (n, L) over its non-zero entries -> (n, dim).
 
     mean: sum / number of non-padding entries; sum; max: elementwise max; recency: weighted
     mean with weight ``0.5 ** ((L - 1 - j) / half_life)`` at position j (the last position
-    is the most recent item). A bag with no non-padding entry gives zeros (no NaN, no -inf).
+    is the most recent item), once per half-life, concatenated -> (n, len(half_lives) * dim).
+    A bag with no non-padding entry gives zeros (no NaN, no -inf).
     """
     mask = idx != 0
     emb = table(idx)  # (n, L, dim)
     if pooling == "recency":
         length = idx.shape[1]
         age = torch.arange(length - 1, -1, -1, device=idx.device, dtype=emb.dtype)
-        w = torch.pow(0.5, age / half_life).unsqueeze(0) * mask.to(emb.dtype)  # (n, L)
-        weighted: Tensor = (emb * w.unsqueeze(-1)).sum(dim=1)
-        return weighted / w.sum(dim=1, keepdim=True).clamp(min=1e-12)
+        hl = torch.tensor(half_lives, device=idx.device, dtype=emb.dtype)
+        decay = torch.pow(0.5, age.unsqueeze(0) / hl.unsqueeze(1))  # (k, L)
+        w = decay.unsqueeze(1) * mask.to(emb.dtype).unsqueeze(0)  # (k, n, L)
+        w = w / w.sum(dim=2, keepdim=True).clamp(min=1e-12)
+        pooled_k = torch.einsum("knl,nld->nkd", w, emb)
+        return pooled_k.reshape(idx.shape[0], -1)
     if pooling == "max":
         m = emb.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
         pooled: Tensor = torch.where(mask.any(dim=1, keepdim=True), m, torch.zeros_like(m))
@@ -197,7 +203,7 @@ class Tower(nn.Module):
                 table = nn.Embedding(self._rows(spec, table_sizes), self._dim(spec), padding_idx=0)
                 init_embedding(table)
             self.tables[spec.name] = table
-            width += table.embedding_dim
+            width += table.embedding_dim * spec.n_pools
         self.input_dim = width
         self.mlp = self._build_mlp(width)
 
@@ -418,7 +424,7 @@ class Tower(nn.Module):
             if spec.kind == "numeric":
                 parts.append(x.to(dtype).unsqueeze(1))
             elif spec.kind in BAG_KINDS:
-                parts.append(_pool(self.table(spec.name), x, spec.pooling, spec.half_life))
+                parts.append(_pool(self.table(spec.name), x, spec.pooling, spec.half_lives))
             else:
                 parts.append(self.tables[spec.name](x))
         h: Tensor = self.mlp(torch.cat(parts, dim=1))
