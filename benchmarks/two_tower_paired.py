@@ -1,8 +1,9 @@
-"""latest-small leave-last-out: featured two-tower vs Item2Vec, paired per user.
+"""Leave-last-out: featured two-tower vs Item2Vec, paired per user.
 
 Usage::
 
-    python benchmarks/two_tower_paired.py ../shared/data --seeds 1 2 3 --temperature 0.1
+    python benchmarks/two_tower_paired.py ../shared/data --seeds 1 2 3 \
+        [--dataset movielens-latest-small|movielens-100k] [--temperature T]
 
 For each seed, trains Item2Vec (defaults) and the featured two-tower of
 ``two_tower_movielens.py`` (epochs chosen on the validation events, then refit) on the same
@@ -24,28 +25,38 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import two_tower_movielens as tt
 
-DATASET = "movielens-latest-small"
-
 
 def main() -> None:
     from embedrec.eval import evaluate, leave_last_out
     from embedrec.models import Item2Vec, Item2VecConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("data", type=Path, help="folder holding movielens-latest-small/")
+    ap.add_argument("data", type=Path, help="folder holding the MovieLens folders")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--temperature", type=float, default=0.1)
+    ap.add_argument(
+        "--dataset",
+        default="movielens-latest-small",
+        choices=["movielens-latest-small", "movielens-100k"],
+    )
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="softmax temperature (default: two_tower_movielens.py's leave-last-out one)",
+    )
     args = ap.parse_args()
-    tt.TEMPERATURE = args.temperature
-    inter = tt.load(args.data, DATASET)
-    users, items = tt.side_tables(args.data, DATASET)
+    dataset = args.dataset
+    if args.temperature is not None:
+        tt.TEMPERATURE["prefix"] = args.temperature
+    inter = tt.load(args.data, dataset)
+    users, items = tt.side_tables(args.data, dataset)
     split = leave_last_out(inter)
     full = split.train_full
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
         i2v = Item2Vec(Item2VecConfig(workers=2, seed=seed)).fit(full, progress=False)
         a = evaluate(i2v, full, split.test, ks=(50,))
-        cfg = tt.base_config(DATASET, True, "prefix", seed, False)
+        cfg = tt.base_config(dataset, True, "prefix", seed, False)
         model, _ = tt.select_and_refit(cfg, split.train, split.valid, full, users, items)
         b = evaluate(model, full, split.test, ks=(50,))
         d = b.per_user["HR@50"] - a.per_user["HR@50"]
@@ -67,7 +78,17 @@ def main() -> None:
             f"{row['users_only_two_tower_hits']} vs {row['users_only_item2vec_hits']})",
             flush=True,
         )
-    print(json.dumps({"dataset": DATASET, "temperature": args.temperature, "runs": rows}))
+    print(
+        json.dumps(
+            {
+                "dataset": dataset,
+                "temperature": tt.TEMPERATURE["prefix"],
+                "config": tt.base_config(dataset, True, "prefix", 0, False).to_dict(),
+                "mean_difference": float(np.mean([r["difference"] for r in rows])),
+                "runs": rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
