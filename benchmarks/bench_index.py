@@ -269,7 +269,7 @@ def run_catalogue(
         import hnswlib
     except ImportError:
         hnswlib = None
-        log.warning("hnswlib is not installed; skipping it (pip install hnswlib)")
+        log.warning("hnswlib is not installed; skipping it (pip install -e '.[bench]')")
     if hnswlib is not None and bench.allow(f"{name} hnswlib", est_build_s):
         data = np.ascontiguousarray(emb.unit_vectors)
         t0 = time.perf_counter()

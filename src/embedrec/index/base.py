@@ -57,7 +57,6 @@ from .._io import (
     write_json,
     write_npy,
 )
-from ..eval.evaluate import top_k_exact
 from ..vectors import (
     Embeddings,
     Key,
@@ -70,6 +69,7 @@ from ..vectors import (
     _normalise_keys,
     _unknown_keys_error,
 )
+from .topk import top_k_exact
 
 __all__ = [
     "INDEX_KINDS",

@@ -755,7 +755,7 @@ class TwoTower:
         training items) is never recommended. ``unknown`` lists history keys outside the
         catalogue (they still feed the tower as the unknown row).
         """
-        from ...eval.evaluate import top_k_exact
+        from ...index.topk import top_k_exact
 
         emb = self._emb()
         k = Embeddings._check_k(k)
