@@ -291,10 +291,10 @@ BAD_INPUT = {
         "word2vec train {tmp}/missing.txt --out {tmp}/m",
         ["missing.txt", "does not exist"],
     ),
-    "window 0": ("word2vec train {corpus} --out {tmp}/m --window 0", ["window=0", "window>=1"]),
+    "window 0": ("word2vec train {corpus} --out {tmp}/m --window 0", ["--window 0", "window>=1"]),
     "negative 0 with neg loss": (
         "word2vec train {corpus} --out {tmp}/m --negative 0",
-        ["negative=0", "loss='neg'"],
+        ["--negative 0", "loss='neg'"],
     ),
     "unknown config key": (
         "word2vec train {corpus} --out {tmp}/m --config {tmp}/unknown.toml",

@@ -198,7 +198,7 @@ BAD_INPUT = {
         "graph train {karate} --out {tmp}/m --p 2",
         ["--p", "deepwalk", "node2vec"],
     ),
-    "bad config value": ("graph train {karate} --out {tmp}/m --dim 0", ["dim=0"]),
+    "bad config value": ("graph train {karate} --out {tmp}/m --dim 0", ["--dim 0"]),
     "eges without side": ("graph train {karate} --method eges --out {tmp}/m", ["--side"]),
     "side for deepwalk": (
         "graph train {karate} --side {tmp}/side.csv --out {tmp}/m",
@@ -218,7 +218,7 @@ BAD_INPUT = {
     ),
     "eges with sequential updates": (
         "graph train {karate} --method eges --window-update sequential --out {tmp}/m",
-        ["window_update='sequential'", "'batch'"],
+        ["--window-update 'sequential'", "'batch'"],
     ),
     "eval without a task": ("graph eval {model}", ["--labels", "--link-prediction"]),
     "eval of a missing model": ("graph eval {tmp}/nothing --labels {tmp}/x", ["nothing"]),

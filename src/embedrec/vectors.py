@@ -56,6 +56,8 @@ Metric = Literal["cosine", "dot"]
 Missing = Literal["raise", "skip"]
 AnalogyMethod = Literal["3cosadd", "3cosmul"]
 KeyType = Literal["str", "int"]
+#: how undecodable key bytes are handled (the ``errors`` of ``bytes.decode``; gensim's names)
+UnicodeErrors = Literal["strict", "replace", "ignore"]
 KeyLike = str | int | np.integer[Any]
 KeyList = list[str] | list[int] | list[Key] | tuple[Key, ...] | npt.NDArray[Any]
 
@@ -1191,7 +1193,9 @@ class Embeddings:
         Raises
         ------
         ValueError
-            A key that is empty or contains whitespace (the format separates fields with spaces).
+            A key that is empty, contains whitespace (the format separates fields with spaces
+            and rows with newlines) or cannot be encoded as UTF-8 (a lone surrogate). Nothing
+            is written then.
 
         Examples
         --------
@@ -1210,6 +1214,14 @@ class Embeddings:
                     "hold (fields are space-separated); replace whitespace in keys (e.g. "
                     "key.replace(' ', '_')) or use Embeddings.save(dir), which keeps any key"
                 )
+            if not w.isascii():
+                try:
+                    w.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise ValueError(
+                        f"key {w!r} cannot be encoded as UTF-8 ({exc.reason}); the word2vec "
+                        "format holds UTF-8 keys: fix the key or use Embeddings.save(dir)"
+                    ) from None
         with atomic_open(path, "wb") as raw:
             out: IO[bytes] = raw
             gz = None
@@ -1248,6 +1260,8 @@ class Embeddings:
         binary: bool | None = None,
         limit: int | None = None,
         metric: Metric = "cosine",
+        unicode_errors: UnicodeErrors = "strict",
+        no_header: bool = False,
     ) -> Embeddings:
         """Read a word2vec text or binary file, as written by word2vec.c, gensim or this class.
 
@@ -1260,6 +1274,15 @@ class Embeddings:
         limit : int, optional
             Read only the first ``limit`` rows (the most frequent keys in word2vec files).
         metric : {"cosine", "dot"}, default "cosine"
+        unicode_errors : {"strict", "replace", "ignore"}, default "strict"
+            What to do with key bytes that are not valid UTF-8, as gensim's argument of that
+            name: refuse the file, decode them as U+FFFD, or drop them. word2vec.c cuts long
+            words at a byte limit, which can split a multi-byte character; use "replace" or
+            "ignore" for such files. Keys that become equal after decoding keep their first
+            row (as gensim does), with a warning.
+        no_header : bool, default False
+            The text file has no ``"n_keys dim"`` header line (GloVe files): the rows are
+            counted and ``dim`` is taken from the first row. Text files only.
 
         Returns
         -------
@@ -1270,22 +1293,49 @@ class Embeddings:
         ------
         ValueError
             A corrupt file: bad header, fewer or more rows than the header says, a row with the
-            wrong number of values, a non-numeric or non-finite value, undecodable UTF-8, or
-            duplicate keys. The message names the file and the line (text) or row (binary).
+            wrong number of values, a non-numeric or non-finite value, undecodable UTF-8 (with
+            ``unicode_errors="strict"``), or duplicate keys. The message names the file and
+            the line (text) or row (binary).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "glove.txt"
+        >>> _ = p.write_text("the 0.5 -1.0\nof 0.25 2.0\n")
+        >>> Embeddings.load_word2vec_format(p, no_header=True).keys
+        ['the', 'of']
         """
         path = Path(path)
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise ValueError(f"limit={limit!r} is invalid; use None or an int >= 1")
+        if unicode_errors not in ("strict", "replace", "ignore"):
+            raise ValueError(
+                f"unicode_errors={unicode_errors!r} is invalid; use 'strict', 'replace' or 'ignore'"
+            )
+        if no_header and binary:
+            raise ValueError(
+                "no_header=True reads text files (GloVe) only; binary word2vec files always "
+                "have an 'n_keys dim' header: drop no_header"
+            )
         try:
+            counted = _count_headerless(path) if no_header else None
             with _open_maybe_gzip(path) as fh:
                 reader = _ByteReader(fh)
-                n, dim = _read_header(reader, path)
+                if counted is None:
+                    n, dim = _read_header(reader, path)
+                    first_line = 2
+                else:
+                    (n, dim), binary, first_line = counted, False, 1
                 n_read = n if limit is None else min(n, limit)
                 if binary is None:
                     binary = _looks_binary(reader, dim, n)
                     logger.debug("%s: detected %s format", path, "binary" if binary else "text")
-                rows = _read_binary_rows if binary else _read_text_rows
-                words, vectors = rows(reader, path, n, n_read, dim)
+                if binary:
+                    words, vectors = _read_binary_rows(reader, path, n, n_read, dim, unicode_errors)
+                else:
+                    words, vectors = _read_text_rows(
+                        reader, path, n, n_read, dim, unicode_errors, first_line
+                    )
                 if limit is None or n_read == n:
                     start = reader.offset
                     trailing = reader.rest()
@@ -1298,6 +1348,8 @@ class Embeddings:
                         )
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise ValueError(f"{path}: corrupt gzip stream ({exc})") from exc
+        if unicode_errors != "strict":
+            words, vectors = _first_of_duplicates(path, words, vectors, unicode_errors)
         try:
             emb = cls(words, vectors, metric=metric)
         except ValueError as exc:
@@ -1471,12 +1523,59 @@ def _parse_queries(
     return False, pos_groups, neg_groups
 
 
+def _count_headerless(path: Path) -> tuple[int, int]:
+    """(rows, dim) of a text file without header: its lines, and the values of the first."""
+    n = 0
+    first = b""
+    last = b"\n"
+    with _open_maybe_gzip(path) as fh:
+        while chunk := fh.read(1 << 20):
+            if not first:
+                first = chunk
+            elif b"\n" not in first:
+                first += chunk
+            n += chunk.count(b"\n")
+            last = chunk
+    if not last.endswith(b"\n"):
+        n += 1  # a last line without newline
+    line = first.split(b"\n", 1)[0]
+    _, _, rest = line.partition(b" ")
+    dim = len(rest.split())
+    if n == 0 or dim < 1:
+        raise ValueError(
+            f"{path}: line 1: expected 'key v1 v2 ...' (no_header=True reads GloVe text files), "
+            f"got {line[:80]!r}; check the file, or drop no_header if it has an 'n_keys dim' "
+            "header"
+        )
+    return n, dim
+
+
+def _first_of_duplicates(
+    path: Path, words: list[str], vectors: npt.NDArray[np.float32], unicode_errors: str
+) -> tuple[list[str], npt.NDArray[np.float32]]:
+    """Keep the first row of keys that lossy decoding made equal (as gensim does)."""
+    first: dict[str, int] = {}
+    for i, w in enumerate(words):
+        first.setdefault(w, i)
+    if len(first) == len(words):
+        return words, vectors
+    rows = sorted(first.values())
+    logger.warning(
+        "%s: %d keys equal an earlier key after decoding with unicode_errors=%r; kept the "
+        "first row of each (use unicode_errors='replace' to keep more of them apart)",
+        path,
+        len(words) - len(rows),
+        unicode_errors,
+    )
+    return [words[i] for i in rows], np.ascontiguousarray(vectors[rows])
+
+
 def _read_header(reader: _ByteReader, path: Path) -> tuple[int, int]:
     end = reader.find(b"\n", limit=1 << 16)
     if end == -1:
         raise ValueError(
             f"{path}: line 1: no header line 'n_keys dim' found; is this a "
-            "word2vec file? (GloVe files need 'n_keys dim' prepended)"
+            "word2vec file? (for GloVe files without header pass no_header=True)"
         )
     raw = reader.take(end + 1)
     try:
@@ -1487,7 +1586,8 @@ def _read_header(reader: _ByteReader, path: Path) -> tuple[int, int]:
     if n < 0 or dim < 1:
         raise ValueError(
             f"{path}: line 1: expected a header 'n_keys dim' with n_keys >= 0 and dim >= 1, got "
-            f"{raw[:80]!r}; is this a word2vec file? (GloVe files need 'n_keys dim' prepended)"
+            f"{raw[:80]!r}; is this a word2vec file? (for GloVe files without header pass "
+            "no_header=True)"
         )
     return n, dim
 
@@ -1517,12 +1617,18 @@ def _is_float_token(token: bytes) -> bool:
 
 
 def _read_text_rows(
-    reader: _ByteReader, path: Path, n: int, n_read: int, dim: int
+    reader: _ByteReader,
+    path: Path,
+    n: int,
+    n_read: int,
+    dim: int,
+    unicode_errors: str = "strict",
+    first_line: int = 2,
 ) -> tuple[list[str], npt.NDArray[np.float32]]:
     words: list[str] = []
     matrix = _RowBuffer(n_read, dim)
     for row in range(n_read):
-        line_no = row + 2
+        line_no = row + first_line
         end = reader.find(b"\n")
         if end == -1:
             end = len(reader.buf) - reader.pos
@@ -1533,11 +1639,13 @@ def _read_text_rows(
                 )
         raw = reader.take(end + 1)
         try:
-            line = raw.decode("utf-8").rstrip()
+            line = raw.decode("utf-8", errors=unicode_errors).rstrip()
         except UnicodeDecodeError as exc:
             raise ValueError(
                 f"{path}: line {line_no}: bytes are not valid UTF-8 ({exc.reason}); if this is a "
-                "binary file pass binary=True"
+                "binary file pass binary=True; if keys were cut inside a character (word2vec.c "
+                "cuts long words) pass unicode_errors='replace' or 'ignore' (CLI: "
+                "--unicode-errors replace)"
             ) from exc
         word, _, rest = line.partition(" ")
         values = rest.split()
@@ -1561,7 +1669,7 @@ def _read_text_rows(
 
 
 def _read_binary_rows(
-    reader: _ByteReader, path: Path, n: int, n_read: int, dim: int
+    reader: _ByteReader, path: Path, n: int, n_read: int, dim: int, unicode_errors: str = "strict"
 ) -> tuple[list[str], npt.NDArray[np.float32]]:
     words: list[str] = []
     matrix = _RowBuffer(n_read, dim)
@@ -1577,12 +1685,14 @@ def _read_binary_rows(
         reader.take(1)
         vec = np.frombuffer(reader.take(row_bytes), dtype="<f4").astype(np.float32)
         try:
-            word = raw_key.decode("utf-8")
+            word = raw_key.decode("utf-8", errors=unicode_errors)
         except UnicodeDecodeError as exc:
             raise ValueError(
                 f"{path}: row {row} (byte {reader.offset}): key bytes {raw_key[:40]!r} are not "
                 f"valid UTF-8 ({exc.reason}); the header dim may be wrong, or if this is a text "
-                "file pass binary=False"
+                "file pass binary=False; if keys were cut inside a character (word2vec.c cuts "
+                "long words) pass unicode_errors='replace' or 'ignore' (CLI: --unicode-errors "
+                "replace)"
             ) from exc
         if not word:
             raise ValueError(f"{path}: row {row}: empty key; the header dim may be wrong")

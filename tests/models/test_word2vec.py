@@ -344,11 +344,19 @@ def test_window_batching_defaults_per_loss():
     assert Word2VecConfig(shared_negatives=False, window_update="sequential").share_mode == 0
 
 
+def test_corpus_without_training_example_is_refused():
+    """Regression: one-token sentences gave no (center, context) pair, yet "trained"."""
+    with pytest.raises(ValueError, match="yields no training example"):
+        Word2Vec(Word2VecConfig(dim=4, min_count=1, epochs=1, workers=1)).fit(
+            [["a"], ["b"]], progress=False
+        )
+
+
 def test_save_with_an_epoch_without_examples(tmp_path):
     """Regression: an epoch with no training example has loss NaN; saving wrote invalid JSON."""
     m = Word2Vec(Word2VecConfig(dim=4, min_count=1, epochs=1, workers=1)).fit(
-        [["a"], ["b"]], progress=False
+        [["a", "b"]], progress=False
     )
-    assert np.isnan(m.loss_history_[0])
+    m.loss_history_[0] = float("nan")  # as an epoch whose words were all subsampled away
     m.save(tmp_path / "m")
     assert Word2Vec.load(tmp_path / "m").loss_history_ == [None]

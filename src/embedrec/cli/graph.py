@@ -23,7 +23,8 @@ import numpy.typing as npt
 from ..data.graph import Graph
 from ..models.eges import EGES, EGESConfig
 from ..models.walks import DeepWalk, DeepWalkConfig, Node2Vec, Node2VecConfig
-from ..vectors import Embeddings
+from ..models.word2vec import MAX_SEED
+from ..vectors import Embeddings, UnicodeErrors
 from .main import (
     _base_type,
     _check_out_dir,
@@ -31,9 +32,11 @@ from .main import (
     _echo_json,
     _field_help,
     _State,
+    build_config,
     cli,
     load_embeddings,
     read_config_file,
+    w2v_file_options,
 )
 
 logger = logging.getLogger("embedrec")
@@ -337,7 +340,7 @@ def graph_train(
     _check_method_flags(method, given)
     values = read_config_file(config_file, cfg_cls) if config_file is not None else {}
     values.update(given)
-    cfg = cfg_cls.from_dict(values)
+    cfg = build_config(cfg_cls, values, flags=given, config_file=config_file)
     _check_side(method, side)
     _check_out_dir(out)
     graph = read_graph(edges, fmt, directed=directed)
@@ -368,7 +371,9 @@ def graph_train(
     )
 
 
-def _load(path: Path) -> tuple[Any, Embeddings]:
+def _load(
+    path: Path, *, unicode_errors: UnicodeErrors = "strict", no_header: bool = False
+) -> tuple[Any, Embeddings]:
     """(graph model or None, embeddings) of a DeepWalk/Node2Vec/EGES directory, or any input
     ``load_embeddings`` reads (Word2Vec/Item2Vec/Embeddings directory, word2vec file)."""
     from .._io import MANIFEST, read_manifest
@@ -380,7 +385,7 @@ def _load(path: Path) -> tuple[Any, Embeddings]:
             return model, model.embeddings_
     if not path.exists():
         raise FileNotFoundError(f"model {path} does not exist")
-    return None, load_embeddings(path)
+    return None, load_embeddings(path, unicode_errors=unicode_errors, no_header=no_header)
 
 
 def _key_array(keys: list[Any]) -> npt.NDArray[Any]:
@@ -461,7 +466,13 @@ def _parse_fractions(values: tuple[float, ...]) -> tuple[float, ...]:
     show_default=True,
     help="Link prediction: share of edges held out.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the splits.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of the splits.",
+)
 @click.option(
     "--workers",
     type=int,
@@ -472,6 +483,7 @@ def _parse_fractions(values: tuple[float, ...]) -> tuple[float, ...]:
 @_directed_option
 @_side_option
 @_side_key_option
+@w2v_file_options
 @click.pass_obj
 def graph_eval(
     state: _State,
@@ -489,6 +501,8 @@ def graph_eval(
     directed: bool,
     side: Path | None,
     side_key: str | None,
+    unicode_errors: UnicodeErrors,
+    no_header: bool,
 ) -> None:
     """Benchmark the node vectors of MODEL; prints JSON.
 
@@ -502,7 +516,7 @@ def graph_eval(
 
     if labels is None and link_edges is None:
         raise ValueError("give --labels FILE (node classification) and/or --link-prediction EDGES")
-    graph_model, emb = _load(model)
+    graph_model, emb = _load(model, unicode_errors=unicode_errors, no_header=no_header)
     result: dict[str, Any] = {"model": str(model)}
     if labels is not None:
         mat, node_keys, _ = read_node_labels(labels, emb)

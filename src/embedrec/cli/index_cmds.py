@@ -17,7 +17,7 @@ import click
 import numpy as np
 
 from ..index import INDEX_KINDS, Index, build_index, format_sweep, load_index, sweep
-from .main import _echo_json, cli, load_embeddings
+from .main import _echo_json, check_writable, cli, load_embeddings
 
 logger = logging.getLogger("embedrec")
 
@@ -113,6 +113,7 @@ def build(
     The index inherits the embeddings' metric. An earlier index there is replaced.
     """
     params = _index_params(kind, M, ef_construction, ef_search, nlist, nprobe, pq_m)
+    check_writable(model_dir / INDEX_DIR, "MODEL_DIR")
     emb = load_embeddings(model_dir)
     t0 = time.perf_counter()
     idx = build_index(emb, kind, **params)

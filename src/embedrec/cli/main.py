@@ -1,8 +1,12 @@
 """The ``embedrec`` command: a thin shell over the Python API.
 
 Results go to stdout (tables, JSON); logs and progress bars go to stderr through
-``logging.getLogger("embedrec")``. Errors raised by the library become one line
-``error: <message>`` on stderr and exit status 2, the status click uses for usage errors.
+``logging.getLogger("embedrec")``. Errors raised by the library for bad input (``ValueError``,
+``OSError``, a truncated stream's ``EOFError``, ``MemoryError``, ...: ``LIBRARY_ERRORS``)
+become one line ``error: <message>`` on stderr and exit status 2, the status click uses for
+usage errors; any other exception is a bug and keeps its traceback. Every command checks its
+flags (through the config dataclasses) and that its output path is writable before it reads
+any data, so bad input fails at once and leaves nothing behind (docs/errors.md).
 
 Training flags are generated from :class:`~embedrec.models.word2vec.Word2VecConfig`: every
 field is a flag, its help comes from the class docstring, and only the flags a user gives are
@@ -12,14 +16,18 @@ passed on, so defaults and validation live in the dataclass alone.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import inspect
 import json
 import logging
 import math
+import os
+import re
 import sys
+import tempfile
 import time
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -29,24 +37,38 @@ import numpy as np
 from .. import __version__
 from .._io import MANIFEST, read_manifest
 from ..models import word2vec as w2v
-from ..models.word2vec import Word2Vec, Word2VecConfig
-from ..vectors import AnalogyMethod, Embeddings, Key
+from ..models.word2vec import MAX_SEED, Word2Vec, Word2VecConfig
+from ..vectors import AnalogyMethod, Embeddings, Key, UnicodeErrors
 
 logger = logging.getLogger("embedrec")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: exceptions the library raises for bad input; anything else is a bug and keeps its traceback
+#: exceptions the library raises for bad input; anything else is a bug and keeps its traceback.
+#: OSError covers missing, unreadable and unwritable paths (FileNotFoundError,
+#: PermissionError, NotADirectoryError, a read-only file system, a full disk, ...); EOFError is
+#: a truncated compressed stream (click would print only "Aborted!"); MemoryError an input
+#: too large for this machine. UnicodeDecodeError is a ValueError.
 LIBRARY_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     KeyError,
     TypeError,
-    FileNotFoundError,
-    FileExistsError,
-    NotADirectoryError,
-    IsADirectoryError,
-    PermissionError,
+    OSError,
+    EOFError,
+    MemoryError,
 )
+
+#: the fix to suggest for an OSError, by errno
+_OS_FIXES = {
+    errno.ENOENT: "check the path",
+    errno.EACCES: "check its permissions or choose another path",
+    errno.EPERM: "check its permissions or choose another path",
+    errno.EROFS: "the file system is read-only: choose a writable path",
+    errno.ENOSPC: "the disk is full: free space or choose another path",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: choose another path",
+    errno.EISDIR: "it is a directory: give a file path",
+    errno.EEXIST: "choose another path",
+}
 
 #: boolean fields whose flag pair reads better than ``--x/--no-x``
 _BOOL_FLAGS = {
@@ -78,7 +100,21 @@ class LibraryError(click.ClickException):
 
 def _one_line(exc: BaseException) -> str:
     # str(KeyError("x")) is "'x'": use the argument itself
-    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    msg: Any = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        # "[Errno 13] Permission denied: 'x'" from the OS itself: name the path and the fix
+        fix = _OS_FIXES.get(exc.errno or 0, "check the path")
+        msg = f"{exc.filename}: {exc.strerror}; {fix}"
+    elif isinstance(exc, EOFError):
+        msg = (
+            f"the input ended early ({exc or 'end of file'}); a compressed file is probably "
+            "truncated: re-download or re-compress it (`gzip -t FILE` checks a .gz file)"
+        )
+    elif isinstance(exc, MemoryError) and not str(exc).startswith("training needs"):
+        msg = (
+            f"out of memory ({exc or 'no details'}); use smaller inputs or settings (e.g. a "
+            "lower --dim, a higher --min-count) or a machine with more memory"
+        )
     return " ".join(str(msg).split()) or type(exc).__name__
 
 
@@ -153,21 +189,87 @@ def _default_of(func: Callable[..., Any], name: str) -> Any:
     return inspect.signature(func).parameters[name].default
 
 
-def _check_out_dir(path: Path) -> None:
+def check_writable(path: Path, flag: str = "--out") -> None:
+    """Refuse an output ``path`` whose folder cannot be written, before any work is done.
+
+    Artifacts are written to a temporary sibling of ``path`` and renamed, so this creates
+    and removes a probe file in the nearest existing folder above ``path``; it creates no
+    folder and leaves nothing behind.
+    """
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(
+            f"{flag} {path}: {folder} is a file, not a directory, so nothing can be written "
+            f"under it; choose another {flag}"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".embedrec-probe-", dir=folder)
+    except OSError as exc:
+        raise OSError(
+            f"{flag} {path} is not writable ({exc.strerror or exc} in {folder}); choose a "
+            f"writable {flag} path"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _check_out_dir(path: Path, flag: str = "--out") -> None:
     """Refuse an output path that ``model.save`` would refuse, before spending time training."""
     if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a directory; choose another --out")
+        raise FileExistsError(f"{path} exists and is not a directory; choose another {flag}")
     if path.is_dir() and any(path.iterdir()) and not (path / MANIFEST).exists():
         raise FileExistsError(
             f"{path} is a non-empty directory that is not an embedrec artifact; choose an empty "
-            "or new --out directory so nothing of yours is overwritten"
+            f"or new {flag} directory so nothing of yours is overwritten"
         )
+    check_writable(path, flag)
 
 
-def load_embeddings(path: Path) -> Embeddings:
-    """Embeddings from a Word2Vec or Embeddings directory, or a word2vec-format file."""
+def check_out_file(path: Path, flag: str = "--out") -> None:
+    """Refuse an output file path that is a directory or cannot be written, up front."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{flag} {path} is a directory; give a file path")
+    check_writable(path, flag)
+
+
+#: "seed=-1 is invalid; ..." or "TwoTowerConfig.seed=-1 ...": the field a message is about
+_FIELD_MESSAGE = re.compile(r"(?:\w+Config\.)?(\w+)=(\S+)(.*)", re.S)
+
+
+def build_config(
+    cls: Any, values: dict[str, Any], *, flags: Iterable[str] = (), config_file: Path | None = None
+) -> Any:
+    """``cls.from_dict(values)``, with a validation message pointing at its source.
+
+    Run before any data is read. A message about a field given as a flag names the flag
+    (``--seed -1 is invalid; ...``); one about a field of ``config_file`` names the file.
+    """
+    try:
+        return cls.from_dict(values)
+    except ValueError as exc:
+        msg = str(exc)
+        m = _FIELD_MESSAGE.fullmatch(msg)
+        if m and m.group(1) in set(flags):
+            msg = f"--{m.group(1).replace('_', '-')} {m.group(2)}{m.group(3)}"
+        elif config_file is not None:
+            msg = f"{config_file}: {msg}"
+        raise ValueError(msg) from exc
+
+
+def load_embeddings(
+    path: Path, *, unicode_errors: UnicodeErrors = "strict", no_header: bool = False
+) -> Embeddings:
+    """Embeddings from a Word2Vec or Embeddings directory, or a word2vec-format file.
+
+    ``unicode_errors`` and ``no_header`` apply to word2vec-format files (see
+    :meth:`Embeddings.load_word2vec_format`).
+    """
     if path.is_file():
-        return Embeddings.load_word2vec_format(path)
+        return Embeddings.load_word2vec_format(
+            path, unicode_errors=unicode_errors, no_header=no_header
+        )
     manifest = read_manifest(path)
     kind = manifest.get("class")
     if kind == "Word2Vec":
@@ -200,6 +302,24 @@ def _parse_key(text: str, emb: Embeddings) -> Key:
         except ValueError:
             pass
     return text
+
+
+def w2v_file_options(f: F) -> F:
+    """--unicode-errors and --no-header: how a word2vec-format MODEL file is read."""
+    f = click.option(
+        "--no-header",
+        "no_header",
+        is_flag=True,
+        help="A word2vec-format text MODEL file has no 'n_keys dim' header line (GloVe).",
+    )(f)
+    return click.option(
+        "--unicode-errors",
+        type=click.Choice(["strict", "replace", "ignore"]),
+        default="strict",
+        show_default=True,
+        help="Word2vec-format MODEL files: key bytes that are not UTF-8 (e.g. long words cut "
+        "by word2vec.c) are refused, replaced by U+FFFD, or dropped.",
+    )(f)
 
 
 # ---------------------------------------------------------------------------------- config flags
@@ -343,7 +463,12 @@ def cli(ctx: click.Context, quiet: bool) -> None:
     show_default=True,
     help="Directory to save the trained model in.",
 )
-@click.option("--seed", type=int, default=None, help="Seed of the corpus and the training.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=None,
+    help="Seed of the corpus and the training.",
+)
 @click.pass_obj
 def quickstart(state: _State, out: Path, seed: int | None) -> None:
     """Train Word2Vec on a synthetic topic corpus and show that it finds the topics.
@@ -431,8 +556,9 @@ def train(
     Prints a JSON summary (vocabulary size, loss and words/s per epoch) to stdout.
     """
     values = read_config_file(config_file, Word2VecConfig) if config_file is not None else {}
-    values.update({k: v for k, v in flags.items() if v is not None})
-    cfg = Word2VecConfig.from_dict(values)
+    given = {k: v for k, v in flags.items() if v is not None}
+    values.update(given)
+    cfg = build_config(Word2VecConfig, values, flags=given, config_file=config_file)
     _check_out_dir(out)
     logger.info("training Word2Vec with %s", cfg)
     model = Word2Vec(cfg).fit(list(corpus), progress=not state.quiet)
@@ -491,12 +617,15 @@ def train(
     show_default=True,
     help="Analogy scoring: 3CosAdd (Mikolov) or 3CosMul (Levy & Goldberg).",
 )
+@w2v_file_options
 def eval_(
     model: Path,
     analogies: Path | None,
     pairs: tuple[Path, ...],
     restrict_vocab: int,
     method: AnalogyMethod,
+    unicode_errors: UnicodeErrors,
+    no_header: bool,
 ) -> None:
     """Evaluate MODEL on analogy and word-similarity benchmarks; prints JSON.
 
@@ -504,7 +633,7 @@ def eval_(
     """
     if analogies is None and not pairs:
         raise click.UsageError("give --analogies FILE and/or --pairs FILE")
-    emb = load_embeddings(model)
+    emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
     result: dict[str, Any] = {"analogies": None, "pairs": {}}
     if analogies is not None:
         result["analogies"] = emb.evaluate_analogies(
@@ -527,12 +656,20 @@ def eval_(
     help="Neighbours per key.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def similar(model: Path, keys: tuple[str, ...], k: int, as_json: bool) -> None:
+@w2v_file_options
+def similar(
+    model: Path,
+    keys: tuple[str, ...],
+    k: int,
+    as_json: bool,
+    unicode_errors: UnicodeErrors,
+    no_header: bool,
+) -> None:
     """Nearest neighbours of each KEY in MODEL (a model directory or word2vec-format file).
 
     Keys that look like integers are looked up as integers when the model's keys are integers.
     """
-    emb = load_embeddings(model)
+    emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
     queries = [_parse_key(key, emb) for key in keys]
     res = emb.most_similar(queries, k=k)
     rows: list[tuple[Key, list[tuple[Any, float]]]] = []
@@ -582,13 +719,26 @@ def similar(model: Path, keys: tuple[str, ...], k: int, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     help="File (word2vec .gz: gzipped; parquet) or directory (npy, tensorboard) to write.",
 )
-def export(model: Path, fmt: str, binary: bool, layout: str, out: Path) -> None:
+@w2v_file_options
+def export(
+    model: Path,
+    fmt: str,
+    binary: bool,
+    layout: str,
+    out: Path,
+    unicode_errors: UnicodeErrors,
+    no_header: bool,
+) -> None:
     """Export the vectors of MODEL for other tools: word2vec.c/gensim, NumPy, Parquet, or the
     TensorBoard Embedding Projector (with per-key counts as metadata when the model has them).
     """
     from ..export import export_embeddings
 
-    emb = load_embeddings(model)
+    if fmt in ("npy", "tensorboard"):
+        _check_out_dir(out)
+    else:
+        check_out_file(out)
+    emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
     metadata = None
     if fmt in ("tensorboard", "parquet") and model.is_dir() and (model / "counts.npy").exists():
         from .._io import read_npy

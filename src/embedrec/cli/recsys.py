@@ -17,11 +17,14 @@ from typing import Any, Literal, TypeVar, get_args
 import click
 
 from ..models.item2vec import Item2Vec, Item2VecConfig
+from ..models.word2vec import MAX_SEED
 from .main import (
     _check_out_dir,
     _echo_json,
     _jsonable,
     _State,
+    build_config,
+    check_out_file,
     cli,
     config_options,
     read_config_file,
@@ -45,6 +48,12 @@ def interaction_options(f: F) -> F:
         click.option("--event-col", default=None, help="Column of event types."),
         click.option("--sep", default=None, help="Field separator (default: from the file)."),
         click.option(
+            "--encoding",
+            default="utf8",
+            show_default=True,
+            help="Text encoding of a CSV/TSV file, e.g. latin-1 (Parquet is always UTF-8).",
+        ),
+        click.option(
             "--no-header",
             "no_header",
             is_flag=True,
@@ -56,14 +65,14 @@ def interaction_options(f: F) -> F:
         ),
         click.option(
             "--min-item-interactions",
-            type=int,
+            type=click.IntRange(min=1),
             default=1,
             show_default=True,
             help="k-core: items need this many events (iterated with --min-user-interactions).",
         ),
         click.option(
             "--min-user-interactions",
-            type=int,
+            type=click.IntRange(min=1),
             default=1,
             show_default=True,
             help="k-core: users need this many events.",
@@ -86,6 +95,7 @@ _DATA_KEYS = (
     "weight_col",
     "event_col",
     "sep",
+    "encoding",
     "no_header",
     "min_weight",
     "event_types",
@@ -100,9 +110,18 @@ def _pop_data_flags(flags: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read(path: Path, data: dict[str, Any]) -> Any:
+    import codecs
+
     from ..data.interactions import read_interactions
 
     kwargs = dict(data)
+    try:
+        codecs.lookup(kwargs["encoding"])
+    except LookupError:
+        raise ValueError(
+            f"--encoding {kwargs['encoding']!r} is not a known text encoding; use e.g. utf8, "
+            "latin-1 or cp1252"
+        ) from None
     kwargs["event_types"] = list(kwargs["event_types"]) or None
     if kwargs.pop("no_header"):
         kwargs["has_header"] = False
@@ -145,7 +164,11 @@ def _holdout_option(default: str) -> Callable[[F], F]:
 
 
 _split_seed = click.option(
-    "--split-seed", type=int, default=0, show_default=True, help="Seed of the random holdout."
+    "--split-seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of the random holdout.",
 )
 
 
@@ -163,7 +186,11 @@ def item2vec() -> None:
     help="Split histories into sessions at gaps longer than this many seconds.",
 )
 @click.option(
-    "--min-length", type=int, default=2, show_default=True, help="Shorter sequences are dropped."
+    "--min-length",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Shorter sequences are dropped.",
 )
 @_holdout_option("none")
 @_split_seed
@@ -196,8 +223,9 @@ def item2vec_train(
     """Train Item2Vec on INTERACTIONS (CSV/TSV/Parquet); prints a JSON summary."""
     data = _pop_data_flags(flags)
     values = read_config_file(config_file, Item2VecConfig) if config_file is not None else {}
-    values.update({k: v for k, v in flags.items() if v is not None})
-    cfg = Item2VecConfig.from_dict(values)
+    given = {k: v for k, v in flags.items() if v is not None}
+    values.update(given)
+    cfg = build_config(Item2VecConfig, values, flags=given, config_file=config_file)
     _check_out_dir(out)
     inter = _read(interactions, data)
     if holdout != "none":
@@ -323,7 +351,13 @@ def recommend(
     help="How the test events are chosen.",
 )
 @_split_seed
-@click.option("-k", "ks", type=int, multiple=True, help="Cut-offs (repeatable; default 10 and 20).")
+@click.option(
+    "-k",
+    "ks",
+    type=click.IntRange(min=1),
+    multiple=True,
+    help="Cut-offs (repeatable; default 10 and 20).",
+)
 @click.option(
     "--baselines/--no-baselines",
     default=True,
@@ -369,6 +403,8 @@ def eval_recommendations(
 
     interactions: Path = flags.pop("interactions")
     data = _pop_data_flags(flags)
+    if out is not None:
+        check_out_file(out)
     m = _load_model(model)
     trained = m.metadata_.get("holdout")
     same_split = m.metadata_.get("split_seed", 0) == split_seed or protocol != "random"
@@ -414,16 +450,30 @@ def eval_recommendations(
 @interaction_options
 @_holdout_option("leave-last-out")
 @_split_seed
-@click.option("--budget", type=float, default=300.0, show_default=True, help="Seconds to search.")
-@click.option("--max-trials", type=int, default=None, help="Stop after this many trials.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Seconds to search.",
+)
+@click.option(
+    "--max-trials", type=click.IntRange(min=1), default=None, help="Stop after this many trials."
+)
 @click.option(
     "--user-fraction",
-    type=float,
+    type=click.FloatRange(0, 1, min_open=True),
     default=None,
     help="Tune on this share of users (default: all up to 5,000 users, else >= 10%).",
 )
 @click.option("--metric", default="NDCG@10", show_default=True, help="Validation metric.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the search.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of the search.",
+)
 @click.option(
     "--out-config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -454,6 +504,8 @@ def tune(
 
     interactions: Path = flags.pop("interactions")
     data = _pop_data_flags(flags)
+    if out_config is not None:
+        check_out_file(out_config, "--out-config")
     inter = _read(interactions, data)
     if holdout != "none":
         inter = _split(inter, holdout, split_seed).train_full

@@ -39,7 +39,7 @@ from typing import Any
 
 import click
 
-from .main import _check_out_dir, _echo_json, _jsonable, _State, cli
+from .main import _check_out_dir, _echo_json, _jsonable, _State, build_config, check_writable, cli
 
 logger = logging.getLogger("embedrec")
 
@@ -197,18 +197,20 @@ def two_tower_train(
     out = out or (Path(doc["out"]) if doc.get("out") else None)
     if out is None:
         raise ValueError(f'{config_file}: no output directory; give `out = "dir"` or --out DIR')
-    rank, world = init_distributed()
-    if rank == 0:
-        _check_out_dir(out)
     model_values = dict(doc.get("model", {}))
-    for name, value in (("epochs", epochs), ("seed", seed)):
-        if value is not None:
-            model_values[name] = value
+    flags = {"epochs": epochs, "seed": seed}
+    given = {name: value for name, value in flags.items() if value is not None}
+    model_values.update(given)
     if "user" in doc:
         model_values["user"] = doc["user"]
     if "item" in doc:
         model_values["item"] = doc["item"]
-    cfg = TwoTowerConfig.from_dict(model_values)
+    cfg = build_config(TwoTowerConfig, model_values, flags=given, config_file=config_file)
+    rank, world = init_distributed()
+    if rank == 0:
+        _check_out_dir(out)
+        if checkpoint_dir is not None:
+            check_writable(checkpoint_dir / "checkpoint", "--checkpoint-dir")
     data = dict(doc.get("data", {}))
     inter, users, items = load_data(data, config_file.parent)
     holdout = data.get("holdout", "leave-last-out")

@@ -12,6 +12,7 @@ import gzip
 import logging
 import os
 import tempfile
+import zlib
 from array import array
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -166,9 +167,23 @@ def _decode_error(path: Path, exc: UnicodeDecodeError) -> ValueError:
     )
 
 
-def _split_lines(fh: IO[str]) -> Iterator[list[Hashable]]:
-    for line in fh:
+def _split_lines(fh: IO[str], path: Path) -> Iterator[list[Hashable]]:
+    for line_no, line in enumerate(fh, 1):
+        if "\0" in line:
+            # text never holds NUL; without this check a binary file trains as one huge "word"
+            raise ValueError(
+                f"{path}, line {line_no}: NUL byte; this is a binary file, not text. Corpus "
+                "files must be UTF-8 text, one sentence per line (only .gz is decompressed: "
+                "unpack .bz2/.xz/.zip files first)"
+            )
         yield line.split()  # type: ignore[misc]
+
+
+def _gzip_error(path: Path, exc: Exception) -> ValueError:
+    return ValueError(
+        f"{path} is a truncated or corrupt gzip file ({exc}); re-download or re-compress it "
+        f"(`gzip -t {path}` checks it)"
+    )
 
 
 def resolve_paths(source: PathLike | Iterable[PathLike]) -> list[Path]:
@@ -318,9 +333,11 @@ def build_corpus(
             for path in resolve_paths(source):  # type: ignore[arg-type]
                 try:
                     with _open_text(path) as fh:
-                        consume(_split_lines(fh))
+                        consume(_split_lines(fh, path))
                 except UnicodeDecodeError as exc:
                     raise _decode_error(path, exc) from None
+                except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                    raise _gzip_error(path, exc) from None
         else:
             consume(_iter_token_lists(source))  # type: ignore[arg-type]
     finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import zlib
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -1256,8 +1257,14 @@ class _Tokens:
         if not p.is_file():
             raise FileNotFoundError(f"graph file {p} does not exist; check the path")
         if p.suffix == ".gz":
-            with gzip.open(p, "rb") as fh:
-                data = fh.read()
+            try:
+                with gzip.open(p, "rb") as fh:
+                    data = fh.read()
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                raise ValueError(
+                    f"{p} is a truncated or corrupt gzip file ({exc}); re-download or "
+                    f"re-compress it (`gzip -t {p}` checks it)"
+                ) from None
         else:
             data = p.read_bytes()
         if data.startswith(b"\xef\xbb\xbf"):

@@ -117,7 +117,8 @@ class Interactions:
         Raises
         ------
         ValueError
-            If the columns differ in length, a key is missing (None/NaN) or a time is NaN.
+            If the columns differ in length, a key is missing (None/NaN) or a time is NaN or
+            infinite.
         """
         u_raw = np.asarray(users)
         i_raw = np.asarray(items)
@@ -155,7 +156,7 @@ class Interactions:
         Raises
         ------
         ValueError
-            On a length mismatch, a code outside its key table or a NaN time.
+            On a length mismatch, a code outside its key table or a NaN or infinite time.
         """
         u = np.asarray(user)
         i = np.asarray(item)
@@ -168,6 +169,12 @@ class Interactions:
         n_nan = int(np.isnan(t).sum())
         if n_nan:
             raise ValueError(f"times has {n_nan} missing (NaN) values; drop those rows first")
+        n_inf = int(np.isinf(t).sum())
+        if n_inf:
+            raise ValueError(
+                f"times has {n_inf} infinite values (e.g. {t[np.isinf(t)][0]}); an event "
+                "needs a real time: fix or drop those rows first"
+            )
         w = None if weights is None else np.asarray(weights, dtype=np.float32)
         if w is not None and w.shape != (n,):
             raise ValueError(f"weights has shape {w.shape}, expected {(n,)}")
@@ -864,7 +871,8 @@ def _build(
     times = None
     if "time" in cols:
         times = _seconds(cols["time"], names["time"], time_format, time_unit)
-        missing["time"] = np.isnan(times)
+        # inf is refused like NaN: sorting by time would put those events at one end
+        missing["time"] = ~np.isfinite(times)
     weights = None
     if "weight" in cols:
         weights = _numbers(cols["weight"], f"weight column {names['weight']!r}")
@@ -873,9 +881,11 @@ def _build(
     keep = np.ones(n_rows, dtype=bool)
     if any(counts.values()):
         desc = ", ".join(f"{c} in {role} column {names[role]!r}" for role, c in counts.items() if c)
+        n_inf = 0 if times is None else int(np.isinf(times).sum())
+        what = "missing or infinite values" if n_inf else "missing values"
         if not drop_missing:
             raise ValueError(
-                f"{label} has missing values ({desc}); drop those rows, or pass "
+                f"{label} has {what} ({desc}); drop those rows, or pass "
                 "drop_missing=True to skip them"
             )
         for m in missing.values():
@@ -988,6 +998,13 @@ def _encode_column(
     import pyarrow as pa
 
     t = col.type
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        # pyarrow reads a text column that is not valid UTF-8 as binary
+        try:
+            col = col.cast(pa.large_string())
+        except pa.ArrowInvalid:
+            raise _not_utf8(col, name) from None
+        t = col.type
     if keys_as_str and not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         col = col.cast(pa.large_string())
         t = col.type
@@ -1003,6 +1020,21 @@ def _encode_column(
             f"column {name!r} has type {t}, which cannot be used as keys; use int or str IDs"
         ) from exc
     return _encode_arrow_strings(as_str)
+
+
+def _not_utf8(col: Any, name: str) -> ValueError:
+    example = b""
+    for value in itertools.islice(col.drop_null().to_pylist(), 100_000):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            example = value
+            break
+    return ValueError(
+        f"column {name!r} is not valid UTF-8 text (e.g. {example[:40]!r}); the file has another "
+        "encoding (often Latin-1 / cp1252): pass encoding='latin-1' (CLI: --encoding latin-1), "
+        "or re-encode the file as UTF-8 (iconv -f latin1 -t utf-8)"
+    )
 
 
 def _numbers(col: Any, what: str) -> npt.NDArray[np.float64]:
@@ -1223,8 +1255,11 @@ def _read_table(
             suffix = Path(path.stem).suffix.lower()
 
     if data is None:
-        with pa.input_stream(str(path), compression="detect") as fh:
-            sample = fh.read(_SNIFF_BYTES)
+        try:
+            with pa.input_stream(str(path), compression="detect") as fh:
+                sample = fh.read(_SNIFF_BYTES)
+        except OSError as exc:
+            raise _stream_error(label, exc) from None
     else:
         sample = data[:_SNIFF_BYTES]
     if not sample.strip():
@@ -1233,8 +1268,11 @@ def _read_table(
     delim = _choose_sep(text, sep, suffix)
     if len(delim) > 1:
         if data is None:
-            with pa.input_stream(str(path), compression="detect") as fh:
-                data = fh.read()
+            try:
+                with pa.input_stream(str(path), compression="detect") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                raise _stream_error(label, exc) from None
         data = data.replace(delim.encode(encoding), _UNIT_SEP.encode())
         text = text.replace(delim, _UNIT_SEP)
         shown_sep = delim
@@ -1299,6 +1337,18 @@ def _read_csv(
             f"cannot parse {label} with sep={shown_sep!r} ({exc}); check sep=, has_header= and "
             "column_names="
         ) from exc
+    except OSError as exc:
+        raise _stream_error(label, exc) from None
+
+
+def _stream_error(label: str, exc: OSError) -> Exception:
+    """pyarrow reports a truncated or corrupt compressed file as a bare OSError."""
+    if type(exc) is not OSError:  # FileNotFoundError, PermissionError, ...: already clear
+        return exc
+    return ValueError(
+        f"cannot read {label} ({exc}); a compressed file is probably truncated or corrupt: "
+        "re-download or re-compress it (e.g. `gzip -t FILE` checks a .gz file)"
+    )
 
 
 def _is_parquet(path: Path) -> bool:

@@ -29,7 +29,7 @@ from ..data.graph import Graph
 from ..vectors import Embeddings
 from .base import EmbeddingModel, read_model_dir, write_model_dir
 from .walks import DeepWalk, DeepWalkConfig
-from .word2vec import SHARD_TOKENS, WindowUpdate, run_shard_epochs
+from .word2vec import SHARD_TOKENS, WindowUpdate, check_table_memory, run_shard_epochs
 
 logger = logging.getLogger("embedrec")
 
@@ -325,6 +325,8 @@ class EGES(EmbeddingModel):
             )
         names = list(info.fields)
         encoded = [_encode_field(name, info.fields[name]) for name in names]
+        n_side = sum(len(vals) for _, vals in encoded)
+        check_table_memory([("node and side-value input", n + n_side), ("output", n)], cfg.dim)
         t0 = time.perf_counter()
         walker = DeepWalk(cfg)  # the same walks (and seed) as DeepWalk with this config
         corpus = walker.walks(graph, progress=progress)

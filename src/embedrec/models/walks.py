@@ -28,7 +28,7 @@ from ..data.graph import Graph
 from ..data.vocab import Vocab
 from ..progress import Progress
 from .base import EmbeddingModel, read_model_dir, write_model_dir
-from .word2vec import Loss, WindowUpdate, Word2Vec, Word2VecConfig
+from .word2vec import Loss, WindowUpdate, Word2Vec, Word2VecConfig, check_table_memory
 
 logger = logging.getLogger("embedrec")
 
@@ -330,6 +330,9 @@ class _WalkModel(EmbeddingModel, abc.ABC):
         self
         """
         cfg = self.config
+        if isinstance(graph, Graph):  # walks() names a wrong type
+            # refuse an oversized dim before the walks, not after them
+            check_table_memory([("input", graph.n_nodes), ("output", graph.n_nodes)], cfg.dim)
         t0 = time.perf_counter()
         corpus = self.walks(graph, progress=progress)
         t1 = time.perf_counter()

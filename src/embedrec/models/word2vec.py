@@ -38,6 +38,11 @@ WindowUpdate = Literal["batch", "sequential"]
 SHARD_TOKENS = 1 << 16
 #: with several workers, each keeps a private copy of this many most contended output rows
 PRIVATE_ROWS = 64
+#: largest ``dim`` a config accepts: 64 times the 1,024 dimensions of the widest published
+#: word2vec-style embeddings, so only a typo (an extra zero or three) is refused
+MAX_DIM = 1 << 16
+#: seeds are mixed as unsigned 64-bit integers and given to NumPy, which refuses negatives
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +53,8 @@ class Word2VecConfig:
     ----------
     arch : "skipgram" or "cbow"
     loss : "neg" (negative sampling) or "hs" (hierarchical softmax)
-    dim : vector size
+    dim : vector size, 1..65536 (``MAX_DIM``); training also refuses tables larger than
+        the machine's memory before allocating them
     window : maximum distance between center and context word
     shrink_windows : draw each window size uniformly in ``1..window`` (word2vec.c)
     negative : noise words per positive example (``loss="neg"``)
@@ -62,7 +68,7 @@ class Word2VecConfig:
         Wikipedia benchmark; benchmarks/README.md)
     epochs : passes over the corpus
     workers : training threads (``None``: all cores)
-    seed : seeds initialisation and every shard's random stream
+    seed : seeds initialisation and every shard's random stream (0 <= seed < 2**63)
     cbow_mean : CBOW uses the mean (True) or the sum (False) of context vectors
     shared_negatives : skip-gram shares the center's output rows (its negatives or Huffman
         path) across the whole context window, updating them as one mini-batch (Ji et al.
@@ -114,6 +120,12 @@ class Word2VecConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise bad(name, f"an integer {name}>=1")
+        if self.dim > MAX_DIM:
+            raise bad("dim", f"an integer 1 <= dim <= {MAX_DIM} (50-300 is usual)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise bad("seed", f"an integer 0 <= seed <= {MAX_SEED}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise bad("seed", f"an integer 0 <= seed <= {MAX_SEED}")
         if (
             isinstance(self.negative, bool)
             or not isinstance(self.negative, int)
@@ -133,8 +145,10 @@ class Word2VecConfig:
             raise bad("alpha", "alpha>0 (0.025 is usual), or None for the default")
         if not (0 <= self.min_alpha <= self.start_alpha):
             raise bad("min_alpha", f"0 <= min_alpha <= alpha={self.start_alpha}")
-        if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 1):
-            raise bad("workers", "workers>=1 or None for all cores")
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
+        ):
+            raise bad("workers", "an integer workers>=1, or None for all cores")
         for name in ("max_vocab_size", "max_final_vocab"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -175,6 +189,70 @@ class Word2VecConfig:
         if unknown:
             raise ValueError(f"unknown Word2VecConfig fields {unknown}; allowed: {sorted(names)}")
         return cls(**d)
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory of this machine, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # e.g. Windows has no sysconf
+        return None
+
+
+def check_table_memory(tables: Sequence[tuple[str, int]], dim: int) -> None:
+    """Refuse float32 tables of ``rows x dim`` that cannot fit in physical memory.
+
+    Called once the vocabulary is known and before anything is allocated, so an oversized
+    ``dim`` or vocabulary fails at once with the numbers instead of as a NumPy allocation
+    error (or the OOM killer) later.
+
+    Parameters
+    ----------
+    tables : sequence of (name, rows)
+        The tables training allocates, e.g. ``[("input", n_keys), ("output", n_keys)]``.
+    dim : int
+        Columns of every table.
+
+    Raises
+    ------
+    MemoryError
+        The tables need more bytes than the machine has; the message gives both and the fix.
+    """
+    need = sum(rows for _, rows in tables) * dim * 4
+    have = physical_memory()
+    if have is None or need <= have:
+        return
+    rows = " + ".join(f"{rows:,} ({name})" for name, rows in tables)
+    raise MemoryError(
+        f"training needs {_size(need)} for its float32 tables ({rows} rows x dim={dim} x 4 "
+        f"bytes), more than this machine's {_size(have)} of memory; lower dim (--dim) or shrink "
+        "the vocabulary (raise min_count / --min-count, or set max_final_vocab)"
+    )
+
+
+def _size(n_bytes: int) -> str:
+    """``1.44 TiB``, ``512.00 MiB``: the largest binary unit that keeps the number >= 1."""
+    value, unit = float(n_bytes), "bytes"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, next_unit
+    return f"{value:,.2f} {unit}" if unit != "bytes" else f"{n_bytes} bytes"
+
+
+def check_trainable(enc: Corpus) -> None:
+    """Refuse a corpus without a sentence of two or more tokens: it yields no training pair.
+
+    Without this check such a corpus "trains" in no time, with no loss and vectors that are
+    their random initialisation.
+    """
+    if enc.n_sentences and int(np.diff(enc.offsets).max()) >= 2:
+        return
+    raise ValueError(
+        f"the corpus yields no training example: its {enc.n_sentences} sentence(s) (after "
+        "min_count) all have fewer than two tokens, so no (center, context) pair exists; give "
+        "sentences of two or more whitespace-separated tokens, one per line, or lower min_count"
+    )
 
 
 EpochCallback = Callable[["Word2Vec", int, dict[str, float]], None]
@@ -273,6 +351,9 @@ class Word2Vec(EmbeddingModel):
     ) -> Word2Vec:
         """Train on an encoded corpus; ``basket`` treats every sentence as an unordered set."""
         self.vocab_ = vocab
+        check_trainable(enc)
+        n_out = len(vocab) if self.config.loss == "neg" else max(len(vocab) - 1, 1)
+        check_table_memory([("input", len(vocab)), ("output", n_out)], self.config.dim)
         w_in, w_out = self._init_weights(len(vocab))
         tables = self._tables(vocab)
         self.loss_history_ = []

@@ -114,7 +114,8 @@ class TwoTowerConfig:
     eval_users : int or None, default 2000
         Validate on at most this many (seeded, random) users; None: all.
     seed : int, default 0
-        Seeds weights, shuffling and negatives: on CPU a run is reproducible.
+        Seeds weights, shuffling and negatives (0 <= seed < 2**63): on CPU a run is
+        reproducible.
     device : {"auto", "cpu", "cuda"}, default "auto"
         "auto" uses a GPU when torch sees one.
     """
@@ -159,6 +160,21 @@ class TwoTowerConfig:
         ):
             if getattr(self, name) not in allowed:
                 raise bad(name, "one of " + ", ".join(allowed))
+        for name in ("num_negatives", "epochs", "batch_size", "patience", "eval_k", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise bad(name, "an integer")
+        for name in ("examples_per_user", "eval_users"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise bad(name, "None or an integer")
+        # seeds torch (< 2**64) and NumPy generators (>= 0)
+        if not 0 <= self.seed < 2**63:
+            raise bad("seed", "an integer 0 <= seed < 2**63")
+        for name in ("temperature", "dssm_gamma", "lr", "weight_decay"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise bad(name, "a number")
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
             raise bad("temperature", "a finite number > 0 (e.g. 0.05)")
         if not (self.dssm_gamma > 0 and math.isfinite(self.dssm_gamma)):
