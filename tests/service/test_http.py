@@ -13,6 +13,7 @@ from embedrec.index import build_index
 from .conftest import CAPS, Server
 
 RTOL = 1e-5
+JSON = {"content-type": "application/json"}
 
 
 def _keys(items):
@@ -121,7 +122,8 @@ def test_embeddings(w2v_server, w2v_model):
         ("post", "/v1/similar", {"json": {"keys": ["t0_w0"], "k": 10**6}}, 422, "--max-k"),
         ("post", "/v1/similar", {"json": {"keys": "t0_w0"}}, 422, "list"),
         ("post", "/v1/similar", {"json": {"keys": ["a"], "kk": 3}}, 422, "extra"),
-        ("post", "/v1/similar", {"content": b"{not json"}, 422, "json"),
+        ("post", "/v1/similar", {"content": b"{not json"}, 400, "content-type"),
+        ("post", "/v1/similar", {"content": b"{not json", "headers": JSON}, 400, "not valid json"),
         ("post", "/v1/recommend", {"json": {"history": []}}, 422, "empty"),
         ("post", "/v1/recommend", {"json": {"history": [1.5]}}, 422, "string"),
         ("post", "/v1/recommend", {"json": {"history": [True]}}, 422, "string"),

@@ -353,4 +353,5 @@ fields = {
 )
 def test_fuzz_two_tower_requests_never_500(tt_client, path, body):
     r = tt_client.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
-    assert r.status_code in {200, 404, 413, 422}, (r.status_code, r.text)
+    # 400: json.dumps writes an infinite float as Infinity, which strict JSON refuses
+    assert r.status_code in {200, 400, 404, 413, 422}, (r.status_code, r.text)

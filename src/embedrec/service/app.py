@@ -22,8 +22,13 @@ key instead) and for a history with no known key when the model has no popularit
 and no user tower; 422 for malformed input, ``k`` over ``--max-k``, ``user``/``features``
 sent to a model that is not two-tower, and raw feature values of the wrong type; 413 for a
 batch over ``--max-batch`` (also the values of one multi-categorical feature) or a history over
-``--max-history``; 409 for a reload while one is loading. User input never causes a 500; a 500
-is a bug and is logged with its traceback.
+``--max-history``; 400 for a body that is not JSON (invalid JSON, ``NaN``, a lone UTF-16
+surrogate, a Content-Type other than ``application/json``); 405, with an ``Allow`` header
+naming every method of the path, for any other method (``OPTIONS`` included); 409 for a reload
+while one is loading. User input never causes a 500; a 500 is a bug: its body carries only an
+``error_id``, which the server log names beside the traceback. Every error body is one schema,
+``ErrorResponse``, and ``/openapi.json`` describes the served model and caps exactly
+(:mod:`embedrec.service.contract`; checked by schemathesis in the tests).
 
 Query endpoints are ``async`` and compute inline on the event loop: a query takes 0.1-2 ms, so
 handing it to a thread pool costs more than it saves (with thread-pool handlers, threads
@@ -40,7 +45,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 import os
 import signal
 import threading
@@ -54,10 +58,8 @@ from .config import CONFIG_ENV, ServeConfig, ServiceLimits
 from .state import ReloadInProgressError, ReloadStatus, ServiceState
 
 try:
-    from fastapi import FastAPI, HTTPException, Query, Request, Response
+    from fastapi import FastAPI, HTTPException, Query, Response
     from fastapi import Path as PathParam
-    from fastapi.encoders import jsonable_encoder
-    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
     raise ModuleNotFoundError(
@@ -67,6 +69,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
 
 from .. import __version__
 from . import schemas as s
+from .contract import install_error_handlers, serve_openapi
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -81,13 +84,29 @@ def _error(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": s.ErrorResponse, "description": description}}
 
 
+_E400 = _error(
+    400,
+    "The body is not JSON: invalid JSON, not UTF-8, NaN or Infinity, a lone UTF-16 surrogate, "
+    "or a Content-Type other than application/json. The detail says which.",
+)
 _E404 = _error(404, "Unknown key.")
+_E404_HISTORY = _error(
+    404, "No history key is known, for a model without a popularity fallback or user tower."
+)
 _E413 = _error(413, "Too many keys: the message names the cap and the flag that raises it.")
-_E422 = _error(422, "Malformed input, or k over --max-k.")
+_E422 = _error(
+    422,
+    "Input that does not match the schema (each problem under 'errors'), or k over --max-k.",
+)
 _E422_USER = _error(
     422,
-    "Malformed input, k over --max-k, no history for a model without a user tower, user or "
-    "features for a model that is not TwoTower, or a raw feature value of the wrong type.",
+    "Input that does not match the schema (each problem under 'errors'), k over --max-k, times "
+    "of another length than the history, or (TwoTower) a raw feature value of the wrong type.",
+)
+_E500 = _error(
+    500,
+    "A bug, never the client's input: the body carries only an error_id, which the server log "
+    "names beside the traceback.",
 )
 
 
@@ -137,27 +156,6 @@ def _neighbors(keys: Sequence[Any], scores: Sequence[float]) -> list[s.Neighbor]
     return [s.Neighbor(key=k, score=v) for k, v in zip(keys, scores, strict=True)]
 
 
-#: longest echo of a bad input in a 422 body (a multi-megabyte key is not sent back whole)
-_ECHO_CHARS = 200
-
-
-def _safe_error(error: Any) -> Any:
-    """A validation error with its ``input`` made JSON-safe and short."""
-    if not isinstance(error, dict) or "input" not in error:
-        return error
-    value = error["input"]
-    if isinstance(value, (bytes, bytearray)):
-        value = bytes(value[:_ECHO_CHARS]).decode("utf-8", "replace")
-    elif isinstance(value, float) and not math.isfinite(value):
-        value = repr(value)  # strict JSON has no inf / nan (clients may still send them)
-    elif isinstance(value, str) and len(value) > _ECHO_CHARS:
-        value = value[:_ECHO_CHARS] + f"... ({len(value)} characters)"
-    elif not isinstance(value, (int, float, bool, type(None), str)):  # lists, dicts
-        text = repr(value)
-        value = text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "..."
-    return {**error, "input": value}
-
-
 def _user_tower_info(art: ServedArtifact) -> s.UserTowerInfo | None:
     rt = art.user_tower
     if rt is None:
@@ -192,9 +190,15 @@ Serves one embedrec model directory, read-only.
 * **Keys** are JSON strings or integers, read in the model's key type (`GET /v1/info` shows
   it): with int keys `"42"` is `42`; with str keys `42` is `"42"`.
 * **Errors**: 404 for an unknown key in a single-key request (batch requests answer `null`
-  for that key and list it in `unknown`); 422 for malformed input and for `k` over the
-  server's `--max-k`; 413 for a batch over `--max-batch` or a history over `--max-history`.
-  Every error body is `{"detail": ...}` saying what to change.
+  for that key and list it in `unknown`); 422 for input that does not match the schema and
+  for `k` over the server's `--max-k`; 413 for a batch over `--max-batch` or a history over
+  `--max-history`; 400 for a body that is not strict JSON in UTF-8 sent as
+  `application/json`; 405 (with `Allow`) for a method a path does not serve. Every error body
+  is an `ErrorResponse`: `{"detail": ...}` saying what to change, plus `errors` (each
+  problem) for a 422 and `error_id` for a 500 (the server log has the traceback under it).
+* **This description is the served model's**: it states the server's caps (`maximum`,
+  `maxItems`), and the fields the model takes (`user` and `features` for TwoTower models
+  only); its examples are keys of the model. `times` has one entry per `history` key.
 * **Recommend and score**: Item2Vec models use their own user vector and scoring (a history
   with no known key gets popular items, `fallback: true`); TwoTower models run their user
   tower (in NumPy) on `user` (a key), `features` (raw side features; `GET /v1/info` lists
@@ -310,19 +314,8 @@ def create_app(
     )
     app.state.embedrec = state
 
-    @app.exception_handler(Exception)
-    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        # a bug, not the client's fault; the server logs the traceback (Starlette re-raises)
-        return JSONResponse(
-            status_code=500,
-            content={"detail": f"internal error ({type(exc).__name__}); see the server log"},
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own handler echoes each error's input and fails (500) on undecodable bytes
-        errors = [_safe_error(e) for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+    install_error_handlers(app)  # one error body; strict JSON; 405 with Allow; id'd 500s
+    serve_openapi(app, lambda: state.current, cfg.limits)
 
     def served(response: Response) -> ServedArtifact:
         """The artifact a request is answered from: read once, so a reload mid-request cannot
@@ -345,7 +338,7 @@ def create_app(
     @app.get(
         "/v1/similar",
         response_model=s.SimilarResponse,
-        responses={**_E404, **_E422},
+        responses={**_E404, **_E422, **_E500},
         tags=["similar"],
     )
     async def similar(
@@ -368,7 +361,7 @@ def create_app(
     @app.post(
         "/v1/similar",
         response_model=s.SimilarBatchResponse,
-        responses={**_E413, **_E422},
+        responses={**_E400, **_E413, **_E422, **_E500},
         tags=["similar"],
     )
     async def similar_batch(
@@ -409,7 +402,7 @@ def create_app(
     @app.post(
         "/v1/recommend",
         response_model=s.RecommendResponse,
-        responses={**_E404, **_E413, **_E422_USER},
+        responses={**_E400, **_E404_HISTORY, **_E413, **_E422_USER, **_E500},
         tags=["recommend"],
     )
     async def recommend(body: s.RecommendRequest, response: Response) -> s.RecommendResponse:
@@ -443,7 +436,7 @@ def create_app(
     @app.post(
         "/v1/score",
         response_model=s.ScoreResponse,
-        responses={**_E404, **_E413, **_E422_USER},
+        responses={**_E400, **_E404_HISTORY, **_E413, **_E422_USER, **_E500},
         tags=["recommend"],
     )
     async def score(body: s.ScoreRequest, response: Response) -> s.ScoreResponse:
@@ -473,7 +466,7 @@ def create_app(
     @app.get(
         "/v1/embedding/{key:path}",
         response_model=s.EmbeddingResponse,
-        responses={**_E404, **_E422},
+        responses={**_E404, **_E422, **_E500},
         tags=["embeddings"],
     )
     async def embedding(
@@ -491,7 +484,7 @@ def create_app(
     @app.post(
         "/v1/embeddings",
         response_model=s.EmbeddingsResponse,
-        responses={**_E413, **_E422},
+        responses={**_E400, **_E413, **_E422, **_E500},
         tags=["embeddings"],
     )
     async def embeddings(body: s.EmbeddingsRequest, response: Response) -> s.EmbeddingsResponse:

@@ -2,8 +2,18 @@
 
 Keys are JSON strings or integers. A request key is read in the model's key type: with int
 keys, integer-looking strings (``"42"``) are ints; with str keys, ints are their text. Other
-JSON values (floats, booleans, null, lists, objects) are refused with 422. Requests reject
-unknown fields (422), so a misspelt option is never silently ignored.
+JSON values (fractional numbers, booleans, null, lists, objects) are refused with 422. Numbers
+are strict: ``k`` is an integer (``true``, ``"10"`` and ``10.5`` are refused; ``10.0`` is 10,
+as JSON Schema has it), flags are booleans (``1`` is refused), and a boolean is never a
+number. Requests reject unknown fields (422), so a misspelt option is
+never silently ignored.
+
+Every 4xx and 5xx answer has one body, :class:`ErrorResponse`: ``detail`` says what was wrong
+and how to fix it; a 422 from request validation also lists each problem under ``errors``, and
+a 500 carries an ``error_id`` that the server log names beside the traceback.
+
+The examples here are valid for every served model; the service's ``/openapi.json`` replaces
+them with keys of the model it serves (see :mod:`embedrec.service.contract`).
 
 Two-tower models also take a ``user`` key and raw user ``features`` in ``/v1/recommend`` and
 ``/v1/score``; ``GET /v1/info`` lists the features (``user_tower``).
@@ -14,7 +24,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 __all__ = [
     "EmbeddingResponse",
@@ -37,16 +58,35 @@ __all__ = [
     "SimilarResult",
     "UserFeatureInfo",
     "UserTowerInfo",
+    "ValidationIssue",
 ]
 
 #: longest key a request may carry (longer is a 422); no artifact key is anywhere near it
 MAX_KEY_LENGTH = 4096
 
-RequestKey = Annotated[StrictStr, Field(max_length=MAX_KEY_LENGTH)] | StrictInt
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integers include ``10.0``: a float with no fraction is its int (a
+    boolean stays a boolean, which a strict int refuses)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: an integer as JSON Schema has it: ``10`` or ``10.0``, never ``true`` nor ``10.5`` nor ``"10"``
+JSONInt = Annotated[StrictInt, BeforeValidator(_integral)]
+RequestKey = Annotated[StrictStr, Field(max_length=MAX_KEY_LENGTH)] | JSONInt
 Key = str | int
 K = Annotated[
-    int, Field(ge=1, description="Results wanted (at most the server's --max-k).", examples=[10])
+    StrictInt,
+    Field(ge=1, description="Results wanted (at most the server's --max-k).", examples=[10]),
+    BeforeValidator(_integral),
 ]
+#: a finite JSON number (an integer is fine; a boolean is not a number)
+Time = Annotated[float, Strict(), AllowInfNan(False)]
+#: request keys of the static examples: int-looking text is a key of every model (an int for
+#: int-key models, text for str-key models; unknown keys are answered, not refused)
+_EXAMPLE_KEYS = ["1", "2"]
 
 #: most values one multi-categorical feature may carry in a request
 MAX_FEATURE_VALUES = 1000
@@ -84,10 +124,29 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ValidationIssue(BaseModel):
+    """One problem of a request that does not match its schema."""
+
+    loc: list[str | int] = Field(
+        description="Where: 'body', 'query' or 'path', then field names and list positions."
+    )
+    msg: str = Field(description="What is wrong there.")
+    type: str = Field(description="Pydantic's error type, e.g. 'int_type' or 'missing'.")
+    input: Any = Field(None, description="The value that was refused (long values are shortened).")
+
+
 class ErrorResponse(BaseModel):
-    """Body of every 404, 409, 413 and 422 the service raises itself."""
+    """Body of every 4xx and 5xx answer."""
 
     detail: str = Field(description="What was wrong and how to fix it.")
+    errors: list[ValidationIssue] | None = Field(
+        None, description="422 for a request that does not match its schema: each problem."
+    )
+    error_id: str | None = Field(
+        None,
+        description="500: the id the server log gives the error, with its traceback (the "
+        "answer itself carries no detail).",
+    )
 
 
 class Neighbor(BaseModel):
@@ -111,7 +170,7 @@ class SimilarBatchRequest(_Request):
     """``POST /v1/similar``: nearest keys of each key of a batch."""
 
     keys: list[RequestKey] = Field(
-        description="Query keys (at most --max-batch).", examples=[["t0_w1", "t3_w2"]]
+        description="Query keys (at most --max-batch).", examples=[_EXAMPLE_KEYS]
     )
     k: K = 10
 
@@ -133,6 +192,10 @@ class SimilarBatchResponse(BaseModel):
 
 
 # ---------------------------------------------------------------------------------- recommend
+_TIMES_DESCRIPTION = (
+    "Event time of each history item, one per history key (the same length as 'history'); "
+    "Item2Vec with recency_by='time' reads them, other models check the length and ignore them."
+)
 _HISTORY_DESCRIPTION = (
     "The user's items, oldest first (at most --max-history). Required, except for TwoTower "
     "models, where it may be omitted (a known user's stored history is used; none for "
@@ -145,23 +208,17 @@ class RecommendRequest(_Request):
     key, raw features and/or history)."""
 
     history: list[RequestKey] | None = Field(
-        None, description=_HISTORY_DESCRIPTION, examples=[["t0_w1", "t0_w4"]]
+        None, description=_HISTORY_DESCRIPTION, examples=[_EXAMPLE_KEYS]
     )
     k: K = 10
-    exclude_seen: bool = Field(
+    exclude_seen: StrictBool = Field(
         True,
         description="Never recommend an item of the history (TwoTower without a history: of "
         "the known user's stored history).",
     )
-    times: list[FiniteFloat] | None = Field(
-        None,
-        description="Event time of each history item (Item2Vec with recency_by='time'; "
-        "other models check the length and ignore them).",
-    )
-    user: RequestKey | None = Field(None, description=_USER_DESCRIPTION, examples=[42])
-    features: UserFeatures | None = Field(
-        None, description=_FEATURES_DESCRIPTION, examples=[{"segment": "s3"}]
-    )
+    times: list[Time] | None = Field(None, description=_TIMES_DESCRIPTION)
+    user: RequestKey | None = Field(None, description=_USER_DESCRIPTION, examples=["1"])
+    features: UserFeatures | None = Field(None, description=_FEATURES_DESCRIPTION)
 
 
 class RecommendResponse(BaseModel):
@@ -190,15 +247,13 @@ class ScoreRequest(_Request):
     user (two-tower models: given by key, raw features and/or history, as in
     ``/v1/recommend``)."""
 
-    history: list[RequestKey] | None = Field(None, description=_HISTORY_DESCRIPTION)
+    history: list[RequestKey] | None = Field(
+        None, description=_HISTORY_DESCRIPTION, examples=[_EXAMPLE_KEYS]
+    )
     candidates: list[RequestKey] = Field(
-        description="Items to score (at most --max-batch).", examples=[["t0_w2", "t5_w0"]]
+        description="Items to score (at most --max-batch).", examples=[_EXAMPLE_KEYS]
     )
-    times: list[FiniteFloat] | None = Field(
-        None,
-        description="Event time of each history item (Item2Vec with recency_by='time'; "
-        "other models check the length and ignore them).",
-    )
+    times: list[Time] | None = Field(None, description=_TIMES_DESCRIPTION)
     user: RequestKey | None = Field(None, description=_USER_DESCRIPTION)
     features: UserFeatures | None = Field(None, description=_FEATURES_DESCRIPTION)
 
@@ -227,7 +282,9 @@ class EmbeddingResponse(BaseModel):
 class EmbeddingsRequest(_Request):
     """``POST /v1/embeddings``: batch feature lookup."""
 
-    keys: list[RequestKey] = Field(description="Keys (at most --max-batch).")
+    keys: list[RequestKey] = Field(
+        description="Keys (at most --max-batch).", examples=[_EXAMPLE_KEYS]
+    )
 
 
 class EmbeddingsResponse(BaseModel):
