@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from numpy.testing import assert_allclose
 
 from embedrec import Embeddings, Word2Vec, Word2VecConfig, __version__
+from embedrec.artifacts import resolve_artifact
 from embedrec.cli.main import cli
 from embedrec.data.synthetic import topic_corpus
 
@@ -123,7 +124,8 @@ def test_config_file_with_flag_override(corpus_file, tmp_path):
     out = tmp_path / "m"
     flags = ["--config", cfg, "--window", "2", "--cbow-mean"]
     run("-q", "word2vec", "train", corpus_file, "--out", out, *flags)
-    saved = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["config"]
+    manifest = resolve_artifact(out)[0] / "manifest.json"
+    saved = json.loads(manifest.read_text(encoding="utf-8"))["config"]
     expected = dataclasses.replace(
         Word2VecConfig(),
         arch="cbow",

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import embedrec.vectors as vectors_mod
+from embedrec.artifacts import resolve_artifact
 from embedrec.vectors import Embeddings, Neighbors, read_keys_vectors, write_keys_vectors
 
 RTOL = 1e-6
@@ -624,12 +625,16 @@ def test_property_save_load_roundtrip(
 
 def test_artifact_layout(tmp_path: Path) -> None:
     Embeddings([3, 1], [[1.0, 2.0], [3.0, 4.0]], metric="dot").save(tmp_path / "e")
-    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
+    # a generation store: CURRENT names the one generation, which holds the files
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [".lock", "CURRENT", "gen-000001"]
+    assert (tmp_path / "e" / "CURRENT").read_text() == "gen-000001\n"
+    gen = tmp_path / "e" / "gen-000001"
+    assert sorted(p.name for p in gen.iterdir()) == [
         "keys.json",
         "manifest.json",
         "vectors.npy",
     ]
-    manifest = json.loads((tmp_path / "e" / "manifest.json").read_text())
+    manifest = json.loads((gen / "manifest.json").read_text())
     assert manifest["class"] == "Embeddings" and manifest["library"] == "embedrec"
     assert (manifest["metric"], manifest["dim"], manifest["n_keys"], manifest["key_type"]) == (
         "dot",
@@ -637,9 +642,12 @@ def test_artifact_layout(tmp_path: Path) -> None:
         2,
         "int",
     )
-    assert json.loads((tmp_path / "e" / "keys.json").read_text()) == [3, 1]
-    arr = np.load(tmp_path / "e" / "vectors.npy", allow_pickle=False)
+    assert json.loads((gen / "keys.json").read_text()) == [3, 1]
+    arr = np.load(gen / "vectors.npy", allow_pickle=False)
     assert arr.dtype == np.float32 and arr.shape == (2, 2)
+    assert manifest["files"]["vectors.npy"]["shape"] == [2, 2]
+    assert manifest["files"]["vectors.npy"]["dtype"] == "<f4"
+    assert manifest["files"]["keys.json"]["size"] == (gen / "keys.json").stat().st_size
 
 
 def test_keys_vectors_helpers(tmp_path: Path) -> None:
@@ -652,6 +660,7 @@ def test_keys_vectors_helpers(tmp_path: Path) -> None:
         write_keys_vectors(tmp_path, ["a", "b"], np.zeros((3, 2)))
 
 
+@pytest.mark.parametrize("table", [True, False], ids=["files-table", "no-files-table"])
 @pytest.mark.parametrize(
     ("damage", "pattern"),
     [
@@ -664,11 +673,19 @@ def test_keys_vectors_helpers(tmp_path: Path) -> None:
         ("key_type", "key_type='int'"),
     ],
 )
-def test_load_rejects_corrupt_or_foreign_dirs(tmp_path: Path, damage: str, pattern: str) -> None:
-    path = tmp_path / "e"
-    Embeddings(["a", "b"], np.eye(2)).save(path)
+def test_load_rejects_corrupt_or_foreign_dirs(
+    tmp_path: Path, damage: str, pattern: str, table: bool
+) -> None:
+    """Damage the saved generation; without its manifest's files table (a directory saved
+    before checksums) the content checks behind the table are reached too."""
+    Embeddings(["a", "b"], np.eye(2)).save(tmp_path / "e")
+    path = resolve_artifact(tmp_path / "e")[0]
     manifest_path = path / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
+    if not table:
+        del manifest["files"]
+    elif damage == "keys_count":
+        pattern = "keys.json is corrupt"  # the checksum table catches it first
     if damage == "no_manifest":
         manifest_path.unlink()
     elif damage == "other_class":
@@ -687,6 +704,8 @@ def test_load_rejects_corrupt_or_foreign_dirs(tmp_path: Path, damage: str, patte
         manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match=pattern):
         Embeddings.load(path)
+    with pytest.raises(ValueError, match=pattern):
+        Embeddings.load(tmp_path / "e")  # through CURRENT
 
 
 def test_load_missing_dir_or_file(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
 """Atomic file and directory writes, and strict JSON manifests.
 
 Every file embedrec writes goes to a temporary sibling first and is renamed into place, so an
-interrupted write never leaves a half-written artifact where a good one was expected.
+interrupted write never leaves a half-written artifact where a good one was expected. Model
+directories are generation stores (:mod:`embedrec.artifacts`): ``read_manifest`` and
+``read_npy`` read them through :func:`~embedrec.artifacts.resolve_artifact` and
+:func:`~embedrec.artifacts.check_npy`.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,24 +22,49 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+from .artifacts import (
+    FORMAT_VERSION as FORMAT_VERSION,  # re-exported: the manifest constants live there
+)
+from .artifacts import (
+    MANIFEST as MANIFEST,
+)
+from .artifacts import (
+    MANIFEST_MAX_BYTES,
+    check_artifact_target,
+    check_manifest,
+    check_npy,
+    create_file,
+    make_dir,
+    read_json,
+    resolve_artifact,
+    save_step,
+)
 
 
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it onto ``path`` only on success."""
+    """Open a temporary file beside ``path``; rename it onto ``path`` only on success.
+
+    The file gets the usual permissions (0o666 filtered by the umask), not ``mkstemp``'s 0600.
+    """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; give a file path to write to")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = create_file(tmp)
+            break
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        save_step(f"file-written:{path.name}")
     except BaseException:
         try:
             os.unlink(tmp)
@@ -49,23 +77,19 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temporary directory; on success it replaces ``path`` as a whole.
 
-    An existing ``path`` is only replaced once the new contents are complete. A non-empty
-    ``path`` that is not an embedrec artifact (no manifest) is refused rather than deleted.
+    For flat output directories meant for other tools (``export --format npy``) and training
+    checkpoints; model and index saves use :func:`embedrec.artifacts.publish_artifact`, whose
+    readers never see a half-replaced directory. A non-empty ``path`` that is not an embedrec
+    artifact is refused rather than deleted.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a directory; choose another output path")
-    if path.is_dir() and any(path.iterdir()) and not (path / MANIFEST).exists():
-        raise FileExistsError(
-            f"{path} is a non-empty directory that is not an embedrec artifact; "
-            "choose an empty or new directory so nothing of yours is overwritten"
-        )
+    check_artifact_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = _fresh_dir(path, "tmp")
     try:
         yield tmp
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = _fresh_dir(path, "old")
             os.replace(path, old / "x")
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -74,6 +98,17 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _fresh_dir(path: Path, suffix: str) -> Path:
+    """A new sibling directory ``.NAME.XXXXXXXX.SUFFIX`` (umask permissions, not 0700)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.{suffix}"
+        try:
+            make_dir(tmp)
+            return tmp
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
 
 
 def _json_safe(obj: Any) -> Any:
@@ -100,7 +135,13 @@ def write_npy(path: Path, arr: npt.NDArray[Any]) -> None:
 
 
 def read_npy(path: Path, mmap: bool = False) -> npt.NDArray[Any]:
-    """Load a ``.npy`` file without ever unpickling objects."""
+    """Load a ``.npy`` file without ever unpickling objects.
+
+    The header is checked against the file size first (:func:`embedrec.artifacts.check_npy`),
+    so an empty, truncated or forged file is a ``ValueError``, never an ``EOFError`` or a huge
+    allocation.
+    """
+    check_npy(path)
     try:
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)  # type: ignore[no-any-return]
     except FileNotFoundError:
@@ -114,33 +155,20 @@ def read_npy(path: Path, mmap: bool = False) -> npt.NDArray[Any]:
 def read_manifest(
     path: str | os.PathLike[str], expected_class: str | None = None
 ) -> dict[str, Any]:
-    """Read and validate ``manifest.json`` of an artifact directory."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model directory {path} does not exist; check the path")
-    if not path.is_dir():
-        raise NotADirectoryError(
-            f"{path} is a file, not a model directory; for word2vec-format files use "
-            "Embeddings.load_word2vec_format"
-        )
-    mpath = path / MANIFEST
-    if not mpath.exists():
+    """Read and validate ``manifest.json`` of an artifact directory.
+
+    For a generation store this is the manifest of the generation ``CURRENT`` names now; a
+    loader that reads more files must resolve the directory once
+    (:func:`embedrec.artifacts.load_consistent`) and pass the generation directory here.
+    """
+    directory, _ = resolve_artifact(path)
+    mpath = directory / MANIFEST
+    if not mpath.is_file():
         raise ValueError(
-            f"{path} has no {MANIFEST}: it is not an embedrec model directory "
+            f"{directory} has no {MANIFEST}: it is not an embedrec model directory "
             "(save one with model.save(dir))"
         )
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{mpath} is corrupt ({exc}); re-save the model") from exc
-    if not isinstance(manifest, dict) or manifest.get("library") != "embedrec":
-        raise ValueError(f"{mpath} is not an embedrec manifest; re-save the model with embedrec")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{mpath} has format_version={version!r}; this embedrec reads versions <= "
-            f"{FORMAT_VERSION}: upgrade embedrec"
-        )
+    manifest = check_manifest(read_json(mpath, max_bytes=MANIFEST_MAX_BYTES), mpath)
     if expected_class is not None and manifest.get("class") != expected_class:
         raise ValueError(
             f"{path} holds a {manifest.get('class')!r}, not a {expected_class!r}; "

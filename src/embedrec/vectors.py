@@ -14,7 +14,6 @@ is meaningful: models put the most frequent keys first, so ``restrict_vocab=N`` 
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import math
 import os
@@ -30,13 +29,19 @@ import numpy.typing as npt
 
 from embedrec._io import (
     MANIFEST,
-    atomic_dir,
     atomic_open,
     make_manifest,
     read_manifest,
     read_npy,
     write_json,
     write_npy,
+)
+from embedrec.artifacts import (
+    check_finite,
+    load_consistent,
+    publish_artifact,
+    read_json,
+    verify_artifact,
 )
 
 __all__ = [
@@ -312,13 +317,13 @@ def write_keys_vectors(
 ) -> None:
     """Write ``keys.json`` and ``vectors.npy`` into an (existing) artifact directory.
 
-    Model ``save`` methods call this inside :func:`embedrec._io.atomic_dir` and write their own
-    ``manifest.json`` next to it.
+    Model ``save`` methods call this inside :func:`embedrec.artifacts.publish_artifact` and
+    write their own ``manifest.json`` next to it.
 
     Parameters
     ----------
     dirpath : path
-        Directory to write into (normally the temporary directory yielded by ``atomic_dir``).
+        Directory to write into (normally the staging directory ``publish_artifact`` yields).
     keys : sequence of str or int, length n_keys
         The keys, all ``str`` or all ``int``; stored as a JSON list.
     vectors : (n_keys, dim) array_like
@@ -347,16 +352,23 @@ def write_keys_vectors(
 
 
 def read_keys_vectors(
-    dirpath: str | os.PathLike[str], *, mmap: bool = False
+    dirpath: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True
 ) -> tuple[list[Key], npt.NDArray[np.float32]]:
     """Read ``keys.json`` and ``vectors.npy`` written by :func:`write_keys_vectors`.
+
+    Both files come from one generation of a model directory (see :mod:`embedrec.artifacts`).
 
     Parameters
     ----------
     dirpath : path
-        An artifact directory.
+        An artifact directory (a generation store or a flat directory), or any directory
+        holding the two files.
     mmap : bool, default False
         Memory-map ``vectors.npy`` read-only instead of loading it (only if it is float32).
+    verify : bool, default True
+        When the directory has a ``manifest.json``, check it and the two files against it
+        first (:func:`embedrec.artifacts.verify_artifact`); loaders that verified the whole
+        directory already pass ``False``.
 
     Returns
     -------
@@ -366,19 +378,26 @@ def read_keys_vectors(
     Raises
     ------
     ValueError
-        If a file is missing or corrupt, or the number of keys and rows disagree.
+        If a file is missing or corrupt, the number of keys and rows disagree, or a vector
+        holds NaN or infinity.
     """
-    dirpath = Path(dirpath)
+    return load_consistent(dirpath, lambda d: _read_keys_vectors_dir(d, mmap=mmap, verify=verify))
+
+
+def _read_keys_vectors_dir(
+    dirpath: Path, *, mmap: bool, verify: bool
+) -> tuple[list[Key], npt.NDArray[np.float32]]:
     kpath, vpath = dirpath / KEYS_FILE, dirpath / VECTORS_FILE
     for p in (kpath, vpath):
         if not p.is_file():
             raise ValueError(
                 f"{dirpath} has no {p.name}: it is not a complete embedrec artifact; re-save it"
             )
-    try:
-        raw = json.loads(kpath.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{kpath} is corrupt ({exc}); re-save the artifact") from exc
+    if verify and (dirpath / MANIFEST).is_file():
+        manifest = read_manifest(dirpath)
+        both = (KEYS_FILE, VECTORS_FILE)
+        verify_artifact(dirpath, manifest, both, only=both)
+    raw = read_json(kpath)
     if not isinstance(raw, list):
         raise ValueError(f"{kpath} must hold a JSON list of keys, got {type(raw).__name__}")
     try:
@@ -396,6 +415,7 @@ def read_keys_vectors(
             f"{dirpath}: {VECTORS_FILE} has shape {vectors.shape} but {KEYS_FILE} has "
             f"{len(keys)} keys; the artifact is corrupt, re-save it"
         )
+    check_finite(vectors, vpath)
     if vectors.dtype != np.float32:
         vectors = vectors.astype(np.float32)
     return keys, vectors
@@ -1361,8 +1381,10 @@ class Embeddings:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a directory artifact: ``manifest.json``, ``vectors.npy``, ``keys.json``.
 
-        The write is atomic: the directory is built beside ``path`` and swapped in only when
-        complete, so an interrupted save leaves any previous save intact.
+        ``path`` is a generation store (see :mod:`embedrec.artifacts`): the files are written
+        into a new generation that is published only when complete, so an interrupted save
+        leaves the previous save intact and a concurrent :meth:`load` reads one whole
+        generation.
 
         Examples
         --------
@@ -1372,7 +1394,7 @@ class Embeddings:
         >>> Embeddings.load(d).keys
         [1, 2]
         """
-        with atomic_dir(path) as tmp:
+        with publish_artifact(path) as tmp:
             write_keys_vectors(tmp, self._keys, self._vectors)
             write_json(
                 tmp / MANIFEST,
@@ -1400,12 +1422,16 @@ class Embeddings:
         FileNotFoundError, NotADirectoryError
             ``path`` is missing or a file.
         ValueError
-            Not an embedrec ``Embeddings`` directory, or corrupt (manifest, keys and vectors
-            disagree).
+            Not an embedrec ``Embeddings`` directory, or incomplete or corrupt (manifest, keys
+            and vectors disagree, a checksum differs, NaN in the vectors).
         """
+        return load_consistent(path, lambda d: cls._load_generation(d, mmap=mmap))
+
+    @classmethod
+    def _load_generation(cls, path: Path, *, mmap: bool) -> Embeddings:
         manifest = read_manifest(path, "Embeddings")
-        path = Path(path)
-        keys, vectors = read_keys_vectors(path, mmap=mmap)
+        verify_artifact(path, manifest, (KEYS_FILE, VECTORS_FILE))
+        keys, vectors = read_keys_vectors(path, mmap=mmap, verify=False)
         metric = manifest.get("metric")
         if metric not in ("cosine", "dot"):
             raise ValueError(f"{path}/{MANIFEST} has metric={metric!r}; expected 'cosine' or 'dot'")

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from embedrec import Embeddings, Word2Vec, Word2VecConfig
+from embedrec.artifacts import resolve_artifact
 from embedrec.cli.main import cli
 from embedrec.data.synthetic import topic_corpus
 from embedrec.index import ExactIndex, load_index
@@ -33,11 +34,27 @@ def test_build_saves_into_the_model_directory(emb_dir):
     res = invoke("index", "build", str(emb_dir), "--kind", "hnsw", "--M", "16", "--ef-search", "40")
     assert res.exit_code == 0, res.output
     assert "hnsw over 2000 keys" in res.output
-    index = load_index(emb_dir / "index")
+    # a new generation holds the model's files and the index; the first stays untouched
+    live, generation = resolve_artifact(emb_dir)
+    assert generation == "gen-000002" and not (emb_dir / "gen-000001" / "index").exists()
+    assert f"saved to {live / 'index'}" in res.output
+    index = load_index(live / "index")
     assert index.kind == "hnsw" and index.params["M"] == 16 and index.params["ef_search"] == 40
     assert index.search_keys("i0", k=3).keys.shape == (3,)
     # the model directory still loads, next to its index
     assert len(Embeddings.load(emb_dir)) == 2000
+    assert index.keys == Embeddings.load(emb_dir).keys
+    # rebuilding replaces the index in a third generation
+    res = invoke("index", "build", str(emb_dir), "--kind", "exact")
+    assert res.exit_code == 0, res.output
+    live, generation = resolve_artifact(emb_dir)
+    assert generation == "gen-000003" and isinstance(load_index(live / "index"), ExactIndex)
+    assert sorted(p.name for p in live.iterdir()) == [
+        "index",
+        "keys.json",
+        "manifest.json",
+        "vectors.npy",
+    ]
 
 
 def test_build_from_a_word2vec_directory(tmp_path):
@@ -46,7 +63,7 @@ def test_build_from_a_word2vec_directory(tmp_path):
     Word2Vec(cfg).fit(sentences, progress=False).save(tmp_path / "w2v")
     res = invoke("index", "build", str(tmp_path / "w2v"), "--kind", "exact")
     assert res.exit_code == 0, res.output
-    assert isinstance(load_index(tmp_path / "w2v" / "index"), ExactIndex)
+    assert isinstance(load_index(resolve_artifact(tmp_path / "w2v")[0] / "index"), ExactIndex)
 
 
 def test_flags_of_another_kind_are_refused(emb_dir):

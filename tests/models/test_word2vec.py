@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from embedrec import Word2Vec, Word2VecConfig
+from embedrec.artifacts import resolve_artifact
 from embedrec.data.synthetic import topic_corpus
 
 COMBOS = [(a, lo) for a in ("skipgram", "cbow") for lo in ("neg", "hs")]
@@ -206,14 +207,18 @@ def test_save_load_round_trip(tmp_path, topics):
         sentences, progress=False
     )
     m.save(tmp_path / "m")
-    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    live, generation = resolve_artifact(tmp_path / "m")
+    assert generation == "gen-000001"
+    manifest = json.loads((live / "manifest.json").read_text())
     assert manifest["class"] == "Word2Vec" and manifest["config"]["dim"] == 8
+    assert set(manifest["files"]) == {"keys.json", "vectors.npy", "counts.npy"}
     m2 = Word2Vec.load(tmp_path / "m")
     assert m2.config == m.config
     assert np.array_equal(m2.embeddings_.vectors, m.embeddings_.vectors)
     a, b = m.most_similar("t0_w0", k=5), m2.most_similar("t0_w0", k=5)
     assert a.keys.tolist() == b.keys.tolist()
     assert not list(tmp_path.glob(".*tmp"))
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [".lock", "CURRENT", generation]
 
 
 def test_failed_save_keeps_previous_model(tmp_path, topics, monkeypatch):
@@ -222,7 +227,7 @@ def test_failed_save_keeps_previous_model(tmp_path, topics, monkeypatch):
         sentences, progress=False
     )
     m.save(tmp_path / "m")
-    before = (tmp_path / "m" / "vectors.npy").read_bytes()
+    before = (tmp_path / "m" / "gen-000001" / "vectors.npy").read_bytes()
     import embedrec.models.base as w2v  # the shared model-directory writer
 
     def boom(*a, **k):
@@ -231,9 +236,12 @@ def test_failed_save_keeps_previous_model(tmp_path, topics, monkeypatch):
     monkeypatch.setattr(w2v, "write_json", boom)
     with pytest.raises(OSError, match="disk full"):
         m.save(tmp_path / "m")
-    assert (tmp_path / "m" / "vectors.npy").read_bytes() == before
+    assert resolve_artifact(tmp_path / "m")[1] == "gen-000001"
+    assert (tmp_path / "m" / "gen-000001" / "vectors.npy").read_bytes() == before
     assert Word2Vec.load(tmp_path / "m").embeddings_.keys == m.embeddings_.keys
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    # no staging directory is left in the model directory either
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [".lock", "CURRENT", "gen-000001"]
 
 
 # ---------------------------------------------------------------- bad input
@@ -309,7 +317,8 @@ def test_corrupt_or_foreign_model_directory(tmp_path, topics, damage):
     )
     d = tmp_path / "m"
     m.save(d)
-    man = d / "manifest.json"
+    gen = resolve_artifact(d)[0]  # damage the saved generation's files
+    man = gen / "manifest.json"
     if damage == "no_manifest":
         man.unlink()
     elif damage == "bad_json":
@@ -317,8 +326,8 @@ def test_corrupt_or_foreign_model_directory(tmp_path, topics, damage):
     elif damage == "foreign":
         man.write_text(json.dumps({"hello": "world"}))
     elif damage == "truncated_npy":
-        data = (d / "vectors.npy").read_bytes()
-        (d / "vectors.npy").write_bytes(data[: len(data) // 2])
+        data = (gen / "vectors.npy").read_bytes()
+        (gen / "vectors.npy").write_bytes(data[: len(data) // 2])
     elif damage == "wrong_class":
         man.write_text(man.read_text().replace('"Word2Vec"', '"Item2Vec"'))
     elif damage == "future_version":

@@ -376,13 +376,21 @@ def _load(
 ) -> tuple[Any, Embeddings]:
     """(graph model or None, embeddings) of a DeepWalk/Node2Vec/EGES directory, or any input
     ``load_embeddings`` reads (Word2Vec/Item2Vec/Embeddings directory, word2vec file)."""
-    from .._io import MANIFEST, read_manifest
+    from .._io import read_manifest
+    from ..artifacts import is_artifact_dir, load_consistent
 
-    if path.is_dir() and (path / MANIFEST).exists():
-        kind = read_manifest(path).get("class")
+    def read(directory: Path) -> tuple[Any, Embeddings] | None:
+        # the class and the files of one generation
+        kind = read_manifest(directory).get("class")
         if kind in _MODEL_CLASSES:
-            model = _MODEL_CLASSES[kind][0].load(path)
+            model = _MODEL_CLASSES[kind][0].load(directory)
             return model, model.embeddings_
+        return None
+
+    if is_artifact_dir(path):
+        found = load_consistent(path, read)
+        if found is not None:
+            return found
     if not path.exists():
         raise FileNotFoundError(f"model {path} does not exist")
     return None, load_embeddings(path, unicode_errors=unicode_errors, no_header=no_header)

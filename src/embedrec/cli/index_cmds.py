@@ -2,8 +2,9 @@
 
 Both read a model directory (Word2Vec, Item2Vec or Embeddings, through
 :func:`~embedrec.cli.main.load_embeddings`) and use :mod:`embedrec.index`, the same code as the
-Python API. ``build`` saves the index into ``DIR/index/``, where ``embedrec serve`` and
-:func:`embedrec.index.load_index` find it.
+Python API. ``build`` publishes a new generation of the model directory holding the model's
+files plus the index in ``index/`` (generations never change: see :mod:`embedrec.artifacts`),
+where ``embedrec serve`` and :func:`embedrec.index.load_index` find it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 import click
 import numpy as np
 
+from .._io import read_manifest
+from ..artifacts import extend_artifact, has_file, load_consistent, resolve_artifact
 from ..index import INDEX_KINDS, Index, build_index, format_sweep, load_index, sweep
+from ..vectors import Embeddings
 from .main import _echo_json, check_writable, cli, load_embeddings
 
 logger = logging.getLogger("embedrec")
@@ -114,12 +118,15 @@ def build(
     """
     params = _index_params(kind, M, ef_construction, ef_search, nlist, nprobe, pq_m)
     check_writable(model_dir / INDEX_DIR, "MODEL_DIR")
-    emb = load_embeddings(model_dir)
-    t0 = time.perf_counter()
-    idx = build_index(emb, kind, **params)
-    seconds = time.perf_counter() - t0
-    out = model_dir / INDEX_DIR
-    idx.save(out)
+    # a new generation: the live one's files (hard links) plus index/; the store stays
+    # locked meanwhile, so the index is built from the vectors it is published with
+    with extend_artifact(model_dir, drop=(INDEX_DIR,)) as staging:
+        emb = load_embeddings(staging)
+        t0 = time.perf_counter()
+        idx = build_index(emb, kind, **params)
+        seconds = time.perf_counter() - t0
+        idx.write_dir(staging / INDEX_DIR)
+    out = resolve_artifact(model_dir)[0] / INDEX_DIR
     click.echo(
         f"index: {kind} over {len(idx)} keys (dim {idx.dim}, {idx.metric}) built in "
         f"{seconds:.2f}s, saved to {out} ({_format_params(idx.params)})"
@@ -192,8 +199,8 @@ def sweep_cmd(
     if n_queries < 1:
         raise click.BadParameter(f"{n_queries} is invalid; use >= 1", param_hint="--queries")
     params = _index_params(kind, M, ef_construction, ef_search, nlist, nprobe, pq_m)
-    emb = load_embeddings(model_dir)
-    idx = _saved_or_built(model_dir, emb, kind, params)
+    emb, saved = load_consistent(model_dir, _embeddings_and_index)
+    idx = _saved_or_built(saved, emb, kind, params)
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(emb), size=min(n_queries, len(emb)), replace=False)
     queries = np.asarray(emb.vectors[np.sort(rows)])
@@ -213,19 +220,27 @@ def sweep_cmd(
     click.echo(format_sweep(result))
 
 
-def _saved_or_built(model_dir: Path, emb: Any, kind: str, params: dict[str, Any]) -> Index:
-    saved_dir = model_dir / INDEX_DIR
-    if saved_dir.is_dir():
+def _embeddings_and_index(directory: Path) -> tuple[Embeddings, Index | None]:
+    """The embeddings of one generation and its saved index (``None`` if none is usable)."""
+    emb = load_embeddings(directory)
+    saved = None
+    if has_file(directory, read_manifest(directory), INDEX_DIR):
         try:
-            saved = load_index(saved_dir)
-        except ValueError:
-            saved = None
-        if (
-            saved is not None
-            and saved.kind == kind
-            and len(saved) == len(emb)
-            and all(saved.params.get(p) == v for p, v in params.items())
-        ):
-            logger.info("sweeping the saved index in %s", saved_dir)
-            return saved
+            saved = load_index(directory / INDEX_DIR)
+        except ValueError as exc:
+            logger.info("the saved index in %s is not used: %s", directory / INDEX_DIR, exc)
+    return emb, saved
+
+
+def _saved_or_built(
+    saved: Index | None, emb: Embeddings, kind: str, params: dict[str, Any]
+) -> Index:
+    if (
+        saved is not None
+        and saved.kind == kind
+        and len(saved) == len(emb)
+        and all(saved.params.get(p) == v for p, v in params.items())
+    ):
+        logger.info("sweeping the saved index")
+        return saved
     return build_index(emb, kind, **params)

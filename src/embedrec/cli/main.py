@@ -35,7 +35,8 @@ import click
 import numpy as np
 
 from .. import __version__
-from .._io import MANIFEST, read_manifest
+from .._io import read_manifest
+from ..artifacts import is_artifact_dir, load_consistent
 from ..models import word2vec as w2v
 from ..models.word2vec import MAX_SEED, Word2Vec, Word2VecConfig
 from ..vectors import AnalogyMethod, Embeddings, Key, UnicodeErrors
@@ -219,7 +220,7 @@ def _check_out_dir(path: Path, flag: str = "--out") -> None:
     """Refuse an output path that ``model.save`` would refuse, before spending time training."""
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a directory; choose another {flag}")
-    if path.is_dir() and any(path.iterdir()) and not (path / MANIFEST).exists():
+    if path.is_dir() and any(path.iterdir()) and not is_artifact_dir(path):
         raise FileExistsError(
             f"{path} is a non-empty directory that is not an embedrec artifact; choose an empty "
             f"or new {flag} directory so nothing of yours is overwritten"
@@ -270,6 +271,11 @@ def load_embeddings(
         return Embeddings.load_word2vec_format(
             path, unicode_errors=unicode_errors, no_header=no_header
         )
+    return load_consistent(path, _load_embeddings_dir)
+
+
+def _load_embeddings_dir(path: Path) -> Embeddings:
+    """The embeddings of one generation directory (the class its manifest names)."""
     manifest = read_manifest(path)
     kind = manifest.get("class")
     if kind == "Word2Vec":
@@ -738,14 +744,22 @@ def export(
         _check_out_dir(out)
     else:
         check_out_file(out)
-    emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
-    metadata = None
-    if fmt in ("tensorboard", "parquet") and model.is_dir() and (model / "counts.npy").exists():
-        from .._io import read_npy
 
-        counts = read_npy(model / "counts.npy")
-        if counts.shape == (len(emb),):
-            metadata = {"count": counts.tolist()}
+    def read(source: Path) -> tuple[Embeddings, dict[str, Any] | None]:
+        # the vectors and the counts come from one generation of a model directory
+        emb = load_embeddings(source, unicode_errors=unicode_errors, no_header=no_header)
+        if fmt in ("tensorboard", "parquet") and source.is_dir():
+            from .._io import read_npy
+            from ..artifacts import has_file
+
+            if not has_file(source, read_manifest(source), "counts.npy"):
+                return emb, None
+            counts = read_npy(source / "counts.npy")
+            if counts.shape == (len(emb),):
+                return emb, {"count": counts.tolist()}
+        return emb, None
+
+    emb, metadata = load_consistent(model, read) if model.is_dir() else read(model)
     export_embeddings(emb, out, fmt, binary=binary, layout=layout, metadata=metadata)  # type: ignore[arg-type]
     kind = (
         ("binary" if binary else "text")

@@ -261,6 +261,13 @@ def item2vec_train(
 
 def _load_model(path: Path) -> Any:
     """An Item2Vec or TwoTower model directory (the class its manifest names)."""
+    from ..artifacts import load_consistent
+
+    return load_consistent(path, _load_model_dir)
+
+
+def _load_model_dir(path: Path) -> Any:
+    """The model of one generation directory."""
     from .._io import read_manifest
 
     kind = read_manifest(path).get("class")

@@ -50,12 +50,20 @@ import numpy.typing as npt
 
 from .._io import (
     MANIFEST,
-    atomic_dir,
     make_manifest,
     read_manifest,
     read_npy,
     write_json,
     write_npy,
+)
+from ..artifacts import (
+    check_finite,
+    has_file,
+    load_consistent,
+    publish_artifact,
+    read_json,
+    verify_artifact,
+    write_files_table,
 )
 from ..vectors import (
     Embeddings,
@@ -895,31 +903,53 @@ class Index(abc.ABC):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index as a directory artifact (atomically; never pickled).
 
-        The directory holds ``manifest.json`` (class, kind, metric, dim, params, counts),
+        Each save publishes a new generation of ``path`` (see :mod:`embedrec.artifacts`)
+        holding ``manifest.json`` (class, kind, metric, dim, params, counts, files),
         ``keys.json`` (one key per row), ``alive.npy`` (only after removals) and the index data:
         ``vectors.npy`` and/or the faiss index file.
         """
         self._require_built()
-        with atomic_dir(path) as tmp:
-            write_json(tmp / KEYS_FILE, self._row_keys)
-            if self._n_dead:
-                write_npy(tmp / ALIVE_FILE, self._alive)
-            if self._saves_vectors:
-                write_npy(tmp / VECTORS_FILE, self._data)
-            self._save_backend(tmp)
-            write_json(
-                tmp / MANIFEST,
-                make_manifest(
-                    type(self).__name__,
-                    kind=self.kind,
-                    metric=self._metric,
-                    dim=self._dim,
-                    params=self.params,
-                    n_rows=len(self._row_keys),
-                    n_keys=len(self),
-                    key_type=self._key_type,
-                ),
-            )
+        with publish_artifact(path) as tmp:
+            self._write_files(tmp)
+
+    def write_dir(self, directory: str | os.PathLike[str]) -> None:
+        """Write the index's files, with a checksummed manifest, into a new flat directory.
+
+        For an index nested inside another artifact's generation (``embedrec index build``
+        writes ``index/`` into a new generation of the model directory through
+        :func:`embedrec.artifacts.extend_artifact`); a standalone index uses :meth:`save`.
+
+        Raises
+        ------
+        FileExistsError
+            ``directory`` exists.
+        """
+        self._require_built()
+        directory = Path(directory)
+        directory.mkdir(mode=0o777)
+        self._write_files(directory)
+        write_files_table(directory)
+
+    def _write_files(self, tmp: Path) -> None:
+        write_json(tmp / KEYS_FILE, self._row_keys)
+        if self._n_dead:
+            write_npy(tmp / ALIVE_FILE, self._alive)
+        if self._saves_vectors:
+            write_npy(tmp / VECTORS_FILE, self._data)
+        self._save_backend(tmp)
+        write_json(
+            tmp / MANIFEST,
+            make_manifest(
+                type(self).__name__,
+                kind=self.kind,
+                metric=self._metric,
+                dim=self._dim,
+                params=self.params,
+                n_rows=len(self._row_keys),
+                n_keys=len(self),
+                key_type=self._key_type,
+            ),
+        )
 
     @classmethod
     def load(cls: type[_I], path: str | os.PathLike[str], *, mmap: bool = False) -> _I:
@@ -934,10 +964,15 @@ class Index(abc.ABC):
         Raises
         ------
         ValueError
-            Not an index directory of this class, or a corrupt one.
+            Not an index directory of this class, or an incomplete or corrupt one.
         """
-        path = Path(path)
+        return load_consistent(path, lambda d: cls._load_generation(d, mmap=mmap))
+
+    @classmethod
+    def _load_generation(cls: type[_I], path: Path, *, mmap: bool) -> _I:
         manifest = read_manifest(path, cls.__name__)
+        required = (KEYS_FILE, VECTORS_FILE) if cls._saves_vectors else (KEYS_FILE,)
+        verify_artifact(path, manifest, required)
         params = manifest.get("params")
         if not isinstance(params, dict):
             raise ValueError(
@@ -948,8 +983,6 @@ class Index(abc.ABC):
         return index
 
     def _restore(self, path: Path, manifest: Mapping[str, Any], *, mmap: bool) -> None:
-        import json
-
         metric = manifest.get("metric")
         if metric not in ("cosine", "dot"):
             raise ValueError(f"{path}/{MANIFEST} has metric={metric!r}; expected 'cosine' or 'dot'")
@@ -958,8 +991,8 @@ class Index(abc.ABC):
         if not isinstance(dim, int) or not isinstance(n_rows, int):
             raise ValueError(f"{path}/{MANIFEST} lacks dim or n_rows; the artifact is corrupt")
         try:
-            raw = json.loads((path / KEYS_FILE).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raw = read_json(path / KEYS_FILE)
+        except (OSError, ValueError) as exc:
             raise ValueError(f"{path}/{KEYS_FILE} is missing or corrupt ({exc}); re-save") from exc
         if not isinstance(raw, list) or len(raw) != n_rows:
             raise ValueError(
@@ -969,7 +1002,7 @@ class Index(abc.ABC):
         if raw:
             key_type = cast(KeyType, manifest.get("key_type", key_type))
         alive = np.ones(n_rows, dtype=bool)
-        if (path / ALIVE_FILE).is_file():
+        if has_file(path, dict(manifest), ALIVE_FILE):
             alive = np.asarray(read_npy(path / ALIVE_FILE), dtype=bool)
             if alive.shape != (n_rows,):
                 raise ValueError(f"{path}/{ALIVE_FILE} has shape {alive.shape}, not ({n_rows},)")
@@ -990,6 +1023,7 @@ class Index(abc.ABC):
                 f"{path}: the stored vectors are {data.dtype} of shape {data.shape}; expected "
                 f"float32 of shape ({n_rows}, {dim}): the artifact is corrupt, re-save it"
             )
+        check_finite(data, path / VECTORS_FILE)
         self._data = data
         self._load_backend(path, manifest)
         self._built = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -11,7 +11,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
+from .._io import make_manifest, read_manifest, read_npy, write_json, write_npy
+from ..artifacts import publish_artifact, verify_artifact
 from ..data.vocab import Vocab
 from ..vectors import Embeddings, Neighbors, read_keys_vectors, write_keys_vectors
 
@@ -60,6 +61,8 @@ class ModelDir:
     config: Any
     embeddings: Embeddings
     vocab: Vocab
+    #: the generation directory everything was read from; read further files from it
+    directory: Path
 
 
 def write_model_dir(
@@ -73,8 +76,9 @@ def write_model_dir(
     **fields: Any,
 ) -> None:
     """Atomically write a trained model: manifest.json (format version, class, config,
-    metric, ``fields``), vectors.npy, keys.json, counts.npy and ``arrays`` (name -> array)."""
-    with atomic_dir(path) as tmp:
+    metric, ``fields``), vectors.npy, keys.json, counts.npy and ``arrays`` (name -> array),
+    published as a new generation of ``path`` (:func:`embedrec.artifacts.publish_artifact`)."""
+    with publish_artifact(path) as tmp:
         write_keys_vectors(tmp, embeddings.keys, embeddings.vectors)
         write_npy(tmp / "counts.npy", counts)
         for name, arr in (arrays or {}).items():
@@ -92,15 +96,29 @@ def write_model_dir(
         )
 
 
-def read_model_dir(path: str | os.PathLike[str], class_name: str, config_cls: Any) -> ModelDir:
-    """Read and check a directory written by :func:`write_model_dir`."""
+def read_model_dir(
+    path: str | os.PathLike[str],
+    class_name: str,
+    config_cls: Any,
+    required: Collection[str] | Callable[[Any], Collection[str]] = (),
+) -> ModelDir:
+    """Read and check one generation directory written by :func:`write_model_dir`.
+
+    ``path`` must be a flat directory: call this inside
+    :func:`embedrec.artifacts.load_consistent`, which resolves a store to its live generation.
+    ``required`` names the files the caller reads besides vectors.npy, keys.json and
+    counts.npy (or computes them from the config); all are checked before anything is read
+    (:func:`embedrec.artifacts.verify_artifact`).
+    """
     manifest = read_manifest(path, class_name)
     path = Path(path)
     try:
         config = config_cls.from_dict(manifest["config"])
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}/manifest.json has no valid config ({exc}); re-save") from exc
-    keys, vectors = read_keys_vectors(path)
+    extra = required(config) if callable(required) else required
+    verify_artifact(path, manifest, ("keys.json", "vectors.npy", "counts.npy", *extra))
+    keys, vectors = read_keys_vectors(path, verify=False)
     counts = read_npy(path / "counts.npy")
     if counts.shape != (len(keys),):
         raise ValueError(
@@ -108,4 +126,4 @@ def read_model_dir(path: str | os.PathLike[str], class_name: str, config_cls: An
             "the directory is corrupt, re-save the model"
         )
     emb = Embeddings(keys, vectors, metric=manifest.get("metric", "cosine"))
-    return ModelDir(manifest, config, emb, Vocab(list(keys), counts))
+    return ModelDir(manifest, config, emb, Vocab(list(keys), counts), path)

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._io import read_npy
+from ..artifacts import check_finite, load_consistent
 from ..data.graph import Graph
 from ..vectors import Embeddings
 from .base import EmbeddingModel, read_model_dir, write_model_dir
@@ -594,8 +595,16 @@ class EGES(EmbeddingModel):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> EGES:
         """Load a directory written by :meth:`save`; ``ValueError`` if it is corrupt."""
-        d = read_model_dir(path, "EGES", EGESConfig)
-        path = Path(path)
+        return load_consistent(path, cls._load_generation)
+
+    @classmethod
+    def _load_generation(cls, path: Path) -> EGES:
+        d = read_model_dir(
+            path,
+            "EGES",
+            EGESConfig,
+            ("side_vectors.npy", "attention_logits.npy", "side_codes.npy"),
+        )
         model = cls(d.config)
         fields = d.manifest.get("side_fields")
         if not isinstance(fields, list) or not all(
@@ -613,6 +622,8 @@ class EGES(EmbeddingModel):
         w_side = read_npy(path / "side_vectors.npy")
         logits = read_npy(path / "attention_logits.npy")
         codes = read_npy(path / "side_codes.npy")
+        check_finite(w_side, path / "side_vectors.npy")
+        check_finite(logits, path / "attention_logits.npy")
         n_rows = n + sum(len(v) for v in model.side_values_.values())
         expected = {
             "side_vectors.npy": ((n_rows, dim), np.float32, w_side),

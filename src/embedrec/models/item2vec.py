@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._io import read_npy
+from ..artifacts import check_finite, has_file, load_consistent
 from ..data.corpus import Corpus, build_corpus, encode_sequences
 from ..data.interactions import Interactions
 from ..data.vocab import Vocab
@@ -566,12 +567,23 @@ class Item2Vec(EmbeddingModel):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Item2Vec:
-        """Load a directory written by :meth:`save`; ``ValueError`` if it is corrupt."""
-        d = read_model_dir(path, "Item2Vec", Item2VecConfig)
-        path, vectors, manifest = Path(path), d.embeddings.vectors, d.manifest
+        """Load a directory written by :meth:`save`; ``ValueError`` if it is incomplete (no
+        output_vectors.npy with ``scoring="output"``) or corrupt."""
+        return load_consistent(path, cls._load_generation)
+
+    @classmethod
+    def _load_generation(cls, path: Path) -> Item2Vec:
+        d = read_model_dir(
+            path,
+            "Item2Vec",
+            Item2VecConfig,
+            lambda cfg: ("output_vectors.npy",) if cfg.scoring == "output" else (),
+        )
+        vectors, manifest = d.embeddings.vectors, d.manifest
         model = cls(d.config)
-        if (path / "output_vectors.npy").exists():
+        if d.config.scoring == "output" or has_file(path, manifest, "output_vectors.npy"):
             out = read_npy(path / "output_vectors.npy")
+            check_finite(out, path / "output_vectors.npy")
             if out.shape != vectors.shape or out.dtype != np.float32:
                 raise ValueError(
                     f"{path}: output_vectors.npy is {out.dtype} {out.shape} but vectors.npy is "

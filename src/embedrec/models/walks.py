@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar, get_args
 import numpy as np
 import numpy.typing as npt
 
+from ..artifacts import load_consistent
 from ..data.corpus import Corpus
 from ..data.graph import Graph
 from ..data.vocab import Vocab
@@ -373,7 +374,7 @@ class _WalkModel(EmbeddingModel, abc.ABC):
 
     @classmethod
     def _load(cls: type[_M], path: str | os.PathLike[str], config_cls: Any) -> _M:
-        d = read_model_dir(path, cls._name, config_cls)
+        d = load_consistent(path, lambda p: read_model_dir(p, cls._name, config_cls))
         model = cls(d.config)  # type: ignore[call-arg]
         model.vocab_ = d.vocab
         model.embeddings_ = d.embeddings

@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
+from ..artifacts import load_consistent
 from ..data.corpus import Corpus, build_corpus
 from ..data.vocab import Vocab
 from ..kernels import SHARE_BATCH, SHARE_NONE, SHARE_SEQUENTIAL
@@ -512,7 +513,8 @@ class Word2Vec(EmbeddingModel):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model as a directory (manifest.json, vectors.npy, keys.json, counts.npy).
 
-        The write is atomic: an interrupted save leaves any previous save intact.
+        The write publishes a new generation (see :mod:`embedrec.artifacts`): an interrupted
+        save leaves the previous save intact, and a concurrent load reads one whole save.
         """
         emb = self._fitted()
         assert self.vocab_ is not None
@@ -529,7 +531,7 @@ class Word2Vec(EmbeddingModel):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
         """Load a directory written by :meth:`save`; raises ``ValueError`` if it is corrupt."""
-        d = read_model_dir(path, "Word2Vec", Word2VecConfig)
+        d = load_consistent(path, lambda p: read_model_dir(p, "Word2Vec", Word2VecConfig))
         model = cls(d.config)
         model.vocab_ = d.vocab
         model.embeddings_ = d.embeddings

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from embedrec.artifacts import resolve_artifact
 from embedrec.data.interactions import Interactions
 from embedrec.models.two_tower.features import FeatureSpec, TowerConfig
 from embedrec.models.two_tower.serving import UserFeature, UserTowerRuntime
@@ -253,26 +254,48 @@ def test_load_refuses_other_and_broken_dirs(segment_model, tmp_path):
     Embeddings(["a", "b"], np.eye(2, dtype=np.float32)).save(tmp_path / "emb")
     with pytest.raises(ValueError, match="not a 'TwoTower'"):
         UserTowerRuntime.load(tmp_path / "emb")
+    live = resolve_artifact(segment_model[1])[0]  # the saved generation: a flat directory
     broken = tmp_path / "broken"
-    shutil.copytree(segment_model[1], broken)
-    with np.load(broken / "user_tower.npz") as z:
-        arrays = {k: z[k] for k in z.files if k != "mlp.out.bias"}
-    np.savez(broken / "user_tower.npz", **arrays)
-    with pytest.raises(ValueError, match=r"user_tower\.npz does not fit.*mlp\.out\.bias"):
-        UserTowerRuntime.load(broken)
-    (broken / "user_tower.npz").unlink()
-    with pytest.raises(ValueError, match=r"user_tower\.npz is missing"):
-        UserTowerRuntime.load(broken)
-    shutil.rmtree(broken)
-    shutil.copytree(segment_model[1], broken)
-    offsets = np.load(broken / "user_offsets.npy")
-    np.save(broken / "user_offsets.npy", offsets[:-1])
-    with pytest.raises(ValueError, match=r"do not match user_keys\.json"):
-        UserTowerRuntime.load(broken)
-    manifest = json.loads((segment_model[1] / "manifest.json").read_text())
+
+    def copy(table: bool) -> None:
+        """A copy of the generation, with or without its manifest's files table (without it,
+        the checks behind the checksums are reached, as for a directory saved before them)."""
+        if broken.exists():
+            shutil.rmtree(broken)
+        shutil.copytree(live, broken)
+        if not table:
+            manifest = json.loads((broken / "manifest.json").read_text())
+            del manifest["files"]
+            (broken / "manifest.json").write_text(json.dumps(manifest))
+
+    for table in (True, False):
+        copy(table)
+        with np.load(broken / "user_tower.npz") as z:
+            arrays = {k: z[k] for k in z.files if k != "mlp.out.bias"}
+        np.savez(broken / "user_tower.npz", **arrays)
+        with pytest.raises(
+            ValueError,
+            match=r"user_tower\.npz is corrupt"
+            if table
+            else r"user_tower\.npz does not fit.*mlp\.out\.bias",
+        ):
+            UserTowerRuntime.load(broken)
+        (broken / "user_tower.npz").unlink()
+        with pytest.raises(ValueError, match=r"user_tower\.npz is missing"):
+            UserTowerRuntime.load(broken)
+        copy(table)
+        offsets = np.load(broken / "user_offsets.npy")
+        np.save(broken / "user_offsets.npy", offsets[:-1])
+        with pytest.raises(
+            ValueError,
+            match=r"user_offsets\.npy holds an array of shape"
+            if table
+            else r"do not match user_keys\.json",
+        ):
+            UserTowerRuntime.load(broken)
+    manifest = json.loads((live / "manifest.json").read_text())
     manifest["config"]["user"]["features"] = "nope"
-    shutil.rmtree(broken)
-    shutil.copytree(segment_model[1], broken)
+    copy(True)
     (broken / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="no valid user tower config"):
         UserTowerRuntime.load(broken)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
+from ...artifacts import load_consistent, publish_artifact, read_json, verify_artifact
 from ...data.interactions import Interactions
 from ...progress import Progress
 from ...vectors import Embeddings, Key, write_keys_vectors
@@ -51,6 +52,19 @@ _LOSSES = ("softmax", "mixed", "dssm", "bce")
 _LOGQ = ("none", "counts", "streaming")
 _HISTORY = ("prefix", "all_but_target")
 _DEVICES = ("auto", "cpu", "cuda")
+#: the files TwoTower.load reads
+_MODEL_FILES = (
+    "keys.json",
+    "vectors.npy",
+    "counts.npy",
+    "user_keys.json",
+    "user_items.npy",
+    "user_offsets.npy",
+    "user_encoder.json",
+    "item_encoder.json",
+    "user_tower.npz",
+    "item_tower.npz",
+)
 
 
 def default_user_tower() -> TowerConfig:
@@ -842,13 +856,14 @@ class TwoTower:
         (item embeddings: any embedrec command that reads vectors works on it),
         ``counts.npy``, ``user_keys.json``, ``user_items.npy`` + ``user_offsets.npy``,
         ``user_encoder.json`` / ``item_encoder.json`` and the towers' weights as
-        ``user_tower.npz`` / ``item_tower.npz`` (plain arrays, read without pickle).
+        ``user_tower.npz`` / ``item_tower.npz`` (plain arrays, read without pickle), published
+        as a new generation of ``path`` (see :mod:`embedrec.artifacts`).
         """
         net, ue, ie = self._fitted()
         emb = self._emb()
         assert self.user_keys_ is not None and self.item_counts_ is not None
         lengths = np.array([len(x) for x in self.user_items_], dtype=np.int64)
-        with atomic_dir(path) as tmp:
+        with publish_artifact(path) as tmp:
             write_keys_vectors(tmp, emb.keys, emb.vectors)
             write_npy(tmp / "counts.npy", self.item_counts_)
             write_json(tmp / "user_keys.json", [_py(k) for k in self.user_keys_.tolist()])
@@ -881,8 +896,12 @@ class TwoTower:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TwoTower:
         """Load a directory written by :meth:`save`; ``ValueError`` if it is corrupt."""
+        return load_consistent(path, cls._load_generation)
+
+    @classmethod
+    def _load_generation(cls, path: Path) -> TwoTower:
         manifest = read_manifest(path, "TwoTower")
-        path = Path(path)
+        verify_artifact(path, manifest, _MODEL_FILES)
         try:
             cfg = TwoTowerConfig.from_dict(manifest["config"])
         except (KeyError, TypeError) as exc:
@@ -890,22 +909,18 @@ class TwoTower:
         from ...vectors import read_keys_vectors
 
         model = cls(cfg)
-        keys, vectors = read_keys_vectors(path)
+        keys, vectors = read_keys_vectors(path, verify=False)
         model.embeddings_ = Embeddings(keys, vectors, metric=manifest.get("metric", cfg.metric))
         model.item_keys_ = _key_array(list(keys))
         model.item_counts_ = read_npy(path / "counts.npy").astype(np.int64)
-        model.user_keys_ = _key_array(json.loads((path / "user_keys.json").read_text("utf-8")))
+        model.user_keys_ = _key_array(read_json(path / "user_keys.json"))
         items = read_npy(path / "user_items.npy")
         offs = read_npy(path / "user_offsets.npy")
         if len(offs) != len(model.user_keys_) + 1 or offs[-1] != len(items):
             raise ValueError(f"{path}: user_offsets.npy does not match user_keys.json; re-save")
         model.user_items_ = [items[offs[u] : offs[u + 1]] for u in range(len(offs) - 1)]
-        model.user_encoder_ = TowerEncoder.from_dict(
-            json.loads((path / "user_encoder.json").read_text("utf-8"))
-        )
-        model.item_encoder_ = TowerEncoder.from_dict(
-            json.loads((path / "item_encoder.json").read_text("utf-8"))
-        )
+        model.user_encoder_ = TowerEncoder.from_dict(read_json(path / "user_encoder.json"))
+        model.item_encoder_ = TowerEncoder.from_dict(read_json(path / "item_encoder.json"))
         user_w, item_w = _read_npz(path / "user_tower.npz"), _read_npz(path / "item_tower.npz")
         net = model._build_net((user_w, item_w))
         try:
@@ -1169,7 +1184,7 @@ def _read_npz(path: Path) -> dict[str, torch.Tensor]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: torch.from_numpy(np.array(z[k])) for k in z.files}
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, MemoryError, EOFError) as exc:
         raise ValueError(f"{path} is not a valid weights file ({exc}); re-save the model") from exc
 
 

@@ -16,7 +16,6 @@ and the given history or, without one, the known user's stored history.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -28,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..._io import read_manifest, read_npy
+from ...artifacts import load_consistent, read_json, verify_artifact
 from .features import FeatureKind, FeatureSpec, TowerConfig, TowerEncoder
 from .infer import numpy_tower_forward
 
@@ -39,6 +39,15 @@ MODEL_CLASS = "TwoTower"
 #: kinds whose raw value a request gives in its ``features`` object (the others come from the
 #: user key or the history)
 RECORD_KINDS: tuple[FeatureKind, ...] = ("categorical", "multi_categorical", "numeric")
+#: the files of a TwoTower directory the user tower reads
+RUNTIME_FILES = (
+    "keys.json",
+    "user_keys.json",
+    "user_items.npy",
+    "user_offsets.npy",
+    "user_encoder.json",
+    "user_tower.npz",
+)
 _SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
 
 
@@ -242,8 +251,12 @@ class UserTowerRuntime:
             Not a TwoTower directory, or a missing or corrupt file (the message names it), or
             weights that do not fit the config.
         """
-        manifest = read_manifest(path, MODEL_CLASS)
-        p = Path(path)
+        return load_consistent(path, cls._load_generation)
+
+    @classmethod
+    def _load_generation(cls, p: Path) -> UserTowerRuntime:
+        manifest = read_manifest(p, MODEL_CLASS)
+        verify_artifact(p, manifest, RUNTIME_FILES)
         cfg = manifest.get("config")
         try:
             if not isinstance(cfg, Mapping) or not isinstance(cfg.get("user"), Mapping):
@@ -456,13 +469,11 @@ class UserTowerRuntime:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
     except FileNotFoundError:
         raise ValueError(
             f"{path} is missing: the two-tower directory is incomplete; re-save it"
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is corrupt ({exc}); re-save the model") from exc
 
 
 def _read_json_list(path: Path) -> list[Any]:
@@ -483,5 +494,5 @@ def _read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
         raise ValueError(
             f"{path} is missing: the two-tower directory is incomplete; re-save it"
         ) from None
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, MemoryError, EOFError) as exc:
         raise ValueError(f"{path} is not a valid weights file ({exc}); re-save the model") from exc
