@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
+from embedrec.artifacts import resolve_artifact
 from tests.models.two_tower.planted import planted_log
 
 from .conftest import SRC, Server
@@ -122,7 +123,8 @@ def test_served_without_torch(tt_server, no_torch):
 def test_info_describes_the_user_tower(tt_server, tt_dir):
     info = tt_server.get("/v1/info").json()
     assert info["model_class"] == "TwoTower"
-    assert info["config"] == json.loads((tt_dir / "manifest.json").read_text())["config"]
+    live = resolve_artifact(tt_dir)[0]  # the saved generation
+    assert info["config"] == json.loads((live / "manifest.json").read_text())["config"]
     assert (info["dim"], info["n_items"], info["metric"]) == (8, 4 * PER_GROUP, "cosine")
     assert info["user_tower"] == {
         "features": [
