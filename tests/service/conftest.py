@@ -24,6 +24,8 @@ from embedrec import Item2Vec, Item2VecConfig, Word2Vec, Word2VecConfig
 from embedrec.data.synthetic import topic_corpus
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+#: the admin token of the test servers that serve /admin
+TOKEN = "test-admin-token-0123456789"
 
 
 def train_word2vec(seed: int = 0) -> Word2Vec:
@@ -58,11 +60,22 @@ def free_port() -> int:
 class Server:
     """``embedrec serve`` as a real process on a loopback port."""
 
-    def __init__(self, artifact: Path, *args: str, log: Path, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        artifact: Path,
+        *args: str,
+        log: Path,
+        timeout: float = 30.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
-        env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **(env or {}),
+        )
         cmd = [sys.executable, "-m", "embedrec", "serve", str(artifact), "--port", str(self.port)]
         self._log = open(log, "wb")
         self.proc = subprocess.Popen(

@@ -30,6 +30,9 @@ from embedrec.service import (
     load_artifact,
 )
 
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
 with warnings.catch_warnings():  # starlette's notice about httpx, irrelevant here
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
@@ -119,9 +122,9 @@ def test_reload_in_progress_is_409_and_old_state_serves(monkeypatch, w2v_dir, w2
         gate.wait(10)
         return real(*args, **kwargs)
 
-    app = create_app(w2v_dir)
+    app = create_app(w2v_dir, admin=True, admin_token=TOKEN)
     monkeypatch.setattr(app_mod, "load_artifact", slow)
-    with TestClient(app) as c:
+    with TestClient(app, headers=AUTH) as c:
         assert c.post("/admin/reload").status_code == 202
         r = c.post("/admin/reload", json={"wait": True})
         assert r.status_code == 409 and "still loading" in r.json()["detail"]
@@ -140,7 +143,9 @@ def test_service_state_failed_load_keeps_the_old_artifact(w2v_dir):
 
     state = ServiceState(art, broken)
     status = state.reload(wait=True)
-    assert status.state == "failed" and "corrupt" in (status.error or "")
+    # the client-facing status names the error class and an id, never the message
+    assert status.state == "failed" and status.error_id and status.error_id in status.error
+    assert "ValueError" in status.error and "corrupt" not in status.error
     assert state.current is art
     state._lock.acquire()
     with pytest.raises(ReloadInProgressError):
@@ -151,6 +156,9 @@ def test_service_state_failed_load_keeps_the_old_artifact(w2v_dir):
 def test_no_admin_hides_reload(w2v_dir):
     with TestClient(create_app(w2v_dir, admin=False)) as c:
         assert c.post("/admin/reload").status_code == 404
+    with TestClient(create_app(w2v_dir)) as c:  # off by default
+        assert c.post("/admin/reload", json={"path": "/etc/passwd"}).status_code == 404
+        assert c.get("/admin/reload").status_code == 404
 
 
 # ---------------------------------------------------------------------------------- configs, CLI
@@ -265,14 +273,23 @@ def test_workers_keep_tcp_nodelay(monkeypatch, w2v_dir):
     import types
 
     from embedrec.service import server
-    from embedrec.service.config import CONFIG_ENV
+    from embedrec.service.config import CHANNEL_ENV, CONFIG_ENV
 
     calls = {}
-    monkeypatch.setenv(CONFIG_ENV, "")  # restored after the test
-    monkeypatch.setattr(server.uvicorn, "run", lambda app, **kw: calls.update(kw, app=app))
-    server.run(ServeConfig(artifact=w2v_dir), workers=2)
+    # the variables run() sets for its workers are restored after the test
+    for var in (CONFIG_ENV, CHANNEL_ENV, *server._THREAD_VARS):
+        monkeypatch.setenv(var, "")
+
+    def supervise(self):  # instead of starting worker processes
+        calls.update(http=self.config.http, workers=self.config.workers, channel=self.channel)
+
+    monkeypatch.setattr(server._Supervisor, "run", supervise)
+    server.run(ServeConfig(artifact=w2v_dir), workers=2, port=0)
     assert calls["http"] == server.PROTOCOL and calls["workers"] == 2
     assert ServeConfig.from_json(os.environ[CONFIG_ENV]).artifact == w2v_dir
+    assert ServeConfig.from_json(os.environ[CONFIG_ENV]).workers == 2
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert not calls["channel"].directory.exists()  # removed when the supervisor stops
 
     with socket.socket(socket.AF_INET) as listener:  # proto=0, as uvicorn's bind_socket
         listener.bind(("127.0.0.1", 0))

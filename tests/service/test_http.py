@@ -34,7 +34,9 @@ def test_healthz_and_info(w2v_server, w2v_model, w2v_dir):
     assert info["key_type"] == "str"
     assert info["index"] == {"kind": "exact", "params": {}, "source": "built"}
     assert info["config"] == w2v_model.config.to_dict()
-    assert info["artifact_path"] == str(w2v_dir.resolve())
+    # the artifact's name only: no absolute server path reaches a client
+    assert info["artifact"] == w2v_dir.name and "artifact_path" not in info
+    assert str(w2v_dir.parent) not in w2v_server.get("/v1/info").text
     assert info["limits"] == CAPS
     assert info["generation"] == 0 and info["reload"]["state"] == "idle"
     assert "/v1/similar" in w2v_server.get("/openapi.json").json()["paths"]

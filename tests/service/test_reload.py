@@ -12,7 +12,7 @@ import numpy as np
 
 from embedrec.service.app import GENERATION_HEADER
 
-from .conftest import Server, train_word2vec
+from .conftest import TOKEN, Server, train_word2vec
 
 QUERIES = [f"t{t}_w{j}" for t in range(8) for j in range(0, 25, 4)]
 
@@ -29,7 +29,13 @@ def test_reload_under_load_api_watch_and_sighup(tmp_path, w2v_model):
     model_c = train_word2vec(seed=9)
     expected = {0: w2v_model, 1: model_b}
     a_files = _snapshot(a_dir)
-    server = Server(a_dir, "--watch", "0.1", log=tmp_path / "server.log")
+    server = Server(
+        a_dir,
+        *("--watch", "0.1", "--admin", "--reload-root", str(tmp_path)),
+        log=tmp_path / "server.log",
+        env={"EMBEDREC_ADMIN_TOKEN": TOKEN},
+    )
+    server.client.headers["Authorization"] = f"Bearer {TOKEN}"
     stop = threading.Event()
     answers: list[tuple[int, str, list[str]]] = []
     errors: list[str] = []
@@ -56,7 +62,7 @@ def test_reload_under_load_api_watch_and_sighup(tmp_path, w2v_model):
             t.start()
         time.sleep(0.3)
         # 1. POST /admin/reload with a new path: answered at once (202), loaded in the background
-        r = server.post("/admin/reload", json={"path": str(b_dir)})
+        r = server.post("/admin/reload", json={"path": "b"})
         assert r.status_code == 202 and r.json()["state"] == "loading"
         server.wait_generation(1)
         time.sleep(0.3)
@@ -70,14 +76,18 @@ def test_reload_under_load_api_watch_and_sighup(tmp_path, w2v_model):
             assert got == expected[gen].most_similar(key, k=5).keys.tolist()
         status = server.get("/admin/reload").json()
         assert status["state"] == "succeeded" and status["generation"] == 1
-        assert status["path"] == str(b_dir) and status["trigger"] == "api"
+        assert status["path"] == "b" and status["trigger"] == "api"
 
-        # 2. a failed load keeps serving generation 1 and reports the error
-        r = server.post("/admin/reload", json={"path": str(tmp_path / "missing"), "wait": True})
-        assert r.status_code == 422 and "does not exist" in r.json()["detail"]
+        # 2. a failed load keeps serving generation 1 and reports an error id, not the error
+        r = server.post("/admin/reload", json={"path": "missing", "wait": True})
+        assert r.status_code == 422, r.text
+        error_id = r.json()["error_id"]
+        assert error_id in r.json()["detail"] and "does not exist" not in r.text
+        assert str(tmp_path) not in r.text
         info = server.get("/v1/info").json()
         assert info["generation"] == 1 and info["reload"]["state"] == "failed"
-        assert "does not exist" in info["reload"]["error"]
+        assert info["reload"]["error_id"] == error_id and str(tmp_path) not in str(info)
+        assert f"error id {error_id}" in server.log()  # the detail is in the server log
         body = server.get("/v1/similar", params={"key": "t0_w0", "k": 5}).json()
         assert [n["key"] for n in body["neighbors"]] == model_b.most_similar(
             "t0_w0", k=5

@@ -88,13 +88,41 @@ def _index_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     type=float,
     default=None,
     metavar="SECONDS",
-    help="Poll MODEL/manifest.json every SECONDS and reload when the model is re-saved.",
+    help="Poll MODEL every SECONDS (its CURRENT generation pointer, or every file of a flat "
+    "directory) and reload on every worker when the model is re-saved.",
 )
 @click.option(
     "--admin/--no-admin",
-    default=True,
+    default=False,
     show_default=True,
-    help="Serve POST /admin/reload (keep the port private when on).",
+    help="Serve POST/GET /admin/reload, behind a bearer token ($EMBEDREC_ADMIN_TOKEN or "
+    "--admin-token).",
+)
+@click.option(
+    "--admin-token",
+    envvar="EMBEDREC_ADMIN_TOKEN",
+    default=None,
+    show_envvar=True,
+    metavar="TOKEN",
+    help="Bearer token of the admin endpoints (16+ characters). Prefer the environment "
+    "variable: other users can read command lines in the process list.",
+)
+@click.option(
+    "--reload-root",
+    "reload_root",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="A directory whose artifacts POST /admin/reload may switch to, named relative to it "
+    "(repeatable). Always allowed: MODEL's own directory (e.g. a kept generation).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Threads of each worker's numeric libraries (BLAS, OpenMP, faiss, numba). One is "
+    "fastest on a shared machine; scale out with --workers.",
 )
 @click.option(
     "--access-log/--no-access-log",
@@ -116,15 +144,18 @@ def serve(
     workers: int,
     watch: float | None,
     admin: bool,
+    admin_token: str | None,
+    reload_root: tuple[Path, ...],
+    threads: int,
     access_log: bool,
 ) -> None:
     """Serve MODEL over HTTP: similar items, recommendations, scores and embeddings.
 
     MODEL is a directory a train command wrote (Word2Vec, Item2Vec, TwoTower, Embeddings) or a
     word2vec-format file; it is only read. Endpoints are under /v1 (docs at /docs, health at
-    /healthz). Reload a re-saved or new model without dropping requests with
-    `POST /admin/reload` (body {"path": DIR} to switch directories), `kill -HUP PID`, or
-    --watch SECONDS.
+    /healthz). Reload a re-saved or new model on every worker without dropping requests with
+    `kill -HUP PID`, --watch SECONDS, or (with --admin and a token) `POST /admin/reload`
+    (body {"path": NAME} to switch to an artifact under MODEL or a --reload-root).
     """
     from ..service.config import ServeConfig, ServiceLimits
 
@@ -132,14 +163,21 @@ def serve(
         from ..service.server import run
     except ModuleNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
-    cfg = ServeConfig(
-        artifact=model,
-        index_kind=index_kind,
-        index_params=_index_params(index_param),
-        limits=ServiceLimits(max_k=max_k, max_batch=max_batch, max_history=max_history),
-        watch=watch,
-        admin=admin,
-    )
+    try:
+        cfg = ServeConfig(
+            artifact=model,
+            index_kind=index_kind,
+            index_params=_index_params(index_param),
+            limits=ServiceLimits(max_k=max_k, max_batch=max_batch, max_history=max_history),
+            watch=watch,
+            admin=admin,
+            admin_token=admin_token if admin else None,
+            reload_roots=reload_root,
+            threads=threads,
+            workers=workers,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     run(
         cfg,
         host=host,

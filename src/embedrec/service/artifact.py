@@ -46,6 +46,8 @@ IndexSource = Literal["loaded", "built"]
 
 #: the directory inside a model directory where ``embedrec index`` saves an index
 INDEX_DIR = "index"
+#: tries at reading one whole generation while saves retire generations under the reader
+_LOAD_ATTEMPTS = 5
 #: integer-looking text, at most 30 digits (int() of a very long digit string raises in 3.11+)
 _INT_TEXT = re.compile(r"-?[0-9]{1,30}")
 
@@ -111,11 +113,16 @@ class ServedArtifact:
     loaded_at : datetime
         When loading finished (UTC).
     generation : int
-        0 for the artifact served at start, incremented by every successful reload.
+        0 for the artifact served at start, incremented by every successful reload (the
+        reload order's number on every worker of a multi-worker service).
     user_tower : UserTowerRuntime or None
         A two-tower model's user tower (run in numpy, no torch): ``/v1/recommend`` and
         ``/v1/score`` turn a user key, raw side features and/or a history into the query
         vector with it; ``None`` for other artifacts.
+    artifact_generation : str or None
+        The generation of the artifact's own store that was read (``"gen-000003"``: what its
+        ``CURRENT`` pointer named when loading began); ``None`` for a flat directory or a
+        word2vec-format file.
     """
 
     path: Path
@@ -129,6 +136,7 @@ class ServedArtifact:
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     generation: int = 0
     user_tower: UserTowerRuntime | None = None
+    artifact_generation: str | None = None
 
     # ------------------------------------------------------------------ description
     @property
@@ -539,15 +547,33 @@ def load_artifact(
     FileNotFoundError, NotADirectoryError, ValueError
         A missing or corrupt artifact, or a saved index that does not match the vectors.
     """
+    from ..artifacts import resolve_artifact
+
     t0 = time.perf_counter()
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"model directory {p} does not exist; check the path")
-    model_class, manifest, emb, model, user_tower = _read_embeddings(p)
-    if len(emb) == 0:
-        raise ValueError(f"{p} holds no vectors; there is nothing to serve")
-    emb.unit_vectors  # noqa: B018 - computed once now, not lazily by concurrent requests
-    index, source = _index_for(p, emb, index_kind, dict(index_params or {}))
+    for attempt in range(_LOAD_ATTEMPTS):
+        # resolve the generation pointer once and read every file from that one generation
+        directory, gen_name = (p, None) if p.is_file() else resolve_artifact(p)
+        try:
+            model_class, manifest, emb, model, user_tower = _read_embeddings(directory)
+            if len(emb) == 0:
+                raise ValueError(f"{p} holds no vectors; there is nothing to serve")
+            emb.unit_vectors  # noqa: B018 - computed once now, not lazily by concurrent requests
+            index, source = _index_for(directory, emb, index_kind, dict(index_params or {}))
+            break
+        except (OSError, ValueError):
+            # a save published a newer generation and retired ours while we read it: read again
+            if (
+                gen_name is None
+                or attempt + 1 == _LOAD_ATTEMPTS
+                or resolve_artifact(p)[1] == gen_name
+            ):
+                raise
+            logger.info(
+                "%s moved on from %s while loading; reading the new generation", p, gen_name
+            )
     seconds = time.perf_counter() - t0
     art = ServedArtifact(
         path=p,
@@ -560,6 +586,7 @@ def load_artifact(
         load_seconds=seconds,
         generation=generation,
         user_tower=user_tower,
+        artifact_generation=gen_name,
     )
     logger.info(
         "loaded %s %s: %d keys x %d dims, %s index %s, in %.2fs",

@@ -301,7 +301,16 @@ class HealthResponse(BaseModel):
     """``GET /healthz``: the service is up and serving this generation."""
 
     status: Literal["ok"] = "ok"
-    generation: int
+    generation: int = Field(
+        description="The served generation: 0 at start, one more per reload (the same number "
+        "on every worker process)."
+    )
+    artifact_generation: str | None = Field(
+        None,
+        description="The artifact's own generation (its CURRENT pointer, e.g. 'gen-000003'); "
+        "null for a flat directory or a word2vec-format file.",
+    )
+    worker: int = Field(description="Process id of the worker that answered.")
     loaded_at: datetime
 
 
@@ -327,12 +336,24 @@ class ReloadStatusInfo(BaseModel):
     """Outcome of the latest reload."""
 
     state: Literal["idle", "loading", "succeeded", "failed"]
-    path: str | None
+    path: str | None = Field(
+        description="The artifact as the reload named it (relative to a reload root), or the "
+        "served directory's name; never an absolute server path."
+    )
     trigger: str | None
     started_at: datetime | None
     finished_at: datetime | None
     generation: int | None
-    error: str | None
+    error: str | None = Field(
+        description="Why the reload failed: the error's class and an error id; the detail is "
+        "in the server log under that id."
+    )
+    error_id: str | None = None
+    workers: int | None = Field(
+        None,
+        description="Worker processes serving the new generation (a reload with 'wait' on a "
+        "multi-worker service waits for all of them).",
+    )
 
 
 class UserFeatureInfo(BaseModel):
@@ -374,7 +395,15 @@ class InfoResponse(BaseModel):
     user_tower: UserTowerInfo | None = Field(
         None, description="TwoTower models: the user tower's inputs; null for other models."
     )
-    artifact_path: str
+    artifact: str = Field(
+        description="The served artifact's name (its directory or file name; never the "
+        "absolute server path)."
+    )
+    artifact_generation: str | None = Field(
+        None,
+        description="The artifact's own generation (its CURRENT pointer); null for a flat "
+        "directory or a word2vec-format file.",
+    )
     loaded_at: datetime
     load_seconds: float
     generation: int
@@ -387,9 +416,14 @@ class ReloadRequest(_Request):
     """``POST /admin/reload``: serve another artifact, or re-read the served one."""
 
     path: str | None = Field(
-        None, description="Artifact directory to serve; omitted: re-read the served one."
+        None,
+        max_length=1024,
+        description="Artifact to serve, relative to a reload root (the served artifact's own "
+        "directory, or a --reload-root of the server): e.g. 'gen-000002' to roll back to a "
+        "kept generation, or 'item2vec-v2' under a --reload-root. Absolute paths and '..' "
+        "are refused. Omitted: re-read the served artifact.",
     )
-    wait: bool = Field(False, description="Answer when loading has ended, not at once.")
+    wait: StrictBool = Field(False, description="Answer when loading has ended, not at once.")
 
 
 class ReloadResponse(ReloadStatusInfo):

@@ -10,15 +10,22 @@ client's delayed ACK (uvicorn issue #3149; measured here: 44 ms per request inst
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import inspect
 import logging
 import os
 import socket
+import threading
+from pathlib import Path
 from typing import Any
 
+from .channel import ReloadChannel
 from .config import CONFIG_ENV, ServeConfig
+from .state import artifact_fingerprint
 
 try:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     try:  # the faster parser when uvicorn[standard] is installed
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseProtocol
@@ -64,7 +71,9 @@ def run(
 
     With one worker the app is built here (the artifact is loaded before the port is bound,
     so a bad artifact fails at once). With several, each uvicorn worker process builds its
-    own app from ``$EMBEDREC_SERVE_CONFIG`` (:func:`embedrec.service.app.app_from_env`).
+    own app from ``$EMBEDREC_SERVE_CONFIG`` (:func:`embedrec.service.app.app_from_env`), and
+    this process supervises them: its ``SIGHUP`` and ``--watch`` reach every worker through a
+    :class:`~embedrec.service.channel.ReloadChannel`.
 
     Raises
     ------
@@ -88,8 +97,93 @@ def run(
         uvicorn.run(app_from_config(cfg), **common)
         return
     from .._io import read_manifest
+    from .config import ADMIN_TOKEN_ENV, CHANNEL_ENV
 
     if not cfg.artifact.is_file():
         read_manifest(cfg.artifact)  # fail fast in the parent, not once per worker
+    cfg = dataclasses.replace(cfg, workers=workers)
+    channel = ReloadChannel.create()
     os.environ[CONFIG_ENV] = cfg.to_json()
-    uvicorn.run("embedrec.service.app:app_from_env", factory=True, workers=workers, **common)
+    os.environ[CHANNEL_ENV] = str(channel.directory)
+    if cfg.admin_token:
+        os.environ[ADMIN_TOKEN_ENV] = cfg.admin_token
+    # the workers' numeric libraries read these when they load (limit_threads then holds them)
+    for var in _THREAD_VARS:
+        os.environ[var] = str(cfg.threads)
+    config = uvicorn.Config(
+        "embedrec.service.app:app_from_env", factory=True, workers=workers, **common
+    )
+    sock = config.bind_socket()
+    supervisor = _Supervisor(config, sockets=[sock], channel=channel, cfg=cfg)
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:  # pragma: no cover - interactive stop
+        pass
+    finally:
+        supervisor.stop_watching()
+        channel.close()
+
+
+#: thread-count variables of OpenBLAS, MKL, OpenMP (faiss) and numba, set for worker processes
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, with reloads that reach every worker.
+
+    uvicorn restarts every worker process on ``SIGHUP``; here ``SIGHUP`` publishes a reload
+    order instead, which each worker applies in place (no cold start, no lost connections),
+    and ``--watch`` runs here once rather than in every worker.
+    """
+
+    def __init__(
+        self, config: Any, *, sockets: list[socket.socket], channel: ReloadChannel, cfg: ServeConfig
+    ) -> None:
+        if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn < 0.36
+            super().__init__(config, target=uvicorn.Server(config).run, sockets=sockets)  # type: ignore[call-arg]
+        else:
+            super().__init__(config, sockets=sockets)
+        self.channel = channel
+        self.cfg = cfg
+        self._stop_watch = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if cfg.watch is not None:
+            self._watcher = threading.Thread(
+                target=self._watch, args=(cfg.watch,), name="embedrec-watch", daemon=True
+            )
+            self._watcher.start()
+
+    def handle_hup(self) -> None:
+        logger.info("SIGHUP: every worker re-reads the served artifact")
+        self.channel.publish(None, "sighup")
+
+    def served_path(self) -> Path:
+        order = self.channel.read()
+        if order is not None and order.path is not None:
+            return Path(order.path)
+        return self.cfg.artifact
+
+    def _watch(self, interval: float) -> None:
+        watched = self.served_path()
+        seen = artifact_fingerprint(watched)
+        while not self._stop_watch.wait(interval):
+            path = self.served_path()
+            if path != watched:  # an API reload switched paths
+                watched, seen = path, artifact_fingerprint(path)
+                continue
+            now = artifact_fingerprint(watched)
+            if now is None or now == seen:
+                continue
+            seen = now
+            logger.info("%s changed: every worker reloads it", watched)
+            self.channel.publish(str(watched), "watch")
+
+    def stop_watching(self) -> None:
+        self._stop_watch.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
