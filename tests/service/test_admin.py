@@ -10,11 +10,12 @@ import time
 import warnings
 
 import httpx
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from embedrec.cli.main import cli
-from embedrec.service import ServeConfig, create_app
+from embedrec.service import ServeConfig, ServiceState, create_app, load_artifact
 from embedrec.service.admin import ReloadPathError, resolve_reload_path
 from embedrec.service.app import GENERATION_HEADER
 
@@ -223,3 +224,71 @@ def test_reload_during_requests_in_process_never_mixes(repo):
         assert not errors
         assert c.get("/healthz").json()["generation"] == 3
         assert os.path.isdir(root / "current")
+
+
+def _planted(gen: int):
+    """Embeddings whose every key names the generation and row its vector holds."""
+    from embedrec import Embeddings
+
+    n = 40 + gen % 7  # the row count changes too, so keys of one and vectors of another clash
+    vectors = np.zeros((n, 8), dtype=np.float32)
+    vectors[:, 0] = gen
+    vectors[:, 1] = np.arange(n)
+    vectors[:, 2] = 1.0
+    return Embeddings([f"g{gen}_{i}" for i in range(n)], vectors)
+
+
+def test_reloads_overlapping_saves_never_serve_a_mix(tmp_path):
+    """The finding: reloads overlapping a re-save served one generation's keys with another's
+    vectors (3 of 150). A saver re-saves in a loop while the service reloads: every load is one
+    whole generation, and no reload fails."""
+    art = tmp_path / "art"
+    _planted(0).save(art)
+    state = ServiceState(load_artifact(art), lambda p, g: load_artifact(p, generation=g))
+    stop = threading.Event()
+    saved = [0]
+
+    def saver() -> None:
+        gen = 0
+        while not stop.is_set():
+            gen += 1
+            _planted(gen).save(art)
+            saved[0] = gen
+
+    t = threading.Thread(target=saver)
+    t.start()
+    outcomes = []
+    try:
+        for _ in range(150):
+            status = state.reload(wait=True)
+            outcomes.append(status.state)
+            emb = state.current.embeddings
+            gens = {int(g) for g in emb.vectors[:, 0]}
+            assert len(gens) == 1, gens
+            (gen,) = gens
+            assert emb.keys == [f"g{gen}_{i}" for i in range(40 + gen % 7)]
+            assert state.current.artifact_generation is not None
+    finally:
+        stop.set()
+        t.join()
+    assert outcomes == ["succeeded"] * 150 and saved[0] > 10
+
+
+def test_incomplete_artifact_is_refused_at_load_and_reload_keeps_the_old(tmp_path, i2v_model):
+    """The finding: an Item2Vec directory without output_vectors.npy loaded, then every
+    /v1/recommend was a 500. It is refused at load; a reload to it keeps the old model."""
+    from embedrec.artifacts import resolve_artifact
+
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    i2v_model.save(good)
+    i2v_model.save(bad)
+    (resolve_artifact(bad)[0] / "output_vectors.npy").unlink()
+    with pytest.raises(ValueError, match=r"output_vectors\.npy"):
+        load_artifact(bad)
+    app = create_app(good, admin=True, admin_token=TOKEN, reload_roots=[tmp_path])
+    with TestClient(app) as c:
+        r = c.post("/admin/reload", headers=AUTH, json={"path": "bad", "wait": True})
+        assert r.status_code == 422 and "output_vectors" not in r.text
+        assert c.get("/healthz").json()["generation"] == 0
+        r = c.post("/v1/recommend", json={"history": [100, 101], "k": 3})
+        assert r.status_code == 200 and len(r.json()["items"]) == 3

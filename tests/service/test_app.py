@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import warnings
 from pathlib import Path
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from embedrec import Embeddings
+from embedrec.artifacts import extend_artifact
 from embedrec.cli.main import cli
 from embedrec.index import build_index
 from embedrec.service import (
@@ -47,8 +47,10 @@ def w2v_client(w2v_dir):
 # ---------------------------------------------------------------------------------- artifacts
 def test_saved_index_is_loaded(tmp_path, w2v_dir, w2v_model):
     art_dir = tmp_path / "model"
-    shutil.copytree(w2v_dir, art_dir)
-    build_index(w2v_model.embeddings_).save(art_dir / "index")
+    w2v_model.save(art_dir)
+    # as `embedrec index build` does: a new generation with the model's files plus index/
+    with extend_artifact(art_dir, drop=("index",)) as staging:
+        build_index(w2v_model.embeddings_).write_dir(staging / "index")
     art = load_artifact(art_dir)
     assert art.index_source == "loaded" and art.index_kind == "exact"
     got = art.similar(["t0_w0"], 5)[0]
@@ -57,11 +59,12 @@ def test_saved_index_is_loaded(tmp_path, w2v_dir, w2v_model):
     assert load_artifact(art_dir, index_kind="exact").index_source == "built"
 
 
-def test_saved_index_of_other_vectors_is_refused(tmp_path, w2v_dir):
+def test_saved_index_of_other_vectors_is_refused(tmp_path, w2v_model):
     art_dir = tmp_path / "model"
-    shutil.copytree(w2v_dir, art_dir)
+    w2v_model.save(art_dir)
     other = Embeddings(["a", "b"], np.eye(2, 16, dtype=np.float32))
-    build_index(other).save(art_dir / "index")
+    with extend_artifact(art_dir, drop=("index",)) as staging:
+        build_index(other).write_dir(staging / "index")
     with pytest.raises(ValueError, match="built for other vectors"):
         load_artifact(art_dir)
     assert load_artifact(art_dir, index_kind="exact").index_source == "built"
