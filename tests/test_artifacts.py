@@ -495,6 +495,17 @@ def test_bad_current_pointer_is_refused(tmp_path: Path, pointer: str, match: str
             load(path)
 
 
+def test_a_save_repairs_a_corrupt_pointer(tmp_path: Path):
+    path = tmp_path / "e"
+    planted(1).save(path)
+    (path / "CURRENT").write_text("../../etc\n")
+    with pytest.raises(ValueError, match=r"corrupt CURRENT pointer.*re-save the model"):
+        Embeddings.load(path)
+    planted(2).save(path)  # the fix the message names
+    assert generation_of(Embeddings.load(path)) == 2
+    assert entries(path) == [".lock", "CURRENT", "gen-000002"]
+
+
 def test_publish_refuses_a_body_without_manifest_and_changes_nothing(tmp_path: Path):
     planted(1).save(tmp_path / "e")
     with pytest.raises(RuntimeError, match=r"no manifest\.json"), publish_artifact(tmp_path / "e"):

@@ -32,8 +32,8 @@ from .artifacts import (
     MANIFEST_MAX_BYTES,
     check_artifact_target,
     check_manifest,
-    check_npy,
     create_file,
+    load_npy,
     make_dir,
     read_json,
     resolve_artifact,
@@ -137,19 +137,11 @@ def write_npy(path: Path, arr: npt.NDArray[Any]) -> None:
 def read_npy(path: Path, mmap: bool = False) -> npt.NDArray[Any]:
     """Load a ``.npy`` file without ever unpickling objects.
 
-    The header is checked against the file size first (:func:`embedrec.artifacts.check_npy`),
+    The header is checked against the file size first (:func:`embedrec.artifacts.load_npy`),
     so an empty, truncated or forged file is a ``ValueError``, never an ``EOFError`` or a huge
     allocation.
     """
-    check_npy(path)
-    try:
-        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)  # type: ignore[no-any-return]
-    except FileNotFoundError:
-        raise
-    except ValueError as exc:
-        raise ValueError(
-            f"{path} is not a valid numeric .npy array ({exc}); re-save the model with embedrec"
-        ) from exc
+    return load_npy(path, mmap=mmap)
 
 
 def read_manifest(

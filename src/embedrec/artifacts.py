@@ -38,10 +38,11 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -57,6 +58,7 @@ __all__ = [
     "has_file",
     "is_artifact_dir",
     "load_consistent",
+    "load_npy",
     "publish_artifact",
     "read_json",
     "resolve_artifact",
@@ -75,14 +77,17 @@ LOCK = ".lock"
 STAGING_PREFIX = ".staging-"
 #: largest manifest.json a reader accepts
 MANIFEST_MAX_BYTES = 64 << 20
-#: attempts of :func:`load_consistent` when saves keep replacing the generation it reads
-LOAD_ATTEMPTS = 5
+#: attempts of :func:`load_consistent` when saves keep replacing the generation it reads (a
+#: load fails only when two saves complete during it; back-to-back saves in a loop do that to
+#: a few percent of loads, so ten attempts make a failure practically impossible)
+LOAD_ATTEMPTS = 10
 
 _GEN_RE = re.compile(r"^gen-([0-9]{6,})$")
 _CURRENT_TMP_RE = re.compile(r"^\.CURRENT\.[0-9a-f]+\.tmp$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CURRENT_MAX_BYTES = 256
 _CHUNK = 1 << 20
+_HEADER_LOCK = threading.Lock()
 
 #: Called with the name of each step of a save (tests set it to inject faults, e.g. a kill
 #: between two steps); ``None`` in normal use.
@@ -189,6 +194,45 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
         raise ValueError(f"{path} is corrupt ({exc}); re-save the model") from exc
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype[Any], bool, int]:
+    """(shape, dtype, fortran_order, data offset) of a checked ``.npy`` file."""
+    fmt = np.lib.format
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            if size == 0:
+                raise ValueError("the file is empty")
+            # numpy parses the header with the ast module, which CPython 3.11 cannot run in
+            # two threads at once (SystemError "AST constructor recursion depth mismatch")
+            with _HEADER_LOCK:
+                version = fmt.read_magic(fh)
+                if version == (1, 0):
+                    shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+                else:
+                    raise ValueError(f"unsupported .npy format version {version}")
+            offset = fh.tell()
+        except (ValueError, EOFError, SyntaxError, TypeError, OverflowError) as exc:
+            raise ValueError(
+                f"{path} is not a valid numeric .npy array ({exc}); re-save the model"
+            ) from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"{path} is not a valid numeric .npy array (dtype {dtype} holds Python objects, "
+            "which embedrec never writes); re-save the model"
+        )
+    need = math.prod(shape) * dtype.itemsize
+    have = size - offset
+    if have != need:
+        raise ValueError(
+            f"{path} is not a valid numeric .npy array: its header describes a {dtype} array "
+            f"of shape {tuple(shape)} ({need} bytes of data) but the file holds {have} bytes; "
+            "it is truncated or corrupt, re-save the model"
+        )
+    return tuple(int(s) for s in shape), dtype, bool(fortran), offset
+
+
 def check_npy(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype[Any]]:
     """Read and check the header of a ``.npy`` file without reading its data.
 
@@ -208,40 +252,38 @@ def check_npy(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype[A
     ValueError
         Not a valid numeric ``.npy`` file, or its size disagrees with its header.
     """
+    shape, dtype, _, _ = _npy_header(Path(path))
+    return shape, dtype
+
+
+def load_npy(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray[Any, Any]:
+    """Read a ``.npy`` file checked by :func:`check_npy` (never unpickling anything).
+
+    Parameters
+    ----------
+    path : path
+    mmap : bool, default False
+        Map the data read-only (a ``numpy.memmap``) instead of reading it.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        As :func:`check_npy`, or the file changed while it was read.
+    """
     path = Path(path)
-    fmt = np.lib.format
+    shape, dtype, fortran, offset = _npy_header(path)
+    order: Literal["C", "F"] = "F" if fortran else "C"
+    count = math.prod(shape)
+    if mmap and count:
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
     with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        try:
-            if size == 0:
-                raise ValueError("the file is empty")
-            version = fmt.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = fmt.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = fmt.read_array_header_2_0(fh)
-            else:
-                raise ValueError(f"unsupported .npy format version {version}")
-            offset = fh.tell()
-        except (ValueError, EOFError, SyntaxError, TypeError, OverflowError) as exc:
-            raise ValueError(
-                f"{path} is not a valid numeric .npy array ({exc}); re-save the model"
-            ) from None
-    del fortran
-    if dtype.hasobject:
-        raise ValueError(
-            f"{path} is not a valid numeric .npy array (dtype {dtype} holds Python objects, "
-            "which embedrec never writes); re-save the model"
-        )
-    need = math.prod(shape) * dtype.itemsize
-    have = size - offset
-    if have != need:
-        raise ValueError(
-            f"{path} is not a valid numeric .npy array: its header describes a {dtype} array "
-            f"of shape {tuple(shape)} ({need} bytes of data) but the file holds {have} bytes; "
-            "it is truncated or corrupt, re-save the model"
-        )
-    return tuple(int(s) for s in shape), dtype
+        fh.seek(offset)
+        data = np.fromfile(fh, dtype=dtype, count=count)
+    if data.size != count:
+        raise ValueError(f"{path} was truncated while it was read; re-save the model")
+    return data.reshape(shape, order=order)
 
 
 def check_manifest(manifest: Any, where: str | os.PathLike[str]) -> dict[str, Any]:
@@ -413,7 +455,7 @@ def load_consistent(
         A generation store or a flat artifact directory.
     fn : callable ``Path -> T``
         Reads one generation (a flat directory).
-    attempts : int, default 5
+    attempts : int, default 10
 
     Returns
     -------
@@ -795,7 +837,13 @@ def _publish(path: str | os.PathLike[str], drop: Collection[str] | None) -> Iter
                     continue
                 staging = candidate
             save_step("staging-created")
-            previous = _read_pointer(path)
+            try:
+                previous = _read_pointer(path)
+            except ValueError:
+                if drop is not None:
+                    raise  # nothing to extend
+                logger.warning("%s/%s is corrupt; this save replaces it", path, CURRENT)
+                previous = None  # re-saving is the fix the loaders name
             if drop is not None:
                 source = _generation_dir(path, previous)
                 _copy_generation(source, staging, {*drop, MANIFEST})
