@@ -512,3 +512,20 @@ def test_publish_refuses_a_body_without_manifest_and_changes_nothing(tmp_path: P
         pass
     assert entries(tmp_path / "e") == [".lock", "CURRENT", "gen-000001"]
     assert generation_of(Embeddings.load(tmp_path / "e")) == 1
+
+
+def test_a_diverged_model_never_replaces_a_good_generation(tmp_path):
+    """Saving NaN output vectors used to publish a generation that could not be loaded again
+    (Embeddings already refuse NaN when constructed)."""
+    from embedrec import Item2VecConfig
+
+    model = Item2Vec(Item2VecConfig(dim=8, epochs=1, workers=1, seed=1))
+    model.fit([[1, 2, 3], [2, 3, 4], [1, 3, 4]] * 5, progress=False)
+    model.save(tmp_path / "m")
+    before = Item2Vec.load(tmp_path / "m").output_weights_.copy()
+    model.output_weights_[0, 0] = np.inf
+    with pytest.raises(
+        ValueError, match=r"output_vectors holds 1 NaN or infinite.*nothing was saved"
+    ):
+        model.save(tmp_path / "m")
+    assert_array_equal(Item2Vec.load(tmp_path / "m").output_weights_, before)

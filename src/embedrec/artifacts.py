@@ -645,6 +645,18 @@ def check_finite(arr: np.ndarray[Any, Any], path: str | os.PathLike[str]) -> Non
         )
 
 
+def check_savable(arr: np.ndarray[Any, Any], name: str) -> None:
+    """Refuse to save a float array with NaN or infinite values (called before a save starts,
+    so a diverged model never replaces a good generation with one that cannot be loaded)."""
+    if np.issubdtype(arr.dtype, np.floating) and not bool(np.isfinite(arr).all()):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(
+            f"{name} holds {bad} NaN or infinite values, so the model would not load again; "
+            "nothing was saved. Training diverged: lower alpha (the learning rate) or dim, "
+            "then retrain"
+        )
+
+
 # ---------------------------------------------------------------------------------- writing
 def is_artifact_dir(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a directory embedrec wrote: a store (``CURRENT``, or the ``.lock``

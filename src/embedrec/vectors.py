@@ -38,6 +38,7 @@ from embedrec._io import (
 )
 from embedrec.artifacts import (
     check_finite,
+    check_savable,
     load_consistent,
     publish_artifact,
     read_json,
@@ -347,6 +348,7 @@ def write_keys_vectors(
     dirpath = Path(dirpath)
     key_list, _ = _normalise_keys(keys)
     matrix = _check_matrix(vectors, len(key_list))
+    check_savable(matrix, "vectors")
     write_npy(dirpath / VECTORS_FILE, matrix)
     write_json(dirpath / KEYS_FILE, key_list)
 

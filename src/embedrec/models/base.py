@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._io import make_manifest, read_manifest, read_npy, write_json, write_npy
-from ..artifacts import publish_artifact, verify_artifact
+from ..artifacts import check_savable, publish_artifact, verify_artifact
 from ..data.vocab import Vocab
 from ..vectors import Embeddings, Neighbors, read_keys_vectors, write_keys_vectors
 
@@ -78,6 +78,9 @@ def write_model_dir(
     """Atomically write a trained model: manifest.json (format version, class, config,
     metric, ``fields``), vectors.npy, keys.json, counts.npy and ``arrays`` (name -> array),
     published as a new generation of ``path`` (:func:`embedrec.artifacts.publish_artifact`)."""
+    check_savable(np.asarray(embeddings.vectors), "vectors")
+    for name, arr in (arrays or {}).items():
+        check_savable(np.asarray(arr), name)
     with publish_artifact(path) as tmp:
         write_keys_vectors(tmp, embeddings.keys, embeddings.vectors)
         write_npy(tmp / "counts.npy", counts)
