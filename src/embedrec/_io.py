@@ -32,7 +32,7 @@ from .artifacts import (
     MANIFEST_MAX_BYTES,
     check_artifact_target,
     check_manifest,
-    create_file,
+    create_temp_file,
     load_npy,
     make_dir,
     read_json,
@@ -51,13 +51,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; give a file path to write to")
     path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = create_file(tmp)
-            break
-        except FileExistsError:  # pragma: no cover - 32 random bits
-            continue
+    # 4 random bytes: the name pattern the next save of a model directory cleans up
+    fd, tmp = create_temp_file(path.parent, path.name, token_bytes=4)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh

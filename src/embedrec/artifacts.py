@@ -112,6 +112,17 @@ def create_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
 
 
+def create_temp_file(directory: Path, stem: str, token_bytes: int = 8) -> tuple[int, Path]:
+    """Create a fresh ``.{stem}.{random hex}.tmp`` in ``directory`` (as :func:`create_file`);
+    returns its open write descriptor and its path."""
+    while True:
+        tmp = directory / f".{stem}.{secrets.token_hex(token_bytes)}.tmp"
+        try:
+            return create_file(tmp), tmp
+        except FileExistsError:  # pragma: no cover - at least 32 random bits
+            continue
+
+
 def fsync_dir(path: Path) -> None:
     """Make the directory entries of ``path`` (renames, new files) durable."""
     fd = os.open(path, os.O_RDONLY)
@@ -780,13 +791,7 @@ def _store_lock(path: Path) -> Iterator[None]:
 
 
 def _write_current(path: Path, name: str) -> None:
-    while True:
-        tmp = path / f".CURRENT.{_token()}.tmp"
-        try:
-            fd = create_file(tmp)
-            break
-        except FileExistsError:  # pragma: no cover - 64 random bits
-            continue
+    fd, tmp = create_temp_file(path, CURRENT)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(name + "\n")
