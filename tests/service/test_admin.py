@@ -101,6 +101,12 @@ def test_reload_paths_stay_inside_the_roots_and_leak_nothing(repo, tmp_path):
             "'nope'", ""
         ) == broken.json()["detail"].replace(broken.json()["error_id"], "").replace("'broken'", "")
         bodies += [missing.text, broken.text]
+        # nor does the status (no exception class either)
+        status = c.get("/admin/reload", headers=AUTH).json()
+        assert (
+            status["error"]
+            == f"the load failed (error id {status['error_id']}; see the server log)"
+        )
         bodies += [c.get("/admin/reload", headers=AUTH).text, c.get("/v1/info").text]
         for text in bodies:
             assert "planted-secret" not in text and str(tmp_path) not in text

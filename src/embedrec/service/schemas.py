@@ -345,8 +345,8 @@ class ReloadStatusInfo(BaseModel):
     finished_at: datetime | None
     generation: int | None
     error: str | None = Field(
-        description="Why the reload failed: the error's class and an error id; the detail is "
-        "in the server log under that id."
+        description="That the reload failed, with an error id; the detail is in the server "
+        "log under that id (a missing artifact and a broken one look alike here)."
     )
     error_id: str | None = None
     workers: int | None = Field(

@@ -65,8 +65,8 @@ class ReloadStatus:
     """Outcome of the latest reload (``state="idle"`` before the first).
 
     ``path`` is the artifact as the client named it (relative to a reload root) or the served
-    directory's name, never an absolute server path; ``error`` is the exception class and an
-    error id whose detail is in the server log; ``workers`` is how many worker processes serve
+    directory's name, never an absolute server path; ``error`` says the load failed and gives
+    an error id whose detail is in the server log; ``workers`` is how many worker processes serve
     the new generation (when the reload waited for them).
     """
 
@@ -260,7 +260,9 @@ class ServiceState:
                         status,
                         state="failed",
                         finished_at=datetime.now(timezone.utc),
-                        error=f"{type(exc).__name__} (error id {error_id}; see the server log)",
+                        # not even the exception class: a missing artifact and a broken
+                        # one must look alike to clients
+                        error=f"the load failed (error id {error_id}; see the server log)",
                         error_id=error_id,
                     )
                 )
