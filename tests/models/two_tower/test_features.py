@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from embedrec.models.two_tower.features import FeatureSpec, TowerConfig, TowerEncoder
+from embedrec.models.two_tower.encoder import TowerEncoder
+from embedrec.models.two_tower.spec import FeatureSpec, TowerConfig
 from embedrec.vectors import Embeddings
 
 # Six users a..f (codes 0..5). The side table lists them out of code order, holds a row "zz"

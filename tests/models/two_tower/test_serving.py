@@ -15,8 +15,8 @@ from numpy.testing import assert_allclose
 
 from embedrec.artifacts import resolve_artifact
 from embedrec.data.interactions import Interactions
-from embedrec.models.two_tower.features import FeatureSpec, TowerConfig
 from embedrec.models.two_tower.serving import UserFeature, UserTowerRuntime
+from embedrec.models.two_tower.spec import FeatureSpec, TowerConfig
 
 from .planted import planted_log
 

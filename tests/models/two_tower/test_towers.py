@@ -11,8 +11,8 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
-from embedrec.models.two_tower.features import FeatureSpec, TowerConfig
 from embedrec.models.two_tower.infer import numpy_tower_forward, tower_weights
+from embedrec.models.two_tower.spec import FeatureSpec, TowerConfig
 from embedrec.models.two_tower.towers import Tower, TwoTowerNet, export_tower
 
 # rows of a 2-d table used by the hand-made pooling cases (row 0 = padding, row 1 = unknown)

@@ -1,8 +1,8 @@
 """Two-tower (DSSM-style) retrieval models on PyTorch (``pip install "embedrec[torch]"``).
 
-``features``, ``infer`` and ``serving`` need no torch; every other name is imported on first use, so
-``import embedrec`` never imports torch. The module contract is in ``DESIGN.md`` beside
-this file.
+``spec``, ``encoder``, ``infer`` and ``serving`` need no torch; every other name is imported
+on first use, so ``import embedrec`` never imports torch. The module contract is in
+``DESIGN.md`` beside this file.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "FeatureSpec": "features",
-    "TowerConfig": "features",
-    "TowerEncoder": "features",
+    "FeatureSpec": "spec",
+    "TowerConfig": "spec",
+    "TowerEncoder": "encoder",
     "numpy_tower_forward": "infer",
     "UserTowerRuntime": "serving",
     "Tower": "towers",

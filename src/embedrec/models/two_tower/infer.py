@@ -16,8 +16,9 @@ The weight names are the tower's ``state_dict`` keys:
   ``mlp.norm<i>.running_mean`` / ``.running_var`` (``norm="batch"``);
 * ``mlp.out.weight`` / ``.bias``: the output layer.
 
-The input checks (:func:`check_features`) are shared with ``Tower.forward``, so both raise the
-same errors for the same bad input.
+The input checks (:func:`~embedrec.models.two_tower.spec.check_features`) and the shape rules
+live in :mod:`~embedrec.models.two_tower.spec`, which ``Tower.forward`` reads too, so both
+raise the same errors for the same bad input (this module re-exports them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import erf
 
-from .features import FeatureSpec, TowerConfig
+from .spec import (
+    BAG_KINDS,
+    L2_EPS,
+    NORM_EPS,
+    TowerConfig,
+    check_features,
+    expected_width,
+    feature_names,
+    table_key,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .towers import Tower
@@ -45,81 +55,6 @@ __all__ = [
     "table_key",
     "tower_weights",
 ]
-
-BAG_KINDS = ("multi_categorical", "history")
-"""Kinds whose encoded array is a padded ``(n, L)`` bag of rows, pooled over non-zero rows."""
-NORM_EPS = 1e-5
-"""``eps`` of LayerNorm and BatchNorm1d (torch's default)."""
-L2_EPS = 1e-12
-"""``eps`` of the output L2 normalisation: ``x / max(||x||, eps)`` (``F.normalize``)."""
-
-
-def table_key(name: str) -> str:
-    """The weight name of feature ``name``'s embedding table: ``tables.<name>.weight``."""
-    return f"tables.{name}.weight"
-
-
-def feature_names(config: TowerConfig) -> tuple[str, ...]:
-    """Names of the encoded features a tower of ``config`` reads, in concatenation order."""
-    return tuple(f.name for f in config.features)
-
-
-def expected_width(spec: FeatureSpec) -> int | None:
-    """Second dimension of the encoded array of ``spec`` (``None``: the array is ``(n,)``).
-
-    ``multi_categorical``: ``max_values``; ``history``: ``max_len``; other kinds are 1-D.
-    """
-    if spec.kind == "multi_categorical":
-        return spec.max_values
-    if spec.kind == "history":
-        return spec.max_len
-    return None
-
-
-def _shape_text(spec: FeatureSpec, n: Any) -> str:
-    w = expected_width(spec)
-    if w is None:
-        return f"({n},) = (n,)"
-    field = "max_values" if spec.kind == "multi_categorical" else "max_len"
-    return f"({n}, {w}) = (n, {field}={w})"
-
-
-def check_features(config: TowerConfig, feats: Mapping[str, Any]) -> None:
-    """Check that ``feats`` holds every feature of ``config`` with the right shape.
-
-    Works on anything with a ``.shape`` (numpy arrays, torch tensors, also while
-    ``torch.export`` traces with a symbolic batch size). Extra keys are ignored.
-
-    Raises
-    ------
-    KeyError
-        A feature is missing; the message names it and the expected names.
-    ValueError
-        A feature's shape is not ``(n,)`` or ``(n, width)``, or the batch sizes differ; the
-        message names both shapes.
-    """
-    names = feature_names(config)
-    missing = [name for name in names if name not in feats]
-    if missing:
-        raise KeyError(
-            f"encoded features lack {missing}; this tower expects {list(names)} "
-            f"(got {sorted(feats)}); encode them with the tower's TowerEncoder"
-        )
-    n: Any = None
-    ref = ""
-    for spec in config.features:
-        shape = tuple(feats[spec.name].shape)
-        if n is None and len(shape) >= 1:
-            n, ref = shape[0], spec.name
-        w = expected_width(spec)
-        ok = len(shape) == (1 if w is None else 2) and shape[0] == n
-        if ok and w is not None:
-            ok = shape[1] == w
-        if not ok:
-            raise ValueError(
-                f"feature {spec.name!r} ({spec.kind}) has shape {shape}; expected "
-                f"{_shape_text(spec, n)}" + (f", with n={n} as in feature {ref!r}" if ref else "")
-            )
 
 
 def _check_rows(name: str, idx: npt.NDArray[Any], rows: int) -> None:
@@ -258,7 +193,7 @@ def numpy_tower_forward(
 
     Examples
     --------
-    >>> from embedrec.models.two_tower.features import FeatureSpec, TowerConfig
+    >>> from embedrec.models.two_tower.spec import FeatureSpec, TowerConfig
     >>> cfg = TowerConfig(features=(FeatureSpec(name="item", kind="id"),), embedding_dim=2,
     ...                   hidden=(), output_dim=2)
     >>> w = {"tables.item.weight": np.array([[0, 0], [1, 0], [3, 4]], np.float32),

@@ -36,9 +36,10 @@ from ...data.interactions import Interactions
 from ...progress import Progress
 from ...vectors import Embeddings, Key, write_keys_vectors
 from ..item2vec import Recommendations
-from .features import FeatureSpec, TowerConfig, TowerEncoder
+from .encoder import TowerEncoder
 from .losses import CountFrequency, RetrievalLoss, StreamingFrequencyEstimator
 from .serving import _key_array, _py, encode_user_requests
+from .spec import FeatureSpec, TowerConfig
 from .towers import TwoTowerNet
 
 logger = logging.getLogger("embedrec")

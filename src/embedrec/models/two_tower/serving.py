@@ -5,8 +5,9 @@ config from ``manifest.json``, ``user_encoder.json``, the weights in ``user_towe
 user keys and their stored histories) and computes user vectors with
 :func:`~embedrec.models.two_tower.infer.numpy_tower_forward`. It is what ``embedrec serve``
 runs for a two-tower model, so the service needs numpy and pyarrow but not the ``torch``
-extra: this module imports only :mod:`~embedrec.models.two_tower.features` and
-:mod:`~embedrec.models.two_tower.infer` (never ``model``, ``towers`` or ``losses``).
+extra: this module imports only :mod:`~embedrec.models.two_tower.spec`,
+:mod:`~embedrec.models.two_tower.encoder` and :mod:`~embedrec.models.two_tower.infer`
+(never ``model``, ``train``, ``towers`` or ``losses``).
 
 :meth:`UserTowerRuntime.user_vectors` has the semantics of ``TwoTower.user_vectors`` and
 equals it to float32 round-off (1e-5): a known user's stored side features, the encoder's
@@ -28,8 +29,9 @@ import numpy.typing as npt
 
 from ..._io import read_manifest, read_npy
 from ...artifacts import load_consistent, read_json, verify_artifact
-from .features import FeatureKind, FeatureSpec, TowerConfig, TowerEncoder
+from .encoder import TowerEncoder
 from .infer import numpy_tower_forward
+from .spec import FeatureKind, FeatureSpec, TowerConfig
 
 __all__ = ["UserFeature", "UserTowerRuntime"]
 

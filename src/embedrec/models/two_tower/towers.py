@@ -39,8 +39,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .features import FeatureSpec, TowerConfig
-from .infer import BAG_KINDS, L2_EPS, NORM_EPS, check_features, expected_width, feature_names
+from .spec import (
+    BAG_KINDS,
+    L2_EPS,
+    NORM_EPS,
+    FeatureSpec,
+    TowerConfig,
+    check_features,
+    expected_width,
+    feature_names,
+)
 
 __all__ = ["PositionalTower", "Tower", "TwoTowerNet", "export_tower", "init_embedding"]
 
@@ -151,7 +159,7 @@ class Tower(nn.Module):
 
     Examples
     --------
-    >>> from embedrec.models.two_tower.features import FeatureSpec, TowerConfig
+    >>> from embedrec.models.two_tower.spec import FeatureSpec, TowerConfig
     >>> cfg = TowerConfig(features=(FeatureSpec(name="item", kind="id"),
     ...                             FeatureSpec(name="price", kind="numeric")),
     ...                   embedding_dim=8, hidden=(16,), output_dim=4)
@@ -457,7 +465,7 @@ class TwoTowerNet(nn.Module):
 
     Examples
     --------
-    >>> from embedrec.models.two_tower.features import FeatureSpec, TowerConfig
+    >>> from embedrec.models.two_tower.spec import FeatureSpec, TowerConfig
     >>> user = TowerConfig(features=(FeatureSpec(name="hist", kind="history", max_len=3),),
     ...                    embedding_dim=8, output_dim=4)
     >>> item = TowerConfig(features=(FeatureSpec(name="item", kind="id"),),
