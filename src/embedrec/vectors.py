@@ -44,6 +44,17 @@ from embedrec.artifacts import (
     read_json,
     verify_artifact,
 )
+from embedrec.index.topk import blocked_top_k, check_k
+from embedrec.keys import (
+    Key,
+    KeyType,
+    as_key,
+    format_keys,
+    is_key,
+    keys_array,
+    normalise_keys,
+    unknown_keys_error,
+)
 
 __all__ = [
     "Embeddings",
@@ -55,13 +66,9 @@ __all__ = [
 
 logger = logging.getLogger("embedrec")
 
-Key = str | int
-"""An external id: a ``str`` or an ``int`` (NumPy string and integer scalars are accepted)."""
-
 Metric = Literal["cosine", "dot"]
 Missing = Literal["raise", "skip"]
 AnalogyMethod = Literal["3cosadd", "3cosmul"]
-KeyType = Literal["str", "int"]
 #: how undecodable key bytes are handled (the ``errors`` of ``bytes.decode``; gensim's names)
 UnicodeErrors = Literal["strict", "replace", "ignore"]
 KeyLike = str | int | np.integer[Any]
@@ -70,9 +77,6 @@ KeyList = list[str] | list[int] | list[Key] | tuple[Key, ...] | npt.NDArray[Any]
 KEYS_FILE = "keys.json"
 VECTORS_FILE = "vectors.npy"
 
-# Similarity blocks are computed for this many (query, candidate) cells at a time, so a large
-# batch against a large vocabulary never builds one huge score matrix (2**24 float32 = 64 MiB).
-_BLOCK_CELLS = 1 << 24
 # 3CosMul's epsilon (Levy & Goldberg 2014, section 6), guarding the division by cos'(x, a).
 _COSMUL_EPS = 1e-3
 # evaluate_analogies looks at this many ranked candidates, as gensim's evaluate_word_analogies.
@@ -80,7 +84,6 @@ _ANALOGY_TOPN = 5
 _GZIP_MAGIC = b"\x1f\x8b"
 _WHITESPACE = re.compile(r"\s")
 _PRINTABLE = re.compile(rb"[\t\r\x20-\x7e]*")
-_MAX_LISTED = 10
 
 
 class Neighbors(NamedTuple):
@@ -96,81 +99,6 @@ class Neighbors(NamedTuple):
 
     keys: npt.NDArray[Any]
     scores: npt.NDArray[np.float32]
-
-
-# ---------------------------------------------------------------------------------- key helpers
-def _is_key(obj: object) -> bool:
-    if isinstance(obj, (bool, np.bool_)):
-        return False
-    return isinstance(obj, (str, int, np.integer))
-
-
-def _as_key(obj: Any) -> Key:
-    """Normalise a NumPy scalar key to the builtin type (dict lookups then behave the same)."""
-    if isinstance(obj, str):
-        return str(obj)
-    return int(obj)
-
-
-def _listing(items: Sequence[Any]) -> str:
-    shown = ", ".join(repr(_as_key(x) if _is_key(x) else x) for x in items[:_MAX_LISTED])
-    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
-    return f"[{shown}{more}]"
-
-
-def _unknown_keys_error(unknown: Sequence[Any]) -> KeyError:
-    return KeyError(
-        f"{len(unknown)} unknown key(s): {_listing(unknown)}; check `key in embeddings` first "
-        "or pass missing='skip'"
-    )
-
-
-def _normalise_keys(keys: Sequence[Hashable] | npt.NDArray[Any]) -> tuple[list[Key], KeyType]:
-    """Return ``keys`` as a list of builtin ``str`` or ``int`` and which of the two it is."""
-    if isinstance(keys, (str, bytes)) or not hasattr(keys, "__len__"):
-        raise TypeError(
-            f"keys must be a sequence (list or 1-D array) of str or int keys, got "
-            f"{type(keys).__name__}"
-        )
-    if isinstance(keys, np.ndarray):
-        if keys.ndim != 1:
-            raise ValueError(f"keys must be 1-D, got an array of shape {keys.shape}")
-        raw: list[Any] = keys.tolist()
-    else:
-        raw = list(keys)
-    types = set(map(type, raw))
-    if types <= {str}:  # fast paths: the common, already-clean cases
-        return raw, "str"
-    if types <= {int}:
-        return raw, "int"
-    first_str = next((i for i, k in enumerate(raw) if isinstance(k, str)), None)
-    first_int = next((i for i, k in enumerate(raw) if _is_key(k) and not isinstance(k, str)), None)
-    bad = [(i, k) for i, k in enumerate(raw) if not _is_key(k)]
-    if bad:
-        i, k = bad[0]
-        raise TypeError(
-            f"keys must be str or int; key #{i} is {k!r} of type {type(k).__name__} "
-            f"({len(bad)} such key(s)); convert keys with str() first"
-        )
-    if first_str is not None and first_int is not None:
-        raise TypeError(
-            f"keys mix str (e.g. #{first_str}: {raw[first_str]!r}) and int (e.g. #{first_int}: "
-            f"{raw[first_int]!r}); use one type, e.g. convert all keys with str()"
-        )
-    if first_int is not None:
-        return [int(k) for k in raw], "int"
-    return [str(k) for k in raw], "str"
-
-
-def _keys_array(keys: list[Key], key_type: KeyType) -> npt.NDArray[Any]:
-    if key_type == "int":
-        try:
-            return np.array(keys, dtype=np.int64)
-        except OverflowError:
-            pass
-    arr = np.empty(len(keys), dtype=object)
-    arr[:] = keys
-    return arr
 
 
 def _check_matrix(vectors: Any, n_keys: int) -> npt.NDArray[np.float32]:
@@ -346,7 +274,7 @@ def write_keys_vectors(
     ['a', 'b']
     """
     dirpath = Path(dirpath)
-    key_list, _ = _normalise_keys(keys)
+    key_list, _ = normalise_keys(keys)
     matrix = _check_matrix(vectors, len(key_list))
     check_savable(matrix, "vectors")
     write_npy(dirpath / VECTORS_FILE, matrix)
@@ -403,7 +331,7 @@ def _read_keys_vectors_dir(
     if not isinstance(raw, list):
         raise ValueError(f"{kpath} must hold a JSON list of keys, got {type(raw).__name__}")
     try:
-        keys, _ = _normalise_keys(raw)
+        keys, _ = normalise_keys(raw)
     except TypeError as exc:
         raise ValueError(f"{kpath} is corrupt: {exc}") from exc
     vectors = read_npy(vpath, mmap=mmap)
@@ -467,7 +395,7 @@ class Embeddings:
     ) -> None:
         if metric not in ("cosine", "dot"):
             raise ValueError(f"metric={metric!r} is invalid; use 'cosine' or 'dot'")
-        key_list, key_type = _normalise_keys(keys)
+        key_list, key_type = normalise_keys(keys)
         matrix = _check_matrix(vectors, len(key_list))
         key_to_index = {k: i for i, k in enumerate(key_list)}
         if len(key_to_index) != len(key_list):
@@ -477,20 +405,20 @@ class Embeddings:
                 if k in seen and k not in dups:
                     dups.append(k)
                 seen.add(k)
-            raise ValueError(f"keys must be unique; duplicated: {_listing(dups)}")
+            raise ValueError(f"keys must be unique; duplicated: {format_keys(dups)}")
         finite = np.isfinite(matrix).all(axis=1)
         if not finite.all():
             bad = np.flatnonzero(~finite)
             raise ValueError(
                 f"vectors hold NaN or inf in {bad.size} row(s), e.g. of keys "
-                f"{_listing([key_list[i] for i in bad[:_MAX_LISTED]])}; training diverged "
+                f"{format_keys([key_list[i] for i in bad[:10]])}; training diverged "
                 "(lower the learning rate) or the input is corrupt"
             )
         view = matrix.view()
         view.flags.writeable = False
         self._keys = key_list
         self._key_type: KeyType = key_type
-        self._keys_arr = _keys_array(key_list, key_type)
+        self._keys_arr = keys_array(key_list, key_type)
         self._key_to_index = key_to_index
         self._vectors = view
         self._metric: Metric = metric
@@ -563,7 +491,7 @@ class Embeddings:
         idx = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         known = idx >= 0
         if missing == "raise" and not known.all():
-            raise _unknown_keys_error([keys[int(i)] for i in np.flatnonzero(~known)])
+            raise unknown_keys_error([keys[int(i)] for i in np.flatnonzero(~known)])
         if missing not in ("raise", "skip"):
             raise ValueError(f"missing={missing!r} is invalid; use 'raise' or 'skip'")
         return idx, known
@@ -591,10 +519,10 @@ class Embeddings:
         KeyError
             Listing the unknown keys.
         """
-        if _is_key(key_or_keys):
+        if is_key(key_or_keys):
             idx = self._key_to_index.get(cast(Key, key_or_keys))
             if idx is None:
-                raise _unknown_keys_error([key_or_keys])
+                raise unknown_keys_error([key_or_keys])
             return idx
         keys = list(cast(Sequence[Key], key_or_keys))
         idx_arr, known = self._lookup(keys, missing)
@@ -602,7 +530,7 @@ class Embeddings:
 
     def __getitem__(self, key: KeyLike | KeyList) -> npt.NDArray[np.float32]:
         """The ``(dim,)`` vector of ``key`` (a read-only view); a list gives ``(n, dim)``."""
-        if not _is_key(key):
+        if not is_key(key):
             return self.get_vectors(cast(KeyList, key))
         row: npt.NDArray[np.float32] = self._vectors[self.index_of(cast(Key, key))]
         return row
@@ -622,11 +550,8 @@ class Embeddings:
             raise ValueError(f"restrict_vocab={restrict_vocab} is invalid; use None or >= 1")
         return min(int(restrict_vocab), len(self))
 
-    @staticmethod
-    def _check_k(k: int) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k={k!r} is invalid; use an int k >= 1")
-        return int(k)
+    # kept for callers outside this module that still use it; new code calls check_k
+    _check_k = staticmethod(check_k)
 
     def _rank(
         self,
@@ -648,20 +573,15 @@ class Embeddings:
         distinct[:, 1:] &= excl[:, 1:] != excl[:, :-1]
         min_left = n_cand - int(distinct.sum(axis=1).max()) if n_queries else n_cand
         width = max(0, min(k, min_left))
-        out_idx = np.empty((n_queries, width), dtype=np.int64)
-        out_scores = np.empty((n_queries, width), dtype=np.float32)
-        if width == 0 or n_queries == 0:
-            return out_idx, out_scores
-        block = max(1, _BLOCK_CELLS // max(n_cand, 1))
-        for start in range(0, n_queries, block):
-            rows = slice(start, min(start + block, n_queries))
-            scores = np.asarray(score_block(rows), dtype=np.float32)
+
+        def mask_block(rows: slice, scores: npt.NDArray[np.float32]) -> None:
             r, c = np.nonzero(valid[rows])
             scores[r, exclude[rows][r, c]] = -np.inf
-            idx, top = _top_k(scores, width)
-            out_idx[rows] = idx
-            out_scores[rows] = top
-        return out_idx, out_scores
+
+        # width <= the candidates left to every query, so no -inf is ever returned
+        return blocked_top_k(
+            n_queries, n_cand, width, score_block, mask_block=mask_block, drop_inf=False
+        )
 
     def _query_matrix(
         self, pos: npt.NDArray[np.int64], neg: npt.NDArray[np.int64], unit: bool
@@ -745,7 +665,7 @@ class Embeddings:
         >>> emb.most_similar([("a", "c")], k=1).keys.tolist()
         [['b']]
         """
-        k = self._check_k(k)
+        k = check_k(k)
         single, pos_groups, neg_groups = _parse_queries(positive, negative)
         all_keys = [key for g in pos_groups + neg_groups for key in g]
         idx, known = self._lookup(all_keys, missing)
@@ -811,11 +731,11 @@ class Embeddings:
         >>> emb.similarity("a", "b")
         3.0
         """
-        if _is_key(a) and _is_key(b):
+        if is_key(a) and is_key(b):
             ia, ib = self.index_of(cast(Key, a)), self.index_of(cast(Key, b))
             base = self.unit_vectors if self._metric == "cosine" else self._vectors
             return float(np.dot(base[ia].astype(np.float64), base[ib].astype(np.float64)))
-        if _is_key(a) or _is_key(b):
+        if is_key(a) or is_key(b):
             raise ValueError("give two keys or two lists of keys, not a key and a list")
         la, lb = list(cast(Sequence[Key], a)), list(cast(Sequence[Key], b))
         if len(la) != len(lb):
@@ -870,12 +790,12 @@ class Embeddings:
         >>> emb.analogy("man", "king", "woman").keys.tolist()
         ['queen']
         """
-        k = self._check_k(k)
+        k = check_k(k)
         if method not in ("3cosadd", "3cosmul"):
             raise ValueError(f"method={method!r} is invalid; use '3cosadd' or '3cosmul'")
-        if all(_is_key(x) for x in (a, b, c)):
+        if all(is_key(x) for x in (a, b, c)):
             single, abc = True, [[a], [b], [c]]
-        elif any(_is_key(x) for x in (a, b, c)):
+        elif any(is_key(x) for x in (a, b, c)):
             raise ValueError("give a, b and c as three keys or as three lists of equal length")
         else:
             single, abc = False, [list(x) for x in (a, b, c)]
@@ -1454,28 +1374,6 @@ class Embeddings:
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _top_k(
-    scores: npt.NDArray[np.float32], width: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Indices and values of the ``width`` largest scores per row, descending.
-
-    argpartition selects the block, then only that block is sorted; equal scores keep index
-    order.
-    """
-    nq, n = scores.shape
-    if width < n:
-        part = np.argpartition(scores, n - width, axis=1)[:, n - width :]
-        part.sort(axis=1)
-    else:
-        part = np.broadcast_to(np.arange(n, dtype=np.int64), (nq, n))
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return (
-        np.take_along_axis(part, order, axis=1).astype(np.int64, copy=False),
-        np.take_along_axis(vals, order, axis=1),
-    )
-
-
 def _split_groups(
     idx: npt.NDArray[np.int64],
     known: npt.NDArray[np.bool_],
@@ -1509,13 +1407,13 @@ def _accuracy_entry(correct: int, incorrect: int, **extra: str) -> dict[str, Any
 
 def _group(obj: Any, what: str) -> tuple[Key, ...]:
     """A key or a tuple/list/array of keys -> tuple of keys."""
-    if _is_key(obj):
-        return (_as_key(obj),)
+    if is_key(obj):
+        return (as_key(obj),)
     if isinstance(obj, (tuple, list, np.ndarray)):
-        bad = [x for x in obj if not _is_key(x)]
+        bad = [x for x in obj if not is_key(x)]
         if bad:
             raise TypeError(f"{what} holds {bad[0]!r}, which is not a str or int key")
-        return tuple(_as_key(x) for x in obj)
+        return tuple(as_key(x) for x in obj)
     raise TypeError(f"{what} must be a key or a tuple of keys, got {type(obj).__name__}")
 
 
@@ -1523,7 +1421,7 @@ def _parse_queries(
     positive: Any, negative: Any
 ) -> tuple[bool, list[tuple[Key, ...]], list[tuple[Key, ...]]]:
     """Normalise most_similar's arguments to per-query (positive, negative) key tuples."""
-    if _is_key(positive) or isinstance(positive, tuple):
+    if is_key(positive) or isinstance(positive, tuple):
         pos = _group(positive, "positive")
         if not pos:
             raise ValueError("positive is an empty tuple; give at least one key")

@@ -36,9 +36,7 @@ Conventions every index follows
 from __future__ import annotations
 
 import abc
-import importlib
 import logging
-import math
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -65,49 +63,27 @@ from ..artifacts import (
     verify_artifact,
     write_files_table,
 )
-from ..vectors import (
-    Embeddings,
+from ..keys import (
     Key,
     KeyType,
-    Metric,
-    Neighbors,
-    _as_key,
-    _is_key,
-    _keys_array,
-    _normalise_keys,
-    _unknown_keys_error,
+    as_key,
+    is_key,
+    keys_array,
+    normalise_keys,
+    pad_key,
+    unknown_keys_error,
 )
-from .topk import top_k_exact
+from ..vectors import Embeddings, Metric, Neighbors
+from .topk import blocked_top_k, check_k
 
-__all__ = [
-    "INDEX_KINDS",
-    "Index",
-    "IndexKind",
-    "build_index",
-    "format_sweep",
-    "load_index",
-    "sweep",
-]
+__all__ = ["Index"]
 
 logger = logging.getLogger("embedrec")
-
-IndexKind = Literal["exact", "hnsw", "ivf-flat", "ivf-pq"]
-INDEX_KINDS: tuple[str, ...] = ("exact", "hnsw", "ivf-flat", "ivf-pq")
-
-#: kind -> (module, class) of the implementation, imported only when used
-_KIND_CLASSES: dict[str, tuple[str, str]] = {
-    "exact": ("embedrec.index.exact", "ExactIndex"),
-    "hnsw": ("embedrec.index.faiss", "FaissHNSWIndex"),
-    "ivf-flat": ("embedrec.index.faiss", "FaissIVFIndex"),
-    "ivf-pq": ("embedrec.index.faiss", "FaissIVFIndex"),
-}
 
 KEYS_FILE = "keys.json"
 ALIVE_FILE = "alive.npy"
 VECTORS_FILE = "vectors.npy"
 
-# Exact scoring works through blocks of this many (query, item) cells (2**24 float32 = 64 MiB).
-_BLOCK_CELLS = 1 << 24
 # When at most this many items pass allow/deny, scoring them all exactly is cheaper (and exact)
 # than asking the ANN structure and filtering afterwards.
 _EXACT_SUBSET = 4096
@@ -120,10 +96,6 @@ Filter = Iterable[Any] | None
 Exclude = Iterable[Any] | None
 
 _I = TypeVar("_I", bound="Index")
-
-
-def _pad_key(key_type: KeyType) -> Any:
-    return -1 if key_type == "int" else None
 
 
 class Index(abc.ABC):
@@ -266,7 +238,7 @@ class Index(abc.ABC):
         self._dim = embeddings.dim
         self._key_type = embeddings.key_type
         self._row_keys = list(embeddings.keys)
-        self._row_keys_arr = _keys_array(self._row_keys, self._key_type)
+        self._row_keys_arr = keys_array(self._row_keys, self._key_type)
         self._key_to_row = dict(embeddings.key_to_index)
         self._alive = np.ones(len(self._row_keys), dtype=bool)
         self._n_dead = 0
@@ -371,12 +343,12 @@ class Index(abc.ABC):
         if missing not in ("raise", "skip"):
             raise ValueError(f"missing={missing!r} is invalid; use 'raise' or 'skip'")
         if missing == "raise" and not known.all():
-            raise _unknown_keys_error([keys[int(i)] for i in np.flatnonzero(~known)])
+            raise unknown_keys_error([keys[int(i)] for i in np.flatnonzero(~known)])
         return rows[known], known
 
     def _known_rows(self, keys: Iterable[Any]) -> npt.NDArray[np.int64]:
         """Rows of the live keys among ``keys``; unknown keys are ignored."""
-        if isinstance(keys, (str, bytes)) or _is_key(keys):
+        if isinstance(keys, (str, bytes)) or is_key(keys):
             keys = [keys]
         get = self._key_to_row.get
         rows = [r for r in (_safe_get(get, k) for k in keys) if r >= 0]
@@ -402,7 +374,7 @@ class Index(abc.ABC):
         """Per-query arrays of excluded rows (None when nothing is excluded)."""
         if exclude is None:
             return None
-        if isinstance(exclude, (str, bytes)) or _is_key(exclude):
+        if isinstance(exclude, (str, bytes)) or is_key(exclude):
             raise TypeError(
                 f"exclude={exclude!r} must be a collection of keys (or one per query), e.g. "
                 f"exclude=[{exclude!r}]"
@@ -434,7 +406,7 @@ class Index(abc.ABC):
             keys = np.empty(rows.shape, dtype=self._row_keys_arr.dtype)
             pad = np.ones(rows.shape, dtype=bool)
         if pad.any():
-            keys[pad] = _pad_key(self._key_type)
+            keys[pad] = pad_key(self._key_type)
         return keys
 
     # ------------------------------------------------------------------ queries
@@ -456,12 +428,6 @@ class Index(abc.ABC):
             norms = np.linalg.norm(q2, axis=1)
             q2 /= np.where(norms > 0, norms, 1.0).astype(np.float32)[:, None]
         return q2, single
-
-    @staticmethod
-    def _check_k(k: int) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k={k!r} is invalid; use an int k >= 1")
-        return int(k)
 
     def search(
         self,
@@ -514,7 +480,7 @@ class Index(abc.ABC):
         ['b', 'c']
         """
         q, single = self._check_queries(queries)
-        k = self._check_k(k)
+        k = check_k(k)
         mask = self._filter_mask(allow, deny)
         excl = self._exclude_rows(exclude, q.shape[0])
         rows, scores = self._search_rows(q, k, mask, excl)
@@ -556,8 +522,8 @@ class Index(abc.ABC):
             Unknown keys with ``missing="raise"``.
         """
         self._require_built()
-        k = self._check_k(k)
-        single = _is_key(keys)
+        k = check_k(k)
+        single = is_key(keys)
         key_list: list[Any] = [keys] if single else _as_key_list(keys)
         rows, known = self._rows_of(key_list, missing)
         q = self._data[rows]
@@ -733,29 +699,30 @@ class Index(abc.ABC):
         n_cand = data.shape[0]
         if n == 0 or n_cand == 0:
             return out_rows, out_scores
-        width = min(k, n_cand)
         if excl is not None and cand_rows is not None:
             # excluded rows -> positions among the candidates (rows outside the mask drop out)
             excl = [_positions(cand_rows, e) for e in excl]
-        block = max(1, _BLOCK_CELLS // n_cand)
-        for start in range(0, n, block):
-            stop = min(start + block, n)
-            scores = q[start:stop] @ data.T
-            if excl is not None:
-                for j in range(start, stop):
-                    e = excl[j]
-                    if e.size:
-                        scores[j - start, e] = -np.inf
-            # exact top-k; equal scores (also at the cut-off): the lower row first
-            idx = top_k_exact(scores, width)
+
+        def score_block(rows: slice) -> npt.NDArray[np.float32]:
+            return q[rows] @ data.T
+
+        def mask_block(rows: slice, scores: npt.NDArray[np.float32]) -> None:
+            assert excl is not None
+            for j, e in enumerate(excl[rows]):
+                if e.size:
+                    scores[j, e] = -np.inf
+
+        # the one ranking path: equal scores (also at the cut-off), the lower row first
+        idx, top = blocked_top_k(
+            n, n_cand, k, score_block, mask_block=None if excl is None else mask_block
+        )
+        width = idx.shape[1]
+        if cand_rows is not None:
             pad = idx < 0
-            top = np.take_along_axis(scores, np.maximum(idx, 0), axis=1)
-            if cand_rows is not None:
-                idx = cand_rows[np.maximum(idx, 0)]
+            idx = cand_rows[np.maximum(idx, 0)]
             idx[pad] = -1
-            top[pad] = -np.inf
-            out_rows[start:stop, :width] = idx
-            out_scores[start:stop, :width] = top
+        out_rows[:, :width] = idx
+        out_scores[:, :width] = top
         return out_rows, out_scores
 
     # ------------------------------------------------------------------ updates
@@ -778,7 +745,7 @@ class Index(abc.ABC):
             Keys of the other type than the index's (str vs int).
         """
         self._require_built()
-        new_keys, key_type = _normalise_keys(keys)
+        new_keys, key_type = normalise_keys(keys)
         arr = np.asarray(vectors, dtype=np.float32)
         if arr.ndim != 2 or arr.shape != (len(new_keys), self._dim):
             raise ValueError(
@@ -812,7 +779,7 @@ class Index(abc.ABC):
         self._add_backend(data)
         self._data = np.concatenate([self._data, data]) if start else data
         self._row_keys.extend(new_keys)
-        self._row_keys_arr = _keys_array(self._row_keys, self._key_type)
+        self._row_keys_arr = keys_array(self._row_keys, self._key_type)
         self._key_to_row.update({k: start + i for i, k in enumerate(new_keys)})
         self._alive = np.concatenate([self._alive, np.ones(len(new_keys), dtype=bool)])
 
@@ -829,7 +796,7 @@ class Index(abc.ABC):
             Unknown keys, with ``missing="raise"``.
         """
         self._require_built()
-        key_list = [keys] if _is_key(keys) else _as_key_list(keys)
+        key_list = [keys] if is_key(keys) else _as_key_list(keys)
         rows, _ = self._rows_of(key_list, missing)
         rows = np.unique(rows)
         if not rows.size:
@@ -846,6 +813,17 @@ class Index(abc.ABC):
         return None
 
     # ------------------------------------------------------------------ evaluation
+    def exact_search(self, queries: npt.ArrayLike, k: int = 10) -> Neighbors:
+        """:meth:`search` done exactly: every live stored vector is scored (no filters).
+
+        The reference that :meth:`recall_at_k` and :func:`~embedrec.index.recall.sweep`
+        measure an approximate index against; for :class:`~embedrec.index.exact.ExactIndex`
+        it equals :meth:`search`.
+        """
+        q, single = self._check_queries(queries)
+        rows, scores = self._exact_rows(q, check_k(k), None, None)
+        return self._result(rows, scores, single)
+
     def recall_at_k(
         self,
         queries: npt.ArrayLike,
@@ -860,44 +838,16 @@ class Index(abc.ABC):
         k : int, default 10
         reference : Index or Neighbors, optional
             An exact index over the same keys, or its precomputed ``search(queries, k)``
-            result. By default an :class:`~embedrec.index.exact.ExactIndex` is built from
-            this index's live vectors.
+            result. By default :meth:`exact_search` of this index.
 
         Returns
         -------
         float
             ``mean_q |found_q ∩ exact_q| / |exact_q|`` (padding ignored), in ``[0, 1]``.
         """
-        k = self._check_k(k)
-        q = np.asarray(queries, dtype=np.float32)
-        if q.ndim == 1:
-            q = q[None, :]
-        found = self.search(q, k).keys
-        if isinstance(reference, Neighbors):
-            truth = reference.keys
-        else:
-            if reference is None:
-                from .exact import ExactIndex
+        from .recall import recall_at_k
 
-                reference = ExactIndex().build(self.to_embeddings())
-            truth = reference.search(q, k).keys
-        if truth.ndim == 1:
-            truth = truth[None, :]
-        if truth.shape != found.shape:
-            raise ValueError(
-                f"reference results have shape {truth.shape} but this index returned "
-                f"{found.shape}; pass reference=exact.search(queries, k) for the same queries"
-            )
-        pad = _pad_key(self._key_type)
-        total = 0.0
-        n = 0
-        for f_row, t_row in zip(found.tolist(), truth.tolist(), strict=True):
-            t = {x for x in t_row if x is not pad and x != pad}
-            if not t:
-                continue
-            total += len(t.intersection(f_row)) / len(t)
-            n += 1
-        return total / n if n else 1.0
+        return recall_at_k(self, queries, k, reference=reference)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -998,7 +948,7 @@ class Index(abc.ABC):
             raise ValueError(
                 f"{path}/{KEYS_FILE} should list {n_rows} keys; the artifact is corrupt, re-save it"
             )
-        row_keys, key_type = _normalise_keys(raw) if raw else ([], "str")
+        row_keys, key_type = normalise_keys(raw) if raw else ([], "str")
         if raw:
             key_type = cast(KeyType, manifest.get("key_type", key_type))
         alive = np.ones(n_rows, dtype=bool)
@@ -1010,7 +960,7 @@ class Index(abc.ABC):
         self._dim = dim
         self._key_type = key_type
         self._row_keys = row_keys
-        self._row_keys_arr = _keys_array(row_keys, key_type)
+        self._row_keys_arr = keys_array(row_keys, key_type)
         self._alive = alive
         self._n_dead = int(n_rows - np.count_nonzero(alive))
         self._key_to_row = {k: i for i, k in enumerate(row_keys) if alive[i]}
@@ -1032,14 +982,14 @@ class Index(abc.ABC):
 # ---------------------------------------------------------------------------------- helpers
 def _safe_get(get: Any, key: Any) -> int:
     try:
-        row = get(_as_key(key) if _is_key(key) else key, -1)
+        row = get(as_key(key) if is_key(key) else key, -1)
     except TypeError:  # unhashable
         return -1
     return int(row)
 
 
 def _is_collection(obj: object) -> bool:
-    return not isinstance(obj, (str, bytes)) and not _is_key(obj) and hasattr(obj, "__iter__")
+    return not isinstance(obj, (str, bytes)) and not is_key(obj) and hasattr(obj, "__iter__")
 
 
 def _as_key_list(keys: Any) -> list[Any]:
@@ -1059,178 +1009,3 @@ def _positions(sorted_rows: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) 
     pos = np.searchsorted(sorted_rows, rows)
     pos = np.minimum(pos, sorted_rows.size - 1)
     return pos[sorted_rows[pos] == rows]
-
-
-def _index_class(kind: str) -> type[Index]:
-    if kind not in _KIND_CLASSES:
-        raise ValueError(f"kind={kind!r} is invalid; use one of {', '.join(INDEX_KINDS)}")
-    module, name = _KIND_CLASSES[kind]
-    return cast(type[Index], getattr(importlib.import_module(module), name))
-
-
-def build_index(
-    embeddings: Embeddings,
-    kind: IndexKind | str = "exact",
-    *,
-    metric: Metric | None = None,
-    **params: Any,
-) -> Index:
-    """Build an index of ``kind`` over ``embeddings``.
-
-    Parameters
-    ----------
-    embeddings : Embeddings
-        Keys, vectors and the metric the index inherits.
-    kind : {"exact", "hnsw", "ivf-flat", "ivf-pq"}, default "exact"
-        ``"exact"``: :class:`~embedrec.index.exact.ExactIndex` (NumPy, fine up to ~1e5
-        items). ``"hnsw"``: :class:`~embedrec.index.faiss.FaissHNSWIndex`. ``"ivf-flat"`` and
-        ``"ivf-pq"``: :class:`~embedrec.index.faiss.FaissIVFIndex` (``"ivf-pq"`` sets
-        ``pq_m`` to a default when not given). The faiss kinds need ``pip install
-        "embedrec[faiss]"``.
-    metric : {"cosine", "dot"}, optional
-        A check only: a value other than ``embeddings.metric`` raises.
-    **params
-        Constructor parameters of the class, e.g. ``M=32, ef_search=128`` or ``nlist=1024``.
-
-    Returns
-    -------
-    Index
-
-    Raises
-    ------
-    ValueError
-        Unknown kind, a metric mismatch (both metrics are named) or bad parameters.
-    ImportError
-        faiss is missing; the message names the extra to install.
-
-    Examples
-    --------
-    >>> from embedrec import Embeddings
-    >>> emb = Embeddings([1, 2, 3], [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
-    >>> build_index(emb, kind="exact").search_keys(1, k=1).keys.tolist()
-    [2]
-    """
-    cls = _index_class(kind)
-    if kind == "ivf-pq":
-        params.setdefault("pq_m", "auto")
-    elif kind == "ivf-flat" and params.get("pq_m") is not None:
-        raise ValueError(
-            f"kind='ivf-flat' with pq_m={params['pq_m']!r}: use kind='ivf-pq' for product "
-            "quantisation, or drop pq_m"
-        )
-    return cls(**params).build(embeddings, metric=metric)
-
-
-def load_index(path: str | os.PathLike[str], *, mmap: bool = False) -> Index:
-    """Load any index saved with :meth:`Index.save`, dispatching on its manifest.
-
-    Raises
-    ------
-    ValueError
-        The directory does not hold an embedrec index.
-    """
-    manifest = read_manifest(path)
-    kind = manifest.get("kind")
-    if not isinstance(kind, str) or kind not in _KIND_CLASSES:
-        raise ValueError(
-            f"{path} holds a {manifest.get('class')!r}, not an embedrec index (kind={kind!r}); "
-            "build one with `embedrec index build` or embedrec.index.build_index"
-        )
-    return _index_class(kind).load(path, mmap=mmap)
-
-
-# ---------------------------------------------------------------------------------- sweeps
-def sweep(
-    index: Index,
-    queries: npt.ArrayLike,
-    k: int = 10,
-    values: Mapping[str, Sequence[Any]] | None = None,
-    *,
-    reference: Index | Neighbors | None = None,
-    repeats: int = 1,
-) -> list[dict[str, Any]]:
-    """Recall@k and queries/s of ``index`` for each value of a search-time parameter.
-
-    Parameters
-    ----------
-    index : Index
-    queries : (n_queries, dim) array_like
-    k : int, default 10
-    values : mapping of parameter name -> values, e.g. ``{"ef_search": [16, 32, 64]}``
-        One or more parameters; every combination is measured (in the given order). By default
-        nothing changes and the current setting is measured once.
-    reference : Index or Neighbors, optional
-        Exact results for ``queries``; by default computed once with an ExactIndex.
-    repeats : int, default 1
-        Timed runs per point; the fastest counts.
-
-    Returns
-    -------
-    list of dict
-        One dict per point: the parameter values, ``"recall@k"`` (e.g. ``"recall@10"``),
-        ``"queries/s"`` and ``"seconds"``. The previous parameters are restored afterwards.
-        :func:`format_sweep` prints it as a table.
-
-    Notes
-    -----
-    Queries are searched in one batch; the rate therefore uses every thread faiss and BLAS
-    are allowed (``faiss.omp_set_num_threads(1)`` measures one core).
-    """
-    import itertools
-
-    q = np.asarray(queries, dtype=np.float32)
-    if q.ndim != 2:
-        raise ValueError(f"queries must be 2-D (n_queries, dim), got shape {q.shape}")
-    if reference is None:
-        from .exact import ExactIndex
-
-        reference = ExactIndex().build(index.to_embeddings()).search(q, k)
-    elif isinstance(reference, Index):
-        reference = reference.search(q, k)
-    values = dict(values or {})
-    names = list(values)
-    saved = {name: index.params.get(name) for name in names}
-    rows: list[dict[str, Any]] = []
-    try:
-        for combo in itertools.product(*(values[n] for n in names)):
-            point = dict(zip(names, combo, strict=True))
-            index.set_params(**point)
-            best = math.inf
-            for _ in range(max(1, repeats)):
-                t0 = time.perf_counter()
-                index.search(q, k)
-                best = min(best, time.perf_counter() - t0)
-            recall = index.recall_at_k(q, k, reference=reference)
-            rows.append(
-                {
-                    **point,
-                    f"recall@{k}": round(recall, 4),
-                    "queries/s": round(q.shape[0] / best, 1) if best > 0 else math.inf,
-                    "seconds": round(best, 4),
-                }
-            )
-    finally:
-        if names:
-            index.set_params(**saved)
-    return rows
-
-
-def format_sweep(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A plain-text table of :func:`sweep` results, one row per point."""
-    if not rows:
-        return "(no sweep points)"
-    head = list(dict.fromkeys(c for r in rows for c in r))
-    body = [[_fmt(r.get(c)) for c in head] for r in rows]
-    table = [head, *body]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    return "\n".join(
-        "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in table
-    )
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4f}" if v < 10 else f"{v:,.0f}"
-    return str(v)

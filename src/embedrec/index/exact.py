@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ..vectors import _keys_array
+from ..keys import keys_array
 from .base import Index
 
 __all__ = ["ExactIndex"]
@@ -73,7 +73,7 @@ class ExactIndex(Index):
         keep = self._alive
         self._data = np.ascontiguousarray(self._data[keep])
         self._row_keys = [k for k, a in zip(self._row_keys, keep.tolist(), strict=True) if a]
-        self._row_keys_arr = _keys_array(self._row_keys, self._key_type)
+        self._row_keys_arr = keys_array(self._row_keys, self._key_type)
         self._key_to_row = {k: i for i, k in enumerate(self._row_keys)}
         self._alive = np.ones(len(self._row_keys), dtype=bool)
         self._n_dead = 0

@@ -26,7 +26,8 @@ from ..artifacts import check_finite, has_file, load_consistent
 from ..data.corpus import Corpus, build_corpus, encode_sequences
 from ..data.interactions import Interactions
 from ..data.vocab import Vocab
-from ..vectors import Embeddings, Neighbors, _top_k
+from ..index.topk import blocked_top_k, check_k
+from ..vectors import Embeddings, Neighbors
 from .base import EmbeddingModel, read_model_dir, write_model_dir
 from .word2vec import Word2Vec, Word2VecConfig
 
@@ -505,29 +506,38 @@ class Item2Vec(EmbeddingModel):
         are never returned. Unknown history keys are ignored and reported in ``unknown``.
         """
         emb = self._fitted()
-        k = Embeddings._check_k(k)
+        k = check_k(k)
         rows, known, unknown = self._history_rows(histories)
         n_items = len(emb)
         width = min(k, n_items)
         keys_arr = np.asarray(emb.keys, dtype=object if emb.key_type == "str" else np.int64)
-        out_idx = np.zeros((len(rows), width), dtype=np.int64)
-        out_scores = np.full((len(rows), width), -np.inf, dtype=np.float32)
         if times is not None and len(times) != len(rows):
             raise ValueError(
                 f"times has {len(times)} entries for {len(rows)} histories; give one each"
             )
         all_idx = np.arange(n_items, dtype=np.int64)
-        block = max(1, 2_000_000 // max(n_items, 1))
-        for start in range(0, len(rows), block):
-            sl = slice(start, min(start + block, len(rows)))
-            t_sl = None if times is None else list(times)[sl]
-            scores = self._score(rows[sl], known[sl], t_sl, all_idx)
+        all_times = None if times is None else list(times)
+
+        def score_block(sl: slice) -> npt.NDArray[np.float32]:
+            t_sl = None if all_times is None else all_times[sl]
+            return self._score(rows[sl], known[sl], t_sl, all_idx)
+
+        def mask_block(sl: slice, scores: npt.NDArray[np.float32]) -> None:
             if exclude_seen:
                 for j, r in enumerate(rows[sl]):
                     scores[j, r[r >= 0]] = -np.inf
-            idx, top = _top_k(scores, width)
-            out_idx[sl] = idx
-            out_scores[sl] = top
+
+        # the one ranking path (ties: the lower row first); small blocks: multi-interest
+        # scoring holds n_interests score matrices at once
+        out_idx, out_scores = blocked_top_k(
+            len(rows),
+            n_items,
+            width,
+            score_block,
+            mask_block=mask_block,
+            drop_inf=False,
+            cells=2_000_000,
+        )
         return Recommendations(keys_arr[out_idx], out_scores, unknown)
 
     def recommend(
