@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from embedrec.cli.main import _one_line, cli
 from embedrec.data.interactions import Interactions, read_interactions
+from embedrec.models import _engine
 from embedrec.models import word2vec as w2v
 
 W2V_FLAGS = ["--dim", "8", "--min-count", "1", "--epochs", "1", "--workers", "1"]
@@ -250,7 +251,7 @@ def test_tables_larger_than_memory_are_refused_before_allocating(
     tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 8 keys x 4096 dims x 4 bytes x 2 tables = 262,144 bytes > the 100 kB "machine"
-    monkeypatch.setattr(w2v, "physical_memory", lambda: 100_000)
+    monkeypatch.setattr(_engine, "physical_memory", lambda: 100_000)
     out = tmp_path / "model"
     result = run("word2vec", "train", corpus, "--out", out, *W2V_FLAGS, "--dim", "4096")
     line = assert_refused(result, "8 (input) + 8 (output) rows x dim=4096", "lower dim (--dim)")
@@ -262,7 +263,7 @@ def test_walk_models_check_memory_before_walking(monkeypatch: pytest.MonkeyPatch
     from embedrec.data.graph import Graph
     from embedrec.models.walks import DeepWalk, DeepWalkConfig
 
-    monkeypatch.setattr(w2v, "physical_memory", lambda: 1_000)
+    monkeypatch.setattr(_engine, "physical_memory", lambda: 1_000)
     graph = Graph.from_edges(np.arange(10), (np.arange(10) + 1) % 10)
     called = []
     monkeypatch.setattr(DeepWalk, "walks", lambda *a, **k: called.append(1))

@@ -9,6 +9,7 @@ import pytest
 from embedrec import Word2Vec, Word2VecConfig
 from embedrec.artifacts import resolve_artifact
 from embedrec.data.synthetic import topic_corpus
+from embedrec.models._engine import init_weights
 
 COMBOS = [(a, lo) for a in ("skipgram", "cbow") for lo in ("neg", "hs")]
 
@@ -139,7 +140,7 @@ def test_long_session_not_truncated():
     cfg = Word2VecConfig(dim=16, min_count=1, sample=0, epochs=1, workers=1, seed=2)
     model = Word2Vec(cfg).fit([early + late], progress=False)
     assert model.epoch_stats_[0]["effective_words"] == 50_000
-    init, _ = Word2Vec(cfg)._init_weights(len(model.vocab_))
+    init, _ = init_weights(len(model.vocab_), len(model.vocab_), cfg.dim, cfg.seed)
     for w in ("late0", "late7", "late19"):
         row = model.vocab_.key_to_index[w]
         assert not np.allclose(model.embeddings_.vectors[row], init[row])

@@ -28,9 +28,18 @@ from .._io import read_npy
 from ..artifacts import check_finite, load_consistent
 from ..data.graph import Graph
 from ..vectors import Embeddings
+from ._engine import (
+    SHARD_TOKENS,
+    check_table_memory,
+    epoch_recorder,
+    init_weights,
+    keep_thresholds,
+    noise_alias,
+    train_epochs,
+)
 from .base import EmbeddingModel, read_model_dir, write_model_dir
-from .walks import DeepWalk, DeepWalkConfig
-from .word2vec import SHARD_TOKENS, WindowUpdate, check_table_memory, run_shard_epochs
+from .walks import INIT_WIDTH, DeepWalk, DeepWalkConfig
+from .word2vec import WindowUpdate
 
 logger = logging.getLogger("embedrec")
 
@@ -342,19 +351,13 @@ class EGES(EmbeddingModel):
             codes[:, j] = c
             side_rows[:, j + 1] = np.where(c >= 0, c + offsets[j + 1], -1)
 
-        rng = np.random.default_rng(cfg.seed)
-        # gensim 4 / DeepWalk here: input vectors uniform in [-1, 1) / dim, output vectors zero
-        w_side = rng.random((int(offsets[-1]), cfg.dim), dtype=np.float32)
-        w_side -= np.float32(0.5)
-        w_side *= np.float32(2.0)
-        w_side /= np.float32(cfg.dim)
-        w_out = np.zeros((n, cfg.dim), dtype=np.float32)
+        # DeepWalk's initial vectors (gensim 4's width); output vectors zero
+        w_side, w_out = init_weights(int(offsets[-1]), n, cfg.dim, cfg.seed, INIT_WIDTH)
         logits = np.zeros((n, len(names) + 1), dtype=np.float32)
         counts = np.bincount(corpus.tokens, minlength=n).astype(np.int64)
 
-        self.loss_history_ = []
-        self.epoch_stats_ = []
-        self._train(corpus, side_rows, w_side, logits, w_out, counts, progress, callbacks)
+        on_epoch = epoch_recorder(self, callbacks)
+        self._train(corpus, side_rows, w_side, logits, w_out, counts, progress, on_epoch)
         t2 = time.perf_counter()
 
         self.field_names_ = names
@@ -375,37 +378,23 @@ class EGES(EmbeddingModel):
         w_out: npt.NDArray[np.float32],
         counts: npt.NDArray[np.int64],
         progress: bool,
-        callbacks: Sequence[EGESCallback],
+        on_epoch: Callable[[int, dict[str, float]], None],
     ) -> None:
-        """Hogwild epochs over shards of walks, as the Word2Vec engine's ``_train``."""
+        """Hogwild epochs over shards of walks, through the engine's :func:`train_epochs`."""
         from ..kernels.eges import eges_train_shard
-        from ..kernels.rng import seed_state
-        from ..kernels.sampling import alias_thresholds, build_alias, keep_probabilities
         from ..kernels.sgns import sigmoid_tables
 
         cfg = self.config
-        p_keep = keep_probabilities(counts, cfg.sample)
-        keep = np.where(p_keep >= 1.0, 2.0**32, np.floor(p_keep * 2.0**32)).astype(np.uint64)
-        noise = np.where(counts > 0, counts.astype(np.float64), 0.0)
-        noise = np.where(counts > 0, noise ** float(cfg.ns_exponent), 0.0)
-        prob, alias = build_alias(noise)
-        neg_prob = alias_thresholds(prob)
+        keep = keep_thresholds(counts, cfg.sample)
+        neg_prob, alias = noise_alias(counts, cfg.ns_exponent)
         sig, logsig = sigmoid_tables()
         update_attention = cfg.mode == "eges"
-
         tokens, offsets = corpus.tokens, corpus.offsets
         bounds = corpus.shards(SHARD_TOKENS)
-        n_shards = int(bounds.size - 1)
-        per_epoch = float(corpus.n_tokens)
-        total = per_epoch * cfg.epochs
-        start = cfg.start_alpha
-        span = start - float(cfg.min_alpha)
 
-        def alpha_at(epoch: int, token: int) -> float:
-            return start - span * ((epoch * per_epoch + token) / total)
-
-        def job(epoch: int, i: int) -> tuple[float, int, int, int]:
-            a, b = int(bounds[i]), int(bounds[i + 1])
+        def train(
+            a: int, b: int, alpha_begin: float, alpha_end: float, state: npt.NDArray[np.uint64]
+        ) -> tuple[float, int, int, int]:
             res = eges_train_shard(
                 tokens,
                 offsets,
@@ -422,32 +411,27 @@ class EGES(EmbeddingModel):
                 cfg.negative,
                 neg_prob,
                 alias,
-                alpha_at(epoch, int(offsets[a])),
-                alpha_at(epoch, int(offsets[b])),
+                alpha_begin,
+                alpha_end,
                 sig,
                 logsig,
-                seed_state(cfg.seed, epoch, i),
+                state,
             )
             return float(res[0]), int(res[1]), int(res[2]), int(res[3])
 
-        workers = max(1, min(cfg.n_workers, n_shards))
-
-        def end_epoch(epoch: int, stats: dict[str, float]) -> None:
-            self.loss_history_.append(stats["loss"])
-            self.epoch_stats_.append(stats)
-            for cb in callbacks:
-                cb(self, epoch, stats)
-
-        run_shard_epochs(
-            job,
-            n_shards=n_shards,
+        train_epochs(
+            corpus,
+            bounds,
+            train,
             epochs=cfg.epochs,
-            workers=workers,
-            total_tokens=corpus.n_tokens * cfg.epochs,
+            workers=max(1, min(cfg.n_workers, int(bounds.size - 1))),
+            start_alpha=cfg.start_alpha,
+            min_alpha=float(cfg.min_alpha),
+            seed=cfg.seed,
             unit="nodes",
             label=cfg.mode.upper(),
             progress=progress,
-            on_epoch=end_epoch,
+            on_epoch=on_epoch,
         )
 
     def _set_state(

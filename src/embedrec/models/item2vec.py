@@ -3,8 +3,9 @@
 Barkan & Koenigstein 2016 ("Item2Vec: Neural Item Embedding for Collaborative Filtering")
 treat a user's items as a set; the ordered, windowed variant is the word2vec skip-gram on
 time-ordered sequences (Grbovic et al. 2015, Caselles-Dupré et al. 2018). Both run on the
-Word2Vec engine (:mod:`embedrec.kernels.train`); ``mode="set"`` shuffles every sequence each
-epoch and uses the whole set as context (bounded by ``2 * window`` for long sequences).
+SGNS training engine (:func:`embedrec.models._engine.train_sgns`); ``mode="set"`` shuffles
+every sequence each epoch and uses the whole set as context (bounded by ``2 * window`` for
+long sequences).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from ..data.interactions import Interactions
 from ..data.vocab import Vocab
 from ..index.topk import blocked_top_k, check_k
 from ..vectors import Embeddings, Neighbors
+from ._engine import epoch_recorder, train_sgns
 from .base import EmbeddingModel, read_model_dir, write_model_dir
-from .word2vec import Word2Vec, Word2VecConfig
+from .word2vec import Word2VecConfig
 
 logger = logging.getLogger("embedrec")
 
@@ -236,16 +238,17 @@ class Item2Vec(EmbeddingModel):
         """
         cfg = self.config
         vocab, enc = self._encode(data, progress)
-        engine = Word2Vec(cfg.word2vec_config())
-        hooks = [lambda _m, e, s, cb=cb: cb(self, e, s) for cb in callbacks]
-        engine._fit_encoded(
-            vocab, enc, progress=progress, callbacks=hooks, basket=cfg.mode == "set"
-        )
         self.vocab_ = vocab
-        self.embeddings_ = engine.embeddings_
-        self.output_weights_ = engine.output_weights_
-        self.loss_history_ = engine.loss_history_
-        self.epoch_stats_ = engine.epoch_stats_
+        w_in, w_out = train_sgns(
+            vocab.counts,
+            enc,
+            cfg.word2vec_config().engine_settings(),
+            basket=cfg.mode == "set",
+            progress=progress,
+            on_epoch=epoch_recorder(self, callbacks),
+        )
+        self.embeddings_ = Embeddings(vocab.keys, w_in, metric="cosine")
+        self.output_weights_ = w_out
         return self
 
     @classmethod

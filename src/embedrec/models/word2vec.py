@@ -12,10 +12,7 @@ import dataclasses
 import logging
 import math
 import os
-import queue
-import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -26,19 +23,39 @@ from ..artifacts import load_consistent
 from ..data.corpus import Corpus, build_corpus
 from ..data.vocab import Vocab
 from ..kernels import SHARE_BATCH, SHARE_NONE, SHARE_SEQUENTIAL
-from ..progress import Progress
 from ..vectors import Embeddings
+from ._engine import (
+    PRIVATE_ROWS,
+    SHARD_TOKENS,
+    EngineSettings,
+    check_table_memory,
+    check_trainable,
+    epoch_recorder,
+    physical_memory,
+    run_shard_epochs,
+    train_sgns,
+)
 from .base import EmbeddingModel, read_model_dir, write_model_dir
 
 logger = logging.getLogger("embedrec")
 
+# moved to the engine (:mod:`._engine`); re-exported here for existing imports
+__all__ = [
+    "MAX_DIM",
+    "MAX_SEED",
+    "PRIVATE_ROWS",
+    "SHARD_TOKENS",
+    "Word2Vec",
+    "Word2VecConfig",
+    "check_table_memory",
+    "check_trainable",
+    "physical_memory",
+    "run_shard_epochs",
+]
+
 Arch = Literal["skipgram", "cbow"]
 Loss = Literal["neg", "hs"]
 WindowUpdate = Literal["batch", "sequential"]
-#: raw tokens per shard: the unit of work handed to a thread (sentences are never cut)
-SHARD_TOKENS = 1 << 16
-#: with several workers, each keeps a private copy of this many most contended output rows
-PRIVATE_ROWS = 64
 #: largest ``dim`` a config accepts: 64 times the 1,024 dimensions of the widest published
 #: word2vec-style embeddings, so only a typo (an extra zero or three) is refused
 MAX_DIM = 1 << 16
@@ -180,6 +197,30 @@ class Word2VecConfig:
     def n_workers(self) -> int:
         return self.workers or os.cpu_count() or 1
 
+    def engine_settings(self) -> EngineSettings:
+        """This configuration as the training engine's settings (modes resolved)."""
+        mode = self.share_mode
+        update: Literal["exact", "sequential", "batch"] = (
+            "exact" if mode == SHARE_NONE else "batch" if mode == SHARE_BATCH else "sequential"
+        )
+        return EngineSettings(
+            arch=self.arch,
+            loss=self.loss,
+            dim=self.dim,
+            window=self.window,
+            shrink_windows=self.shrink_windows,
+            negative=self.negative,
+            ns_exponent=self.ns_exponent,
+            sample=self.sample,
+            start_alpha=self.start_alpha,
+            min_alpha=self.min_alpha,
+            epochs=self.epochs,
+            workers=self.n_workers,
+            seed=self.seed,
+            cbow_mean=self.cbow_mean,
+            window_update=update,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -192,70 +233,6 @@ class Word2VecConfig:
         return cls(**d)
 
 
-def physical_memory() -> int | None:
-    """Bytes of physical memory of this machine, or None where the OS does not say."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):  # e.g. Windows has no sysconf
-        return None
-
-
-def check_table_memory(tables: Sequence[tuple[str, int]], dim: int) -> None:
-    """Refuse float32 tables of ``rows x dim`` that cannot fit in physical memory.
-
-    Called once the vocabulary is known and before anything is allocated, so an oversized
-    ``dim`` or vocabulary fails at once with the numbers instead of as a NumPy allocation
-    error (or the OOM killer) later.
-
-    Parameters
-    ----------
-    tables : sequence of (name, rows)
-        The tables training allocates, e.g. ``[("input", n_keys), ("output", n_keys)]``.
-    dim : int
-        Columns of every table.
-
-    Raises
-    ------
-    MemoryError
-        The tables need more bytes than the machine has; the message gives both and the fix.
-    """
-    need = sum(rows for _, rows in tables) * dim * 4
-    have = physical_memory()
-    if have is None or need <= have:
-        return
-    rows = " + ".join(f"{rows:,} ({name})" for name, rows in tables)
-    raise MemoryError(
-        f"training needs {_size(need)} for its float32 tables ({rows} rows x dim={dim} x 4 "
-        f"bytes), more than this machine's {_size(have)} of memory; lower dim (--dim) or shrink "
-        "the vocabulary (raise min_count / --min-count, or set max_final_vocab)"
-    )
-
-
-def _size(n_bytes: int) -> str:
-    """``1.44 TiB``, ``512.00 MiB``: the largest binary unit that keeps the number >= 1."""
-    value, unit = float(n_bytes), "bytes"
-    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, next_unit
-    return f"{value:,.2f} {unit}" if unit != "bytes" else f"{n_bytes} bytes"
-
-
-def check_trainable(enc: Corpus) -> None:
-    """Refuse a corpus without a sentence of two or more tokens: it yields no training pair.
-
-    Without this check such a corpus "trains" in no time, with no loss and vectors that are
-    their random initialisation.
-    """
-    if enc.n_sentences and int(np.diff(enc.offsets).max()) >= 2:
-        return
-    raise ValueError(
-        f"the corpus yields no training example: its {enc.n_sentences} sentence(s) (after "
-        "min_count) all have fewer than two tokens, so no (center, context) pair exists; give "
-        "sentences of two or more whitespace-separated tokens, one per line, or lower min_count"
-    )
-
-
 EpochCallback = Callable[["Word2Vec", int, dict[str, float]], None]
 CorpusInput = (
     str
@@ -264,18 +241,6 @@ CorpusInput = (
     | Iterable[Iterable[Hashable]]
     | tuple[Vocab, Corpus]
 )
-
-
-@dataclass
-class _Tables:
-    keep: npt.NDArray[np.uint64]
-    neg_prob: npt.NDArray[np.uint64]
-    neg_alias: npt.NDArray[np.int32]
-    codes: npt.NDArray[np.uint8]
-    points: npt.NDArray[np.int32]
-    code_lens: npt.NDArray[np.int32]
-    sig: npt.NDArray[np.float32]
-    logsig: npt.NDArray[np.float32]
 
 
 class Word2Vec(EmbeddingModel):
@@ -290,9 +255,6 @@ class Word2Vec(EmbeddingModel):
     >>> model.embeddings_.vectors.shape
     (4, 8)
     """
-
-    #: width of the initial input vectors, in units of word2vec.c's ``1 / dim`` interval
-    _init_width: float = 1.0
 
     def __init__(self, config: Word2VecConfig | None = None) -> None:
         self.config = config if config is not None else Word2VecConfig()
@@ -339,175 +301,17 @@ class Word2Vec(EmbeddingModel):
                 max_final_vocab=cfg.max_final_vocab,
                 progress=progress,
             )
-        return self._fit_encoded(vocab, enc, progress=progress, callbacks=callbacks)
-
-    def _fit_encoded(
-        self,
-        vocab: Vocab,
-        enc: Corpus,
-        *,
-        progress: bool,
-        callbacks: Sequence[EpochCallback],
-        basket: bool = False,
-    ) -> Word2Vec:
-        """Train on an encoded corpus; ``basket`` treats every sentence as an unordered set."""
         self.vocab_ = vocab
-        check_trainable(enc)
-        n_out = len(vocab) if self.config.loss == "neg" else max(len(vocab) - 1, 1)
-        check_table_memory([("input", len(vocab)), ("output", n_out)], self.config.dim)
-        w_in, w_out = self._init_weights(len(vocab))
-        tables = self._tables(vocab)
-        self.loss_history_ = []
-        self.epoch_stats_ = []
-        w_out = self._train(
-            enc, w_in, w_out, tables, progress=progress, callbacks=callbacks, basket=basket
+        w_in, w_out = train_sgns(
+            vocab.counts,
+            enc,
+            cfg.engine_settings(),
+            progress=progress,
+            on_epoch=epoch_recorder(self, callbacks),
         )
         self.output_weights_ = w_out
         self.embeddings_ = Embeddings(vocab.keys, w_in, metric="cosine")
         return self
-
-    def _init_weights(self, n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        cfg = self.config
-        rng = np.random.default_rng(cfg.seed)
-        # word2vec.c: input vectors uniform in [-0.5, 0.5) / dim, output vectors zero;
-        # ``_init_width`` widens the interval (2.0 = gensim 4's [-1, 1) / dim)
-        w_in = rng.random((n, cfg.dim), dtype=np.float32)
-        w_in -= np.float32(0.5)
-        if self._init_width != 1.0:
-            w_in *= np.float32(self._init_width)
-        w_in /= np.float32(cfg.dim)
-        n_out = n if cfg.loss == "neg" else max(n - 1, 1)
-        return w_in, np.zeros((n_out, cfg.dim), dtype=np.float32)
-
-    def _tables(self, vocab: Vocab) -> _Tables:
-        from ..kernels.huffman import build_huffman
-        from ..kernels.sampling import alias_thresholds, build_alias, keep_probabilities
-        from ..kernels.sgns import sigmoid_tables
-
-        cfg = self.config
-        p_keep = keep_probabilities(vocab.counts, cfg.sample)
-        keep = np.where(p_keep >= 1.0, 2.0**32, np.floor(p_keep * 2.0**32)).astype(np.uint64)
-        n = len(vocab)
-        if cfg.loss == "neg":
-            weights = vocab.counts.astype(np.float64) ** cfg.ns_exponent
-            prob, alias = build_alias(weights)
-            neg_prob = alias_thresholds(prob)
-            codes = np.zeros((n, 0), dtype=np.uint8)
-            points = np.zeros((n, 0), dtype=np.int32)
-            lens = np.zeros(n, dtype=np.int32)
-        else:
-            neg_prob = np.zeros(1, dtype=np.uint64)
-            alias = np.zeros(1, dtype=np.int32)
-            if n >= 2:
-                codes, points, lens = build_huffman(vocab.counts)
-            else:  # one word: nothing to predict
-                codes = np.zeros((1, 0), dtype=np.uint8)
-                points = np.zeros((1, 0), dtype=np.int32)
-                lens = np.zeros(1, dtype=np.int32)
-        sig, logsig = sigmoid_tables()
-        return _Tables(keep, neg_prob, alias, codes, points, lens, sig, logsig)
-
-    def _train(
-        self,
-        enc: Corpus,
-        w_in: npt.NDArray[np.float32],
-        w_out: npt.NDArray[np.float32],
-        t: _Tables,
-        *,
-        progress: bool,
-        callbacks: Sequence[EpochCallback],
-        basket: bool = False,
-    ) -> npt.NDArray[np.float32]:
-        from ..kernels.rng import seed_state
-        from ..kernels.train import train_shard
-
-        cfg = self.config
-        if enc.n_tokens == 0:
-            raise ValueError("the encoded corpus has no tokens; nothing to train")
-        bounds = enc.shards(SHARD_TOKENS)
-        n_shards = bounds.size - 1
-        offsets = enc.offsets
-        per_epoch = float(enc.n_tokens)
-        total = per_epoch * cfg.epochs
-        span = cfg.start_alpha - cfg.min_alpha
-
-        def alpha_at(epoch: int, token: int) -> float:
-            return cfg.start_alpha - span * ((epoch * per_epoch + token) / total)
-
-        def job(epoch: int, i: int) -> tuple[float, int, int, int]:
-            a, b = int(bounds[i]), int(bounds[i + 1])
-            base = slots.get()  # a private block no other running shard uses
-            try:
-                return run(epoch, i, a, b, base)
-            finally:
-                slots.put(base)
-
-        def run(epoch: int, i: int, a: int, b: int, base: int) -> tuple[float, int, int, int]:
-            res = train_shard(
-                enc.tokens,
-                offsets,
-                a,
-                b,
-                w_in,
-                w_out,
-                t.keep,
-                cfg.arch == "cbow",
-                cfg.cbow_mean,
-                cfg.window,
-                cfg.shrink_windows,
-                basket,
-                cfg.loss == "hs",
-                cfg.negative,
-                t.neg_prob,
-                t.neg_alias,
-                t.codes,
-                t.points,
-                t.code_lens,
-                cfg.share_mode,
-                priv_lo,
-                priv_lo + n_priv,
-                base,
-                alpha_at(epoch, int(offsets[a])),
-                alpha_at(epoch, int(offsets[b])),
-                t.sig,
-                t.logsig,
-                seed_state(cfg.seed, epoch, i),
-            )
-            return float(res[0]), int(res[1]), int(res[2]), int(res[3])
-
-        workers = min(cfg.n_workers, n_shards)
-        n_rows = w_out.shape[0]
-        # CBOW touches each output row once per center, not once per context word: it scales
-        # without private copies (measured: they cost it a third of its speed)
-        n_priv = min(PRIVATE_ROWS, n_rows) if workers > 1 and cfg.arch == "skipgram" else 0
-        # hierarchical softmax: the inner nodes nearest the root have the highest rows;
-        # negative sampling: the most frequent words have the lowest
-        priv_lo = n_rows - n_priv if cfg.loss == "hs" else 0
-        if n_priv:
-            w_out = np.concatenate([w_out, np.zeros((workers * n_priv, cfg.dim), np.float32)])
-        slots: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for k in range(workers):
-            slots.put(n_rows + k * n_priv)
-        run_shard_epochs(
-            job,
-            n_shards=n_shards,
-            epochs=cfg.epochs,
-            workers=workers,
-            total_tokens=enc.n_tokens * cfg.epochs,
-            unit="words",
-            label="",
-            progress=progress,
-            on_epoch=lambda epoch, stats: self._end_epoch(epoch, stats, callbacks),
-        )
-        return w_out[:n_rows]  # drop the private blocks
-
-    def _end_epoch(
-        self, epoch: int, stats: dict[str, float], callbacks: Sequence[EpochCallback]
-    ) -> None:
-        self.loss_history_.append(stats["loss"])
-        self.epoch_stats_.append(stats)
-        for cb in callbacks:
-            cb(self, epoch, stats)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -538,130 +342,3 @@ class Word2Vec(EmbeddingModel):
         model.loss_history_ = list(d.manifest.get("loss_history", []))
         model.epoch_stats_ = list(d.manifest.get("epoch_stats", []))
         return model
-
-
-ShardJob = Callable[[int, int], tuple[float, int, int, int]]
-
-
-def run_shard_epochs(
-    job: ShardJob,
-    *,
-    n_shards: int,
-    epochs: int,
-    workers: int,
-    total_tokens: int,
-    unit: str,
-    label: str,
-    progress: bool,
-    on_epoch: Callable[[int, dict[str, float]], None],
-) -> None:
-    """Run ``job(epoch, shard)`` over every shard for every epoch, Hogwild on threads.
-
-    ``job`` returns ``(loss_sum, examples, effective_tokens, raw_tokens)`` of one shard; the
-    per-epoch ``stats`` (mean loss per example in float64, reset every epoch, token counts,
-    seconds, tokens/s) go to ``on_epoch(epoch, stats)``. One progress bar spans all epochs;
-    with ``progress`` an INFO line per epoch gives the rate and the loss. The Word2Vec engine
-    and EGES share this loop.
-    """
-    bar = Progress(total_tokens, "training", unit, enabled=progress)
-    pool = ThreadPoolExecutor(workers) if workers > 1 else None
-    try:
-        for epoch in range(epochs):
-            t0 = time.perf_counter()
-            loss = 0.0
-            examples = effective = raw = 0
-            results = (
-                pool.map(lambda i: job(epoch, i), range(n_shards))  # noqa: B023
-                if pool is not None
-                else (job(epoch, i) for i in range(n_shards))
-            )
-            for lo, ex, ef, rw in results:
-                loss += lo
-                examples += ex
-                effective += ef
-                raw += rw
-                bar.update(rw, loss=loss / max(examples, 1))
-            dt = time.perf_counter() - t0
-            stats = {
-                "epoch": float(epoch),
-                "loss": loss / examples if examples else float("nan"),
-                "loss_sum": loss,
-                "examples": float(examples),
-                "effective_words": float(effective),
-                "raw_words": float(raw),
-                "seconds": dt,
-                "words_per_sec": effective / dt if dt > 0 else float("nan"),
-            }
-            if progress:
-                logger.info(
-                    "%sepoch %d/%d: %d effective %s in %.2fs, %.0f %s/s, loss %.5f",
-                    f"{label} " if label else "",
-                    epoch + 1,
-                    epochs,
-                    effective,
-                    unit,
-                    dt,
-                    stats["words_per_sec"],
-                    unit,
-                    stats["loss"],
-                )
-            on_epoch(epoch, stats)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-        bar.close()
-
-
-def warmup() -> float:
-    """Compile (or load from cache) every training kernel; returns the seconds it took."""
-    t0 = time.perf_counter()
-    sentences = [["a", "b", "c", "d"], ["b", "c", "d", "a"]] * 4
-    for arch in get_args(Arch):
-        for loss in get_args(Loss):
-            for shared in (True, False):
-                cfg = Word2VecConfig(
-                    arch=arch,
-                    loss=loss,
-                    dim=4,
-                    min_count=1,
-                    epochs=1,
-                    workers=1,
-                    shared_negatives=shared,
-                )
-                Word2Vec(cfg).fit(sentences, progress=False)
-    # graph walks (every sampler) and EGES
-    from ..data.graph import Graph
-    from .eges import EGES, EGESConfig
-    from .walks import DeepWalk, DeepWalkConfig, Node2Vec, Node2VecConfig
-
-    graph = Graph.from_edges([0, 1, 2, 3], [1, 2, 3, 0], weights=[1.0, 2.0, 1.0, 2.0])
-    for weighted in (True, False):
-        for shared in (True, False):
-            DeepWalk(
-                DeepWalkConfig(
-                    dim=4,
-                    walks_per_node=1,
-                    walk_length=4,
-                    window=2,
-                    workers=1,
-                    weighted=weighted,
-                    shared_negatives=shared,
-                )
-            ).fit(graph, progress=False)
-        for sampler in ("alias", "otf"):
-            n2v = Node2VecConfig(
-                p=0.5,
-                q=2.0,
-                sampler=sampler,
-                dim=4,
-                walks_per_node=1,
-                walk_length=4,
-                window=2,
-                workers=1,
-                weighted=weighted,
-            )
-            Node2Vec(n2v).fit(graph, progress=False)
-    for mode in ("eges", "ges"):
-        eges = EGESConfig(mode=mode, dim=4, walks_per_node=1, walk_length=4, window=2, workers=1)
-        EGES(eges).fit(graph, {"c": ["x", "y", "x", "y"]}, progress=False)
-    return time.perf_counter() - t0
