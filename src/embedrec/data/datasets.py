@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .interactions import ColumnRef, Interactions, _build, _read_table, _seconds
+from .interactions import Interactions, build_interactions
+from .readers import ColumnRef, read_table, seconds
 
 logger = logging.getLogger("embedrec")
 
@@ -160,7 +161,7 @@ def movielens_100k(
         column_names=["user_id", "item_id", "rating", "timestamp"],
         quoting=False,
     )
-    return _build(
+    return build_interactions(
         cols,
         label=_label(src, "u.data"),
         names=names,
@@ -198,7 +199,7 @@ def movielens_100k_items(
     src = _member("ml-100k", "u.item", path, cache_dir, url)
     names = ["item", "title", "release_date", "video_release_date", "imdb_url"]
     names += [f"g{k}" for k in range(len(_ML100K_GENRES))]
-    table, _ = _read_table(
+    table, _ = read_table(
         src if isinstance(src, bytes) else Path(src),
         {"item": "item"},
         sep="|",
@@ -267,7 +268,7 @@ def movielens_100k_users(
     import pyarrow as pa
 
     src = _member("ml-100k", "u.user", path, cache_dir, url)
-    table, _ = _read_table(
+    table, _ = read_table(
         src if isinstance(src, bytes) else Path(src),
         {"user": "user"},
         sep="|",
@@ -323,7 +324,7 @@ def movielens_latest_small(
         {"user": "userId", "item": "movieId", "weight": "rating", "time": "timestamp"},
         sep=",",
     )
-    return _build(
+    return build_interactions(
         cols,
         label=_label(src, "ratings.csv"),
         names=names,
@@ -352,7 +353,7 @@ def movielens_latest_small_items(
     import pyarrow as pa
 
     src = _member("ml-latest-small", "movies.csv", path, cache_dir, url)
-    table, _ = _read_table(
+    table, _ = read_table(
         src if isinstance(src, bytes) else Path(src),
         {"item": "movieId"},
         sep=",",
@@ -428,10 +429,10 @@ def lastfm_2k(
         np.asarray(cols.pop(k).cast(pa.int64()).to_numpy(), dtype=np.int64)
         for k in ("day", "month", "year")
     )
-    seconds = _utc_midnight(year, month, day, _label(src, "user_taggedartists.dat"))
-    cols["time"] = pa.chunked_array([pa.array(seconds)])
+    unix = _utc_midnight(year, month, day, _label(src, "user_taggedartists.dat"))
+    cols["time"] = pa.chunked_array([pa.array(unix)])
     names["time"] = "day/month/year"
-    return _build(
+    return build_interactions(
         cols,
         label=_label(src, "user_taggedartists.dat"),
         names=names,
@@ -451,7 +452,7 @@ def lastfm_2k_artists(
     import pyarrow as pa
 
     src = _member("lastfm-2k", "artists.dat", path, cache_dir, url)
-    table, _ = _read_table(
+    table, _ = read_table(
         src if isinstance(src, bytes) else Path(src),
         {"item": "id"},
         sep="\t",
@@ -508,7 +509,7 @@ def yoochoose(
         "(https://github.com/rn5l/session-rec) and pass path= to the prepared file",
     )
     cols, names = _columns(file, {"user": "SessionId", "item": "ItemId", "time": "Time"}, sep="\t")
-    return _build(
+    return build_interactions(
         cols,
         label=str(file),
         names=names,
@@ -562,14 +563,14 @@ def diginetica(
         sep=";",
     )
     session = np.asarray(cols["user"].to_numpy())
-    date = _seconds(cols.pop("date"), "eventdate", "%Y-%m-%d", "s")
+    date = seconds(cols.pop("date"), "eventdate", "%Y-%m-%d", "s")
     frame = np.asarray(cols.pop("frame").cast(pa.float64()).to_numpy(), dtype=np.float64)
     _, codes = np.unique(session, return_inverse=True)
     first_day = np.full(int(codes.max()) + 1 if codes.size else 0, np.inf)
     np.minimum.at(first_day, codes, date)
     cols["time"] = pa.chunked_array([pa.array(first_day[codes] + frame * 1e-3)])
     names["time"] = "eventdate + timeframe"
-    return _build(
+    return build_interactions(
         cols,
         label=str(file),
         names=names,
@@ -586,7 +587,7 @@ def _columns(
     **read: Any,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Role -> column of a data set file (path or zip-member bytes), and role -> name."""
-    table, names = _read_table(
+    table, names = read_table(
         src if isinstance(src, bytes) else Path(src), roles, name=read.pop("name", None), **read
     )
     return {role: table.column(name) for role, name in names.items()}, names

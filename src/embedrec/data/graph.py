@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._io import atomic_open
+from ..keys import key_column
 
 if TYPE_CHECKING:
     import scipy.sparse as sps
@@ -150,7 +151,7 @@ class Graph:
                 raise ValueError(
                     f"weights[{i}] = {weights[i]} is invalid; arc weights must be finite and > 0"
                 )
-        keys = _key_column(self.keys, "keys")
+        keys = key_column(self.keys, "keys")
         if keys.shape != (n,):
             raise ValueError(
                 f"keys has shape {keys.shape} but indptr describes {n} nodes; give one key per node"
@@ -445,8 +446,8 @@ class Graph:
         """
         _check_choice("self_loops", self_loops, ("keep", "drop"))
         _check_choice("duplicates", duplicates, ("sum", "max", "first"))
-        s = _key_column(src, "src")
-        d = _key_column(dst, "dst")
+        s = key_column(src, "src")
+        d = key_column(dst, "dst")
         if s.shape != d.shape:
             raise ValueError(
                 f"src has shape {s.shape} but dst has shape {d.shape}; give one dst per src"
@@ -470,7 +471,7 @@ class Graph:
         parts = []
         n_given = 0
         if nodes is not None:
-            given = _key_column(nodes, "nodes")
+            given = key_column(nodes, "nodes")
             _check_unique(given, "nodes")
             n_given = given.size
             if n_given:
@@ -699,7 +700,7 @@ class Graph:
         if keys is None:
             key_arr: npt.NDArray[Any] = np.arange(n, dtype=np.int64)
         else:
-            key_arr = _key_column(keys, "keys")
+            key_arr = key_column(keys, "keys")
             if key_arr.shape != (n,):
                 raise ValueError(
                     f"keys has shape {key_arr.shape} but the matrix has shape {m.shape}; "
@@ -1033,50 +1034,6 @@ def _raise_unknown(unknown: list[Any]) -> None:
     raise KeyError(f"{len(unknown)} keys are not nodes of the graph: {shown}{more}")
 
 
-def _key_column(values: npt.ArrayLike, name: str) -> npt.NDArray[Any]:
-    """A 1-D int64 or object (str) key array; other types raise naming ``name``."""
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} is a single {type(values).__name__}; give a sequence of keys")
-    # a list goes through an object array: np.asarray([1, "a"]) would quietly make "1"
-    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
-    if arr.ndim != 1:
-        if arr.size == 0:
-            arr = arr.reshape(0)
-        else:
-            raise ValueError(f"{name} must be a 1-D sequence of keys, got shape {arr.shape}")
-    if arr.size == 0:
-        return arr.astype(object) if arr.dtype.kind == "U" else arr.astype(np.int64)
-    kind = arr.dtype.kind
-    if kind in "iu":
-        if kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
-            raise ValueError(f"{name} has keys above the int64 range; pass them as str")
-        return arr.astype(np.int64)
-    if kind == "U":
-        return arr.astype(object)
-    if kind == "O":
-        import pyarrow as pa
-
-        try:
-            pa_arr = pa.array(arr, from_pandas=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise TypeError(
-                f"{name} mixes key types ({exc}); keys must be all int or all str"
-            ) from None
-        if pa_arr.null_count:
-            raise ValueError(f"{name} has {pa_arr.null_count} missing (None) keys")
-        if pa.types.is_integer(pa_arr.type):
-            return np.asarray(pa_arr.to_numpy(), dtype=np.int64)
-        if pa.types.is_string(pa_arr.type) or pa.types.is_large_string(pa_arr.type):
-            return np.asarray(pa_arr.to_numpy(zero_copy_only=False), dtype=object)
-        raise TypeError(
-            f"{name} holds {pa_arr.type} values; keys must be int or str (cast float ids "
-            "with .astype(int))"
-        )
-    raise TypeError(
-        f"{name} has dtype {arr.dtype}; keys must be int or str (cast float ids with .astype(int))"
-    )
-
-
 def _common_key_dtype(
     a: npt.NDArray[Any], b: npt.NDArray[Any], name_a: str, name_b: str
 ) -> np.dtype[Any]:
@@ -1138,7 +1095,7 @@ def _session_codes(
     from .interactions import Sequences
 
     if isinstance(sequences, Sequences):
-        table = _key_column(sequences.item_keys, "item_keys")
+        table = key_column(sequences.item_keys, "item_keys")
         return (
             np.asarray(sequences.items, dtype=np.int64),
             np.asarray(sequences.offsets, dtype=np.int64),
@@ -1146,7 +1103,7 @@ def _session_codes(
         )
     if isinstance(sequences, tuple) and len(sequences) == 2 and isinstance(sequences[0], Corpus):
         corpus, keys = sequences
-        table = _key_column(list(keys) if not isinstance(keys, np.ndarray) else keys, "keys")
+        table = key_column(list(keys) if not isinstance(keys, np.ndarray) else keys, "keys")
         codes = np.asarray(corpus.tokens, dtype=np.int64)
         if codes.size and int(codes.max()) >= table.size:
             raise ValueError(
@@ -1171,7 +1128,7 @@ def _session_codes(
         items = s.tolist() if isinstance(s, np.ndarray) else list(s)
         flat.extend(items)
         lengths.append(len(items))
-    arr = _key_column(np.array(flat, dtype=object), "sessions")
+    arr = key_column(np.array(flat, dtype=object), "sessions")
     table, codes = _encode_first(arr)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(np.asarray(lengths, dtype=np.int64), out=offsets[1:])

@@ -15,34 +15,33 @@ pyarrow is imported lazily, by the readers only, so ``import embedrec`` stays fa
 
 from __future__ import annotations
 
-import csv
-import difflib
 import itertools
 import logging
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from ..keys import key_column
+from .readers import (
+    SECONDS_PER,
+    ColumnRef,
+    TimeUnit,
+    as_bool,
+    load_columns,
+    not_utf8_error,
+    numbers,
+    plain_column,
+    seconds,
+)
+
 logger = logging.getLogger("embedrec")
 
-#: A column given by name, or by 0-based position (e.g. in a header-less file).
-ColumnRef = str | int
-TimeUnit = Literal["s", "ms", "us", "ns"]
 DedupeSubset = Literal["user_item_time", "user_item"]
-
-_SECONDS_PER = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-_COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
-_PARQUET_EXT = (".parquet", ".pq", ".parq")
-_TAB_EXT = (".tsv", ".tab", ".dat")
-_SNIFF_BYTES = 1 << 16
-#: stands in for a multi-character separator (e.g. MovieLens-1M's "::"), which pyarrow lacks
-_UNIT_SEP = "\x1f"
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,8 +125,8 @@ class Interactions:
             raise ValueError(
                 f"users and items must be 1-D of one length, got {u_raw.shape} and {i_raw.shape}"
             )
-        user_keys, u = _encode_keys(_key_column(u_raw, "users"))
-        item_keys, i = _encode_keys(_key_column(i_raw, "items"))
+        user_keys, u = _encode_keys(key_column(u_raw, "users", coerce=True))
+        item_keys, i = _encode_keys(key_column(i_raw, "items", coerce=True))
         t = None if times is None else _numpy_seconds(np.asarray(times))
         return cls.from_codes(user_keys, item_keys, u, i, t, weights)
 
@@ -592,50 +591,6 @@ def _filter_min_weight(inter: Interactions, min_weight: float) -> Interactions:
 
 
 # ---------------------------------------------------------------------- key encoding
-def _key_column(col: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
-    """int64 for integer keys, object (str) for everything else; missing keys are an error.
-
-    Object columns go through pyarrow, which finds None / NaN / pd.NA and the common type in
-    C; only columns that mix ints and strs fall back to a Python pass.
-    """
-    kind = col.dtype.kind
-    if kind in "iu":
-        if kind == "u" and col.size and int(col.max()) > np.iinfo(np.int64).max:
-            raise ValueError(f"{name} has keys above the int64 range; pass them as str")
-        return col.astype(np.int64)
-    if kind == "f":
-        bad = ~np.isfinite(col)
-        if bad.any():
-            raise ValueError(
-                f"{name} has {int(bad.sum())} missing (NaN) keys; drop those rows first"
-            )
-        if np.all(col == np.round(col)):
-            return col.astype(np.int64)
-        raise ValueError(f"{name} are non-integer floats; keys must be int or str")
-    if kind in "U":
-        return col.astype(object)
-    import pyarrow as pa
-
-    try:
-        arr = pa.array(col, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = None  # mixed int / str: the slow path below
-    if arr is not None:
-        if arr.null_count:
-            raise ValueError(
-                f"{name} has {arr.null_count} missing (None/NaN) keys; drop those rows"
-            )
-        if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
-            return _key_column(np.asarray(arr.to_numpy(zero_copy_only=False)), name)
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
-    out = np.asarray(col, dtype=object)
-    bad_list = [k is None or (isinstance(k, float) and k != k) for k in out.tolist()]
-    if any(bad_list):
-        raise ValueError(f"{name} has {sum(bad_list)} missing (None/NaN) keys; drop those rows")
-    return np.array([k if isinstance(k, str) else str(k) for k in out.tolist()], dtype=object)
-
-
 def _encode_keys(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int32]]:
     """(sorted unique key table, int32 codes) of an int64 or object-str key column."""
     if keys.dtype == object and keys.size:
@@ -787,7 +742,7 @@ def read_interactions(
         min_item_interactions=min_item_interactions,
         min_user_interactions=min_user_interactions,
     )
-    cols, label, names = _load_columns(
+    cols, label, names = load_columns(
         source,
         roles,
         sep=sep,
@@ -797,7 +752,7 @@ def read_interactions(
         keys_as_str=keys_as_str,
         encoding=encoding,
     )
-    return _build(
+    return build_interactions(
         cols,
         label=label,
         names=names,
@@ -836,7 +791,7 @@ def _check_filter_args(
             raise ValueError(f"{name}={v!r} is invalid; use an int >= 1 (1 keeps everything)")
 
 
-def _build(
+def build_interactions(
     cols: Mapping[str, Any],
     *,
     label: str,
@@ -851,31 +806,39 @@ def _build(
     drop_missing: bool = False,
     keys_as_str: bool = False,
 ) -> Interactions:
-    """Filter and encode pyarrow columns keyed by role ("user", "item", "time", ...)."""
+    """Filter and encode pyarrow columns keyed by role into :class:`Interactions`.
+
+    The second half of :func:`read_interactions` (after
+    :func:`~embedrec.data.readers.load_columns`), also used by the data sets of
+    :mod:`embedrec.data.datasets`. ``cols`` maps roles
+    (``"user"``, ``"item"`` and optionally ``"time"``, ``"weight"``, ``"event"``) to pyarrow
+    columns; ``label`` names the source and ``names`` each role's column in messages. The other
+    parameters are those of :func:`read_interactions`.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cols = {role: _plain(col) for role, col in cols.items()}
+    cols = {role: plain_column(col) for role, col in cols.items()}
     n_rows = len(cols["user"])
     if n_rows == 0:
         raise ValueError(f"{label} has no rows; nothing to read")
-    if time_unit not in _SECONDS_PER:
-        raise ValueError(f"time_unit={time_unit!r} is invalid; use one of {list(_SECONDS_PER)}")
+    if time_unit not in SECONDS_PER:
+        raise ValueError(f"time_unit={time_unit!r} is invalid; use one of {list(SECONDS_PER)}")
 
     # --- missing values: counted per column, raised together
     missing: dict[str, npt.NDArray[np.bool_]] = {}
     for role in ("user", "item"):
-        missing[role] = _as_bool(pc.is_null(cols[role], nan_is_null=True))
+        missing[role] = as_bool(pc.is_null(cols[role], nan_is_null=True))
         if cols[role].type in (pa.string(), pa.large_string()):
-            missing[role] |= _as_bool(pc.equal(cols[role], ""))
+            missing[role] |= as_bool(pc.equal(cols[role], ""))
     times = None
     if "time" in cols:
-        times = _seconds(cols["time"], names["time"], time_format, time_unit)
+        times = seconds(cols["time"], names["time"], time_format, time_unit)
         # inf is refused like NaN: sorting by time would put those events at one end
         missing["time"] = ~np.isfinite(times)
     weights = None
     if "weight" in cols:
-        weights = _numbers(cols["weight"], f"weight column {names['weight']!r}")
+        weights = numbers(cols["weight"], f"weight column {names['weight']!r}")
         missing["weight"] = np.isnan(weights)
     counts = {role: int(m.sum()) for role, m in missing.items()}
     keep = np.ones(n_rows, dtype=bool)
@@ -945,7 +908,7 @@ def _event_mask(
             f"event_types={wanted!r} do not match the type of event column {name!r} "
             f"({col.type}): {exc}"
         ) from exc
-    ok = _as_bool(pc.is_in(col, value_set=value_set))
+    ok = as_bool(pc.is_in(col, value_set=value_set))
     present = pc.unique(col.filter(pa.array(keep))).drop_null()
     if len(present) <= 1000:
         seen = set(present.to_pylist())
@@ -968,30 +931,6 @@ def _event_mask(
     return ok
 
 
-def _plain(col: Any) -> Any:
-    """A ChunkedArray without dictionary / view encodings (which some kernels lack)."""
-    import pyarrow as pa
-
-    if isinstance(col, pa.Array):
-        col = pa.chunked_array([col])
-    t = col.type
-    if pa.types.is_dictionary(t):
-        col = col.cast(t.value_type)
-        t = col.type
-    # string_view (pyarrow >= 16, polars' default) is not supported by every kernel we use
-    if getattr(pa.types, "is_string_view", lambda _: False)(t):
-        col = col.cast(pa.large_string())
-    elif getattr(pa.types, "is_binary_view", lambda _: False)(t):
-        col = col.cast(pa.large_binary())
-    return col
-
-
-def _as_bool(arr: Any) -> npt.NDArray[np.bool_]:
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _encode_column(
     col: Any, name: str, keys_as_str: bool
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int32]]:
@@ -1003,14 +942,14 @@ def _encode_column(
         try:
             col = col.cast(pa.large_string())
         except pa.ArrowInvalid:
-            raise _not_utf8(col, name) from None
+            raise not_utf8_error(col, name) from None
         t = col.type
     if keys_as_str and not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         col = col.cast(pa.large_string())
         t = col.type
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         values = np.asarray(col.to_numpy())
-        return _encode_keys(_key_column(values, f"column {name!r}"))
+        return _encode_keys(key_column(values, f"column {name!r}", coerce=True))
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return _encode_arrow_strings(col)
     try:
@@ -1020,396 +959,3 @@ def _encode_column(
             f"column {name!r} has type {t}, which cannot be used as keys; use int or str IDs"
         ) from exc
     return _encode_arrow_strings(as_str)
-
-
-def _not_utf8(col: Any, name: str) -> ValueError:
-    example = b""
-    for value in itertools.islice(col.drop_null().to_pylist(), 100_000):
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError:
-            example = value
-            break
-    return ValueError(
-        f"column {name!r} is not valid UTF-8 text (e.g. {example[:40]!r}); the file has another "
-        "encoding (often Latin-1 / cp1252): pass encoding='latin-1' (CLI: --encoding latin-1), "
-        "or re-encode the file as UTF-8 (iconv -f latin1 -t utf-8)"
-    )
-
-
-def _numbers(col: Any, what: str) -> npt.NDArray[np.float64]:
-    """float64 values of a numeric column, NaN where null."""
-    import pyarrow as pa
-
-    t = col.type
-    if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t):
-        return np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
-    if pa.types.is_decimal(t):
-        return np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
-    example = _first_valid(col)
-    raise ValueError(f"{what} has type {t} (e.g. {example!r}); it must hold numbers")
-
-
-def _first_valid(col: Any) -> Any:
-    valid = col.drop_null()
-    return valid[0].as_py() if len(valid) else None
-
-
-def _seconds(
-    col: Any, name: str, time_format: str | None, time_unit: TimeUnit
-) -> npt.NDArray[np.float64]:
-    """Unix seconds (float64, NaN where null) of a time column of any supported type."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    t = col.type
-    is_time = pa.types.is_timestamp(t) or pa.types.is_date(t)
-    if time_format is not None and not is_time:
-        text = (
-            col if pa.types.is_string(t) or pa.types.is_large_string(t) else col.cast(pa.string())
-        )
-        parsed = pc.strptime(text, format=time_format, unit="us", error_is_null=True)
-        bad = _as_bool(pc.and_(pc.is_null(parsed), pc.is_valid(text)))
-        if bad.any():
-            example = text.filter(pa.array(bad))[0].as_py()
-            raise ValueError(
-                f"{int(bad.sum())} values of time column {name!r} do not match "
-                f"time_format={time_format!r} (e.g. {example!r}); fix the format (strptime "
-                "codes such as '%Y-%m-%d %H:%M:%S')"
-            )
-        col, t = parsed, parsed.type
-    if pa.types.is_timestamp(t):
-        ticks = col.cast(pa.int64()).cast(pa.float64())
-        return np.asarray(ticks.to_numpy(), dtype=np.float64) * _SECONDS_PER[t.unit]
-    if pa.types.is_date32(t):
-        days = col.cast(pa.int32()).cast(pa.float64())
-        return np.asarray(days.to_numpy(), dtype=np.float64) * 86400.0
-    if pa.types.is_date64(t):
-        ms = col.cast(pa.int64()).cast(pa.float64())
-        return np.asarray(ms.to_numpy(), dtype=np.float64) * 1e-3
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        raise ValueError(
-            f"time column {name!r} holds text (e.g. {_first_valid(col)!r}), not numbers; pass "
-            "time_format=... to parse it (strptime codes, e.g. '%Y-%m-%d %H:%M:%S')"
-        )
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return _numbers(col, f"time column {name!r}") * _SECONDS_PER[time_unit]
-    raise ValueError(
-        f"time column {name!r} has type {t}; use unix seconds, timestamps, dates, or text "
-        "with time_format=..."
-    )
-
-
-# ---------------------------------------------------------------------- sources
-def _load_columns(
-    source: Any,
-    roles: Mapping[str, ColumnRef],
-    *,
-    sep: str | None,
-    has_header: bool,
-    column_names: Sequence[str] | None,
-    time_format: str | None,
-    keys_as_str: bool,
-    encoding: str,
-) -> tuple[dict[str, Any], str, dict[str, str]]:
-    """The role columns of ``source`` (pyarrow ChunkedArrays), a label for messages and the
-    role -> column name map."""
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        table, resolved = _read_table(
-            path,
-            roles,
-            sep=sep,
-            has_header=has_header,
-            column_names=column_names,
-            text_roles=_text_roles(time_format, keys_as_str),
-            encoding=encoding,
-        )
-        label = str(path)
-    else:
-        table = _table_from_memory(source)
-        label = f"the {type(source).__name__}"
-        resolved = _resolve_all([str(c) for c in table.column_names], roles, label)
-    return {role: table.column(name) for role, name in resolved.items()}, label, resolved
-
-
-def _text_roles(time_format: str | None, keys_as_str: bool) -> tuple[str, ...]:
-    out: tuple[str, ...] = ("user", "item") if keys_as_str else ()
-    return (*out, "time") if time_format is not None else out
-
-
-def _table_from_memory(source: Any) -> Any:
-    import pyarrow as pa
-
-    module = type(source).__module__.split(".")[0]
-    if isinstance(source, pa.Table):
-        return source
-    if isinstance(source, pa.RecordBatch):
-        return pa.Table.from_batches([source])
-    if module == "polars":
-        if hasattr(source, "collect") and not hasattr(source, "to_arrow"):
-            source = source.collect()  # LazyFrame
-        return source.to_arrow()
-    if module == "pandas" and hasattr(source, "columns"):
-        return pa.Table.from_pandas(source, preserve_index=False)
-    if isinstance(source, Mapping):
-        return pa.table({str(k): v for k, v in source.items()})
-    if hasattr(source, "__arrow_c_stream__"):
-        return pa.table(source)
-    raise TypeError(
-        f"cannot read interactions from a {type(source).__module__}.{type(source).__name__}; "
-        "pass a file path (CSV/TSV/Parquet), a pandas or polars DataFrame, a pyarrow Table or "
-        "a dict of columns"
-    )
-
-
-def _resolve(
-    names: Sequence[str], ref: ColumnRef, role: str, label: str, *, has_header: bool
-) -> str:
-    """The column name ``ref`` (a name or a 0-based position) stands for, or a clear error."""
-    arg = f"{role}_col"
-    if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
-        if 0 <= ref < len(names):
-            return names[int(ref)]
-        raise ValueError(
-            f"{arg}={ref} is out of range: {label} has {len(names)} columns {list(names)}"
-        )
-    if not isinstance(ref, str):
-        raise TypeError(f"{arg} must be a column name (str) or position (int), got {ref!r}")
-    if ref in names:
-        return ref
-    hint = ""
-    close = [n for n in names if n.lower() == ref.lower()] or difflib.get_close_matches(
-        ref, names, n=1
-    )
-    if close:
-        hint = f"; did you mean {close[0]!r}?"
-    elif not has_header:
-        hint = (
-            "; the file has no header: name its columns with column_names=[...] or pass "
-            f"positions ({arg}=0)"
-        )
-    raise ValueError(
-        f"column {ref!r} ({arg}) not found in {label}; available columns: {list(names)}{hint}"
-    )
-
-
-def _resolve_all(
-    names: Sequence[str],
-    roles: Mapping[str, ColumnRef],
-    label: str,
-    *,
-    has_header: bool = True,
-) -> dict[str, str]:
-    """Role -> column name for every role; user and item must be different columns."""
-    resolved = {
-        role: _resolve(names, ref, role, label, has_header=has_header)
-        for role, ref in roles.items()
-    }
-    if "user" in resolved and resolved["user"] == resolved.get("item"):
-        raise ValueError(
-            f"user_col and item_col are the same column {resolved['user']!r}; pick two columns"
-        )
-    return resolved
-
-
-def _read_table(
-    path: Path | bytes,
-    roles: Mapping[str, ColumnRef],
-    *,
-    sep: str | None = None,
-    has_header: bool = True,
-    column_names: Sequence[str] | None = None,
-    text_roles: Iterable[str] = (),
-    encoding: str = "utf8",
-    quoting: bool = True,
-    name: str | None = None,
-    all_columns: bool = False,
-    text_columns: Iterable[str] = (),
-) -> tuple[Any, dict[str, str]]:
-    """Read the ``roles`` columns of a delimited text or Parquet file (or of its bytes).
-
-    Returns the ``pyarrow.Table`` and the role -> column name map. ``text_roles`` (and the
-    columns named in ``text_columns``) are read as text, without type inference;
-    ``quoting=False`` reads ``"`` as an ordinary character; ``name`` labels ``bytes`` input
-    in messages; ``all_columns`` reads every column, not only the roles'.
-    """
-    import pyarrow as pa
-
-    if isinstance(path, bytes):
-        label = name or "the data"
-        data: bytes | None = path
-        suffix = Path(name).suffix.lower() if name else ""
-    else:
-        label = str(path)
-        data = None
-        if not path.exists():
-            raise FileNotFoundError(
-                f"interaction log {path} does not exist; check the path (relative paths start "
-                f"at {os.getcwd()})"
-            )
-        if path.is_dir() or _is_parquet(path):
-            return _read_parquet(path, roles)
-        suffix = path.suffix.lower()
-        if suffix in _COMPRESSED:
-            suffix = Path(path.stem).suffix.lower()
-
-    if data is None:
-        try:
-            with pa.input_stream(str(path), compression="detect") as fh:
-                sample = fh.read(_SNIFF_BYTES)
-        except OSError as exc:
-            raise _stream_error(label, exc) from None
-    else:
-        sample = data[:_SNIFF_BYTES]
-    if not sample.strip():
-        raise ValueError(f"{label} is empty; nothing to read")
-    text = sample.decode(encoding, errors="replace").lstrip("\ufeff")
-    delim = _choose_sep(text, sep, suffix)
-    if len(delim) > 1:
-        if data is None:
-            try:
-                with pa.input_stream(str(path), compression="detect") as fh:
-                    data = fh.read()
-            except OSError as exc:
-                raise _stream_error(label, exc) from None
-        data = data.replace(delim.encode(encoding), _UNIT_SEP.encode())
-        text = text.replace(delim, _UNIT_SEP)
-        shown_sep = delim
-        delim = _UNIT_SEP
-    else:
-        shown_sep = delim
-    header = _first_row(text, delim, quoting)
-    if column_names is not None:
-        names = [str(c) for c in column_names]
-    elif has_header:
-        names = header
-    else:
-        names = [f"f{k}" for k in range(len(header))]
-    resolved = _resolve_all(names, roles, label, has_header=has_header or bool(column_names))
-    table = _read_csv(
-        data if data is not None else path,
-        label=label,
-        delim=delim,
-        shown_sep=shown_sep,
-        names=names,
-        skip_header=has_header,
-        include=None if all_columns else list(dict.fromkeys(resolved.values())),
-        text_columns=[resolved[r] for r in text_roles if r in resolved] + list(text_columns),
-        encoding=encoding,
-        quoting=quoting,
-    )
-    return table, resolved
-
-
-def _read_csv(
-    src: bytes | Path,
-    *,
-    label: str,
-    delim: str,
-    shown_sep: str,
-    names: list[str],
-    skip_header: bool,
-    include: list[str] | None,
-    text_columns: list[str],
-    encoding: str,
-    quoting: bool,
-) -> Any:
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    read_opts = pcsv.ReadOptions(
-        column_names=names, skip_rows=1 if skip_header else 0, encoding=encoding
-    )
-    parse_opts = pcsv.ParseOptions(delimiter=delim, quote_char='"' if quoting else False)
-    convert_opts = pcsv.ConvertOptions(
-        include_columns=include,
-        column_types={c: pa.string() for c in text_columns},
-        strings_can_be_null=True,
-    )
-    stream = pa.BufferReader(src) if isinstance(src, bytes) else str(src)
-    try:
-        return pcsv.read_csv(
-            stream, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise ValueError(
-            f"cannot parse {label} with sep={shown_sep!r} ({exc}); check sep=, has_header= and "
-            "column_names="
-        ) from exc
-    except OSError as exc:
-        raise _stream_error(label, exc) from None
-
-
-def _stream_error(label: str, exc: OSError) -> Exception:
-    """pyarrow reports a truncated or corrupt compressed file as a bare OSError."""
-    if type(exc) is not OSError:  # FileNotFoundError, PermissionError, ...: already clear
-        return exc
-    return ValueError(
-        f"cannot read {label} ({exc}); a compressed file is probably truncated or corrupt: "
-        "re-download or re-compress it (e.g. `gzip -t FILE` checks a .gz file)"
-    )
-
-
-def _is_parquet(path: Path) -> bool:
-    if path.suffix.lower() in _PARQUET_EXT:
-        return True
-    with open(path, "rb") as fh:
-        return fh.read(4) == b"PAR1"
-
-
-def _read_parquet(path: Path, roles: Mapping[str, ColumnRef]) -> tuple[Any, dict[str, str]]:
-    """A Parquet file, or a folder of ``.parquet`` files (a dataset), and the role map."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    label = str(path)
-    first = path
-    if path.is_dir():
-        parts = sorted(p for p in path.rglob("*") if p.suffix.lower() in _PARQUET_EXT)
-        if not parts:
-            raise ValueError(
-                f"{path} is a folder without .parquet files; pass the CSV/TSV/Parquet file itself"
-            )
-        first = parts[0]
-    try:
-        names = [str(n) for n in pq.read_schema(first).names]
-        resolved = _resolve_all(names, roles, label)
-        table = pq.read_table(path, columns=list(dict.fromkeys(resolved.values())))
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise ValueError(f"cannot read Parquet data {label} ({exc})") from exc
-    return table, resolved
-
-
-def _choose_sep(text: str, sep: str | None, suffix: str) -> str:
-    """The separator to use: ``sep``, the extension's, or the most consistent candidate."""
-    if sep is not None:
-        if sep == "\\t":  # as typed on a command line
-            return "\t"
-        if not sep or sep in ("\n", "\r", '"'):
-            raise ValueError(f"sep={sep!r} is invalid; use e.g. ',', '\\t', ';' or '::'")
-        return sep
-    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
-    if len(lines) > 1 and len(text) >= _SNIFF_BYTES:
-        lines = lines[:-1]  # the last line of a partial sample may be cut
-    first = lines[0] if lines else ""
-    if suffix in _TAB_EXT:
-        if suffix == ".dat" and "\t" not in first and "::" in first:
-            return "::"
-        return "\t"
-    best, best_score = ",", (False, 0)
-    for cand in (",", "\t", ";", "|", "::"):
-        counts = [ln.count(cand) for ln in lines]
-        if not counts or counts[0] == 0:
-            continue
-        score = (len(set(counts)) == 1, counts[0])
-        if score > best_score:
-            best, best_score = cand, score
-    return best
-
-
-def _first_row(text: str, delim: str, quoting: bool) -> list[str]:
-    line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if not quoting:
-        return line.split(delim)
-    return next(csv.reader([line], delimiter=delim), [])
