@@ -255,11 +255,11 @@ def test_exported_user_tower_matches_the_model(planted, tmp_path, user):
 
 
 def _train_data(user_of_event):
-    from embedrec.models.two_tower.model import _TrainData
+    from embedrec.models.two_tower.train import TrainData
 
     users = np.asarray(user_of_event, dtype=np.int64)
     n = len(users)
-    return _TrainData(
+    return TrainData(
         user=torch.as_tensor(users),
         item=torch.zeros(n, dtype=torch.int64),
         event=np.arange(n, dtype=np.int64),

@@ -20,7 +20,9 @@ biases for Linear; ones and zeros for the norms).
 
 Pooling is written with plain tensor ops on the padded ``(n, L)`` row tensor
 (``mask = idx != 0``), so it behaves the same under DistributedDataParallel and
-``torch.export``. :func:`export_tower` writes a tower as a ``torch.export`` program.
+``torch.export``. :func:`export_tower` writes a tower as a ``torch.export`` program;
+:func:`write_state` / :func:`read_state` store a state dict as a plain ``.npz`` (no pickle),
+and :func:`to_tensors` moves encoded features onto a device.
 """
 
 from __future__ import annotations
@@ -50,7 +52,16 @@ from .spec import (
     feature_names,
 )
 
-__all__ = ["PositionalTower", "Tower", "TwoTowerNet", "export_tower", "init_embedding"]
+__all__ = [
+    "PositionalTower",
+    "Tower",
+    "TwoTowerNet",
+    "export_tower",
+    "init_embedding",
+    "read_state",
+    "to_tensors",
+    "write_state",
+]
 
 logger = logging.getLogger("embedrec")
 
@@ -605,3 +616,29 @@ def export_tower(
     torch.export.save(program, path, extra_files={"embedrec_signature.json": signature})
     logger.info("exported tower (%d inputs) to %s", len(names), path)
     return path
+
+
+def to_tensors(
+    arrays: Mapping[str, npt.NDArray[Any]], device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Encoded features (``TowerEncoder`` arrays) as tensors on ``device``."""
+    return {k: torch.as_tensor(np.ascontiguousarray(v), device=device) for k, v in arrays.items()}
+
+
+def write_state(path: Path, state: Mapping[str, Tensor]) -> None:
+    """Write a state dict (tower weights, optimizer tensors) as a plain ``.npz``, atomically."""
+    from ..._io import atomic_open
+
+    arrays = {k: v.detach().cpu().numpy() for k, v in state.items()}
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+
+def read_state(path: Path) -> dict[str, Tensor]:
+    """Read a state dict written by :func:`write_state` (no pickle); ``ValueError`` if the
+    file is not a valid ``.npz``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: torch.from_numpy(np.array(z[k])) for k in z.files}
+    except (ValueError, OSError, MemoryError, EOFError) as exc:
+        raise ValueError(f"{path} is not a valid weights file ({exc}); re-save the model") from exc
