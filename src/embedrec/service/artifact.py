@@ -13,7 +13,6 @@ Nothing here writes to the artifact directory: the service is read-only.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._io import MANIFEST, read_manifest
-from ..vectors import Embeddings, Key, read_keys_vectors
+from ..keys import Key, parse_key
+from ..vectors import Embeddings, read_keys_vectors
 
 if TYPE_CHECKING:
     from ..index import Index
@@ -49,7 +49,6 @@ INDEX_DIR = "index"
 #: tries at reading one whole generation while saves retire generations under the reader
 _LOAD_ATTEMPTS = 5
 #: integer-looking text, at most 30 digits (int() of a very long digit string raises in 3.11+)
-_INT_TEXT = re.compile(r"-?[0-9]{1,30}")
 
 
 class NoKnownKeyError(LookupError):
@@ -183,7 +182,7 @@ class ServedArtifact:
         >>> art.parse_key("2"), art.parse_key("x")
         (2, 'x')
         """
-        return _parse_as(raw, self.embeddings.key_type)
+        return parse_key(raw, self.embeddings.key_type)
 
     def parse_keys(self, raws: Sequence[str | int]) -> list[Key]:
         """:meth:`parse_key` of each element."""
@@ -194,7 +193,7 @@ class ServedArtifact:
         does for items); unchanged for other artifacts, which take no user."""
         if self.user_tower is None:
             return raw
-        return _parse_as(raw, self.user_tower.user_key_type)
+        return parse_key(raw, self.user_tower.user_key_type)
 
     def _indices(self, keys: Sequence[Key]) -> npt.NDArray[np.int64]:
         get = self.embeddings.key_to_index.get
@@ -434,16 +433,6 @@ class ServedArtifact:
                 "give at least one known key"
             )
         return self.embeddings.unit_vectors[known].mean(axis=0)
-
-
-def _parse_as(raw: str | int, key_type: str) -> Key:
-    """``raw`` in a key type: integer-looking text becomes an int for int keys, an int its
-    text for str keys; anything else unchanged (and then unknown)."""
-    if key_type == "int":
-        if isinstance(raw, str) and _INT_TEXT.fullmatch(raw):
-            return int(raw)
-        return raw
-    return raw if isinstance(raw, str) else str(raw)
 
 
 def _rows(keys: npt.NDArray[Any], scores: npt.NDArray[np.float32]) -> list[Ranked]:

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from ..._io import read_manifest, read_npy
 from ...artifacts import load_consistent, read_json, verify_artifact
+from ...keys import key_array, plain
 from .encoder import TowerEncoder
 from .infer import numpy_tower_forward
 from .spec import FeatureKind, FeatureSpec, TowerConfig
@@ -51,20 +52,6 @@ RUNTIME_FILES = (
     "user_tower.npz",
 )
 _SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
-
-
-def _py(k: Any) -> Any:
-    """numpy scalars -> Python ints / strs (dictionary keys)."""
-    return k.item() if isinstance(k, np.generic) else k
-
-
-def _key_array(keys: list[Any]) -> npt.NDArray[Any]:
-    """Keys as ``TwoTower.load`` holds them: int64 when all are ints, else object."""
-    if keys and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
-        return np.asarray(keys, dtype=np.int64)
-    out = np.empty(len(keys), dtype=object)
-    out[:] = keys
-    return out
 
 
 def _n_rows(*parts: Sequence[Any] | None) -> int:
@@ -103,7 +90,7 @@ def encode_user_requests(
     if users is not None:
         for j, u in enumerate(users):
             if u is not None:
-                codes[j] = user_index.get(_py(u), -1)
+                codes[j] = user_index.get(plain(u), -1)
     feats = {k: v[codes] for k, v in static.items()}  # -1: the default row
     if features is not None:
         rows = [j for j, f in enumerate(features) if f is not None]
@@ -212,7 +199,7 @@ class UserTowerRuntime:
         self.item_keys = item_keys
         self._user_items = user_items
         self._user_offsets = user_offsets
-        self._user_index = {_py(k): i for i, k in enumerate(user_keys.tolist())}
+        self._user_index = {plain(k): i for i, k in enumerate(user_keys.tolist())}
         hist = [f for f in config.features if f.kind == "history"]
         self._history: FeatureSpec | None = hist[0] if hist else None
         static = encoder.encode_entities()
@@ -277,8 +264,8 @@ class UserTowerRuntime:
                 f"{p}/user_encoder.json was fitted for another user tower than the manifest's "
                 "config; re-save the model"
             )
-        user_keys = _key_array(_read_json_list(p / "user_keys.json"))
-        item_keys = _key_array(_read_json_list(p / "keys.json"))
+        user_keys = key_array(_read_json_list(p / "user_keys.json"))
+        item_keys = key_array(_read_json_list(p / "keys.json"))
         items = read_npy(p / "user_items.npy")
         offsets = read_npy(p / "user_offsets.npy")
         if (
@@ -349,10 +336,10 @@ class UserTowerRuntime:
 
     def knows_user(self, user: Hashable | None) -> bool:
         """Whether ``user`` is a known user key."""
-        return user is not None and _py(user) in self._user_index
+        return user is not None and plain(user) in self._user_index
 
     def _code(self, user: Hashable | None) -> int:
-        return -1 if user is None else self._user_index.get(_py(user), -1)
+        return -1 if user is None else self._user_index.get(plain(user), -1)
 
     def stored_history_codes(self, user: Hashable | None) -> npt.NDArray[np.int64]:
         """Item codes of a known user's stored history, oldest first (empty for others)."""
@@ -367,7 +354,7 @@ class UserTowerRuntime:
     def stored_history(self, user: Hashable | None) -> list[Any]:
         """Item keys of a known user's stored history (the training items ``TwoTower``
         excludes for a user given by key alone), oldest first; ``[]`` for an unknown user."""
-        return [_py(k) for k in self.item_keys[self.stored_history_codes(user)].tolist()]
+        return [plain(k) for k in self.item_keys[self.stored_history_codes(user)].tolist()]
 
     # ------------------------------------------------------------------ requests
     def check_features(self, features: Mapping[str, Any]) -> None:
