@@ -41,6 +41,7 @@ from torch import nn
 
 from ..._io import atomic_dir, make_manifest, read_manifest, read_npy, write_json, write_npy
 from ...data.interactions import Interactions
+from ...keys import plain
 from ...progress import Progress
 from ...vectors import Embeddings, Key
 from .encoder import TowerEncoder
@@ -517,7 +518,7 @@ def pick_eval_users(model: TwoTower, valid: Interactions | None) -> list[Key] | 
     rng = np.random.default_rng([cfg.seed, 7])
     pick = np.sort(rng.choice(users, size=cfg.eval_users, replace=False))
     assert model.user_keys_ is not None
-    return [k.item() if isinstance(k, np.generic) else k for k in model.user_keys_[pick].tolist()]
+    return [plain(k) for k in model.user_keys_[pick].tolist()]
 
 
 def validate(
