@@ -1,10 +1,11 @@
 """Embeddings: external keys, a float32 matrix and a metric.
 
 :class:`Embeddings` is what every embedrec model produces. It answers similarity queries
-(:meth:`~Embeddings.most_similar`, :meth:`~Embeddings.similarity`, :meth:`~Embeddings.analogy`),
-runs the classic word-embedding benchmarks (:meth:`~Embeddings.evaluate_analogies`,
-:meth:`~Embeddings.evaluate_pairs`) and reads and writes both the word2vec formats (text and
-binary, as word2vec.c and gensim use them) and embedrec's own directory artifact.
+(:meth:`~Embeddings.most_similar`, :meth:`~Embeddings.similarity`, :meth:`~Embeddings.analogy`)
+through the one ranking path (:mod:`embedrec.index.topk`) and reads and writes embedrec's own
+directory artifact. Its word2vec-format methods wrap :mod:`embedrec.formats`, its word
+benchmarks (:meth:`~Embeddings.evaluate_analogies`, :meth:`~Embeddings.evaluate_pairs`) wrap
+:mod:`embedrec.eval.word`, and keys follow the one key policy of :mod:`embedrec.keys`.
 
 A *key* is an external id (``str`` or ``int``); an *index* is a matrix row. The order of the keys
 is meaningful: models put the most frequent keys first, so ``restrict_vocab=N`` everywhere means
@@ -13,23 +14,17 @@ is meaningful: models put the most frequent keys first, so ``restrict_vocab=N`` 
 
 from __future__ import annotations
 
-import gzip
 import logging
-import math
 import os
-import re
-import zlib
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal, NamedTuple, cast, overload
+from typing import Any, Literal, NamedTuple, cast, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from embedrec._io import (
     MANIFEST,
-    atomic_open,
     make_manifest,
     read_manifest,
     read_npy,
@@ -44,7 +39,8 @@ from embedrec.artifacts import (
     read_json,
     verify_artifact,
 )
-from embedrec.index.topk import blocked_top_k, check_k
+from embedrec.formats import UnicodeErrors, read_word2vec_format, write_word2vec_format
+from embedrec.index.topk import blocked_top_k, check_k, n_candidates
 from embedrec.keys import (
     Key,
     KeyType,
@@ -57,9 +53,14 @@ from embedrec.keys import (
 )
 
 __all__ = [
+    "AnalogyMethod",
     "Embeddings",
     "Key",
+    "KeyType",
+    "Metric",
+    "Missing",
     "Neighbors",
+    "UnicodeErrors",
     "read_keys_vectors",
     "write_keys_vectors",
 ]
@@ -69,8 +70,6 @@ logger = logging.getLogger("embedrec")
 Metric = Literal["cosine", "dot"]
 Missing = Literal["raise", "skip"]
 AnalogyMethod = Literal["3cosadd", "3cosmul"]
-#: how undecodable key bytes are handled (the ``errors`` of ``bytes.decode``; gensim's names)
-UnicodeErrors = Literal["strict", "replace", "ignore"]
 KeyLike = str | int | np.integer[Any]
 KeyList = list[str] | list[int] | list[Key] | tuple[Key, ...] | npt.NDArray[Any]
 
@@ -79,11 +78,6 @@ VECTORS_FILE = "vectors.npy"
 
 # 3CosMul's epsilon (Levy & Goldberg 2014, section 6), guarding the division by cos'(x, a).
 _COSMUL_EPS = 1e-3
-# evaluate_analogies looks at this many ranked candidates, as gensim's evaluate_word_analogies.
-_ANALOGY_TOPN = 5
-_GZIP_MAGIC = b"\x1f\x8b"
-_WHITESPACE = re.compile(r"\s")
-_PRINTABLE = re.compile(rb"[\t\r\x20-\x7e]*")
 
 
 class Neighbors(NamedTuple):
@@ -111,131 +105,6 @@ def _check_matrix(vectors: Any, n_keys: int) -> npt.NDArray[np.float32]:
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"vectors must be real numbers, got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-# ---------------------------------------------------------------------------------- file helpers
-@contextmanager
-def _open_maybe_gzip(path: Path) -> Iterator[IO[bytes]]:
-    """Open ``path`` for binary reading, transparently decompressing gzip (by magic bytes)."""
-    with open(path, "rb") as raw:
-        magic = raw.read(2)
-        raw.seek(0)
-        if magic == _GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                yield cast(IO[bytes], gz)
-        else:
-            yield raw
-
-
-def _read_text_lines(path: Path) -> list[str]:
-    """All lines of a UTF-8 (optionally gzipped) text file, line endings removed."""
-    try:
-        with _open_maybe_gzip(path) as fh:
-            data = fh.read()
-    except (OSError, EOFError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{path}: cannot read the file ({exc})") from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line_no = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(
-            f"{path}: line {line_no}: bytes are not valid UTF-8 ({exc.reason})"
-        ) from exc
-    # split on "\n" only (as gensim reads): str.splitlines would also split inside words at
-    # characters such as U+2028 or U+0085
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    if lines and not lines[-1]:
-        lines.pop()
-    return lines
-
-
-def _parse_float(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-class _ByteReader:
-    """Chunked reader over a binary stream that tracks the absolute byte offset."""
-
-    def __init__(self, fh: IO[bytes], chunk: int = 1 << 20) -> None:
-        self._fh = fh
-        self._chunk = chunk
-        self.buf = b""
-        self.pos = 0
-        self.consumed = 0  # bytes dropped before self.buf[0]
-        self.eof = False
-
-    def fill(self, need: int) -> bool:
-        """Make ``need`` bytes available from ``pos``; False if the stream ends first."""
-        while len(self.buf) - self.pos < need and not self.eof:
-            more = self._fh.read(max(self._chunk, need))
-            if not more:
-                self.eof = True
-                break
-            self.consumed += self.pos
-            self.buf = self.buf[self.pos :] + more
-            self.pos = 0
-        return len(self.buf) - self.pos >= need
-
-    def find(self, sep: bytes, limit: int | None = None) -> int:
-        """Offset (from ``pos``) of the next ``sep``, reading on as needed; -1 if none.
-
-        With ``limit``, give up once more than ``limit`` bytes were searched in vain.
-        """
-        searched = 0
-        while True:
-            hit = self.buf.find(sep, self.pos + searched)
-            if hit != -1:
-                return hit - self.pos
-            searched = max(len(self.buf) - self.pos - len(sep) + 1, 0)
-            if limit is not None and searched > limit:
-                return -1
-            if not self.fill(len(self.buf) - self.pos + 1):
-                return -1
-
-    def take(self, n: int) -> bytes:
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def rest(self) -> bytes:
-        chunks = [self.buf[self.pos :]]
-        chunks.append(self._fh.read())
-        self.pos = len(self.buf)
-        return b"".join(chunks)
-
-    @property
-    def offset(self) -> int:
-        return self.consumed + self.pos
-
-
-class _RowBuffer:
-    """Growable (rows, dim) float32 matrix; never trusts a header count for one big allocation."""
-
-    def __init__(self, n_max: int, dim: int) -> None:
-        self.n_max = n_max
-        self.data = np.empty((min(n_max, 1 << 14), dim), dtype=np.float32)
-        self.n = 0
-
-    def append(self, row: npt.NDArray[np.float32]) -> None:
-        if self.n == self.data.shape[0]:
-            grown = np.empty(
-                (min(self.n_max, 2 * self.data.shape[0] + 1), self.data.shape[1]), np.float32
-            )
-            grown[: self.n] = self.data[: self.n]
-            self.data = grown
-        self.data[self.n] = row
-        self.n += 1
-
-    def result(self) -> npt.NDArray[np.float32]:
-        if self.n == self.data.shape[0]:
-            return self.data
-        return np.ascontiguousarray(self.data[: self.n])
 
 
 # ---------------------------------------------------------------------------------- artifacts
@@ -542,13 +411,7 @@ class Embeddings:
 
     # ------------------------------------------------------------------ scoring core
     def _n_candidates(self, restrict_vocab: int | None) -> int:
-        if restrict_vocab is None:
-            return len(self)
-        if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)):
-            raise TypeError(f"restrict_vocab must be an int or None, got {restrict_vocab!r}")
-        if restrict_vocab < 1:
-            raise ValueError(f"restrict_vocab={restrict_vocab} is invalid; use None or >= 1")
-        return min(int(restrict_vocab), len(self))
+        return n_candidates(restrict_vocab, len(self))
 
     # kept for callers outside this module that still use it; new code calls check_k
     _check_k = staticmethod(check_k)
@@ -844,21 +707,6 @@ class Embeddings:
         return mul_block
 
     # ------------------------------------------------------------------ evaluation
-    def _canonical_vocab(
-        self, restrict_vocab: int, case_insensitive: bool
-    ) -> tuple[dict[str, int], npt.NDArray[np.int64], int]:
-        """gensim's ``ok_vocab``: word (uppercased if asked) -> index of its first occurrence
-        among the first ``restrict_vocab`` keys; plus each candidate's canonical index."""
-        n = self._n_candidates(restrict_vocab)
-        words = [str(key) for key in self._keys[:n]]
-        if case_insensitive:
-            words = [w.upper() for w in words]
-        vocab: dict[str, int] = {}
-        for i, w in enumerate(words):
-            vocab.setdefault(w, i)
-        canon = np.fromiter((vocab[w] for w in words), dtype=np.int64, count=n)
-        return vocab, canon, n
-
     def evaluate_analogies(
         self,
         path: str | os.PathLike[str],
@@ -907,92 +755,15 @@ class Embeddings:
             A question before the first section header, no questions at all, or an unreadable
             file.
         """
-        if method not in ("3cosadd", "3cosmul"):
-            raise ValueError(f"method={method!r} is invalid; use '3cosadd' or '3cosmul'")
-        path = Path(path)
-        vocab, canon, n_cand = self._canonical_vocab(restrict_vocab, case_insensitive)
-        names: list[str] = []
-        q_section: list[int] = []
-        q_words: list[list[int]] = []
-        n_questions = oov = 0
-        for line_no, line in enumerate(_read_text_lines(path), start=1):
-            if line.startswith(": "):
-                names.append(line.lstrip(": ").strip())
-                continue
-            if not names:
-                raise ValueError(
-                    f"{path}: line {line_no}: question before the first ': section' header"
-                )
-            words = line.split()
-            if len(words) != 4:
-                logger.info("Skipping invalid line #%d in %s", line_no, path)
-                continue
-            if case_insensitive:
-                words = [w.upper() for w in words]
-            n_questions += 1
-            ids = [vocab.get(w, -1) for w in words]
-            if min(ids) < 0:
-                oov += 1
-                continue
-            q_section.append(len(names) - 1)
-            q_words.append(ids)
-        if n_questions == 0:
-            raise ValueError(f"{path}: no analogy questions found (expected lines 'a b c d')")
-        quads = np.array(q_words, dtype=np.int64).reshape(-1, 4)
-        correct = self._analogy_correct(quads, canon, n_cand, method)
-        sec = np.array(q_section, dtype=np.int64)
-        n_right = np.bincount(sec[correct], minlength=len(names))
-        n_all = np.bincount(sec, minlength=len(names))
-        sections = [
-            _accuracy_entry(int(r), int(t - r), section=name)
-            for name, r, t in zip(names, n_right, n_all, strict=True)
-        ]
-        for s in sections:
-            logger.info(
-                "%s: %.1f%% (%d/%d)",
-                s["section"],
-                100 * s["accuracy"],
-                s["correct"],
-                s["correct"] + s["incorrect"],
-            )
-        total = _accuracy_entry(int(correct.sum()), int((~correct).sum()))
-        logger.info(
-            "Total accuracy: %.1f%% (%d/%d); questions with OOV words: %.1f%%",
-            100 * total["accuracy"],
-            total["correct"],
-            total["correct"] + total["incorrect"],
-            100 * oov / n_questions,
-        )
-        return {
-            "sections": sections,
-            "total": total,
-            "oov_questions": oov,
-            "oov_ratio": oov / n_questions,
-            "questions": n_questions,
-        }
+        from .eval.word import evaluate_analogies
 
-    def _analogy_correct(
-        self,
-        quads: npt.NDArray[np.int64],
-        canon: npt.NDArray[np.int64],
-        n_cand: int,
-        method: AnalogyMethod,
-    ) -> npt.NDArray[np.bool_]:
-        ia, ib, ic, expected = quads.T
-        score_block = self._analogy_scorer(ia, ib, ic, n_cand, method)
-        top_idx, _ = self._rank(n_cand, _ANALOGY_TOPN, quads[:, :3], score_block)
-        if top_idx.shape[1] == 0:
-            return np.zeros(len(quads), dtype=bool)
-        # gensim walks its top 5 and stops at the first word that is not a question word after
-        # case folding (a different-case variant of a, b or c is skipped); if all 5 are, the last
-        # one stands as the (wrong) prediction.
-        top_canon = canon[top_idx]
-        ignored = (
-            (top_canon == ia[:, None]) | (top_canon == ib[:, None]) | (top_canon == ic[:, None])
+        return evaluate_analogies(
+            self,
+            path,
+            restrict_vocab=restrict_vocab,
+            method=method,
+            case_insensitive=case_insensitive,
         )
-        first_ok = np.where(ignored.all(axis=1), top_idx.shape[1] - 1, np.argmax(~ignored, axis=1))
-        predicted = top_canon[np.arange(len(quads)), first_ok]
-        return cast(npt.NDArray[np.bool_], predicted == expected)
 
     def evaluate_pairs(
         self,
@@ -1041,86 +812,16 @@ class Embeddings:
         ValueError
             No pair could be evaluated (bad format, or all pairs OOV).
         """
-        from scipy import stats  # scipy.stats is slow to import; only evaluation needs it
+        from .eval.word import evaluate_pairs
 
-        path = Path(path)
-        vocab, _, _ = self._canonical_vocab(restrict_vocab, case_insensitive)
-        gold: list[float] = []
-        pair_idx: list[tuple[int, int]] = []
-        skipped: list[int] = []
-        oov = 0
-        col = score_column
-        header: list[str] | None = None
-        data_seen = False
-        for line_no, line in enumerate(_read_text_lines(path), start=1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = [f.strip() for f in line.split(delimiter)]
-            if col is None and header is not None and not data_seen and len(fields) > 2:
-                numeric = (j for j in range(2, len(fields)) if _parse_float(fields[j]) is not None)
-                col = next(numeric, 2)
-                if col != 2:
-                    name = header[col] if col < len(header) else "?"
-                    logger.info("%s: using column %d (%r) as the score", path, col, name)
-            use = 2 if col is None else col
-            score = _parse_float(fields[use]) if len(fields) > use else None
-            if score is None and header is None and not data_seen:
-                header = fields
-                logger.info("%s: line %d is a header: %s", path, line_no, line.strip())
-                continue
-            data_seen = True
-            if score is None:
-                skipped.append(line_no)
-                logger.info("Skipping invalid line #%d in %s", line_no, path)
-                continue
-            a, b = fields[0], fields[1]
-            if case_insensitive:
-                a, b = a.upper(), b.upper()
-            if a not in vocab or b not in vocab:
-                oov += 1
-                logger.debug("Skipping line #%d with OOV words: %s", line_no, line.strip())
-                continue
-            gold.append(score)
-            pair_idx.append((vocab[a], vocab[b]))
-        if skipped:
-            logger.warning(
-                "%s: skipped %d malformed line(s) (e.g. line %d); check delimiter=%r",
-                path,
-                len(skipped),
-                skipped[0],
-                delimiter,
-            )
-        if not gold:
-            raise ValueError(
-                f"{path}: no similarity pair could be evaluated: {oov} pair(s) had words outside "
-                f"the first {restrict_vocab} keys and {len(skipped)} line(s) were malformed "
-                f"(check delimiter={delimiter!r})"
-            )
-        ij = np.array(pair_idx, dtype=np.int64)
-        unit = self.unit_vectors
-        model = np.einsum(
-            "ij,ij->i", unit[ij[:, 0]].astype(np.float64), unit[ij[:, 1]].astype(np.float64)
-        )
-        pearson = stats.pearsonr(gold, model)
-        spearman = stats.spearmanr(gold, model)
-        result: dict[str, float | int] = {
-            "pearson": float(pearson[0]),
-            "pearson_pvalue": float(pearson[1]),
-            "spearman": float(spearman[0]),
-            "spearman_pvalue": float(spearman[1]),
-            "pairs": len(gold),
-            "oov_pairs": oov,
-            "oov_ratio": oov / (len(gold) + oov),
-        }
-        logger.info(
-            "%s: Pearson %.4f, Spearman %.4f, %d pairs, OOV %.1f%%",
+        return evaluate_pairs(
+            self,
             path,
-            result["pearson"],
-            result["spearman"],
-            len(gold),
-            100 * result["oov_ratio"],
+            delimiter=delimiter,
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+            score_column=score_column,
         )
-        return result
 
     # ------------------------------------------------------------------ word2vec format
     def save_word2vec_format(self, path: str | os.PathLike[str], *, binary: bool = False) -> None:
@@ -1147,52 +848,7 @@ class Embeddings:
         >>> p.read_text()
         '1 2\\na 0.5 -1.0\\n'
         """
-        path = Path(path)
-        words = [str(key) for key in self._keys]
-        for w in words:
-            if not w or _WHITESPACE.search(w):
-                raise ValueError(
-                    f"key {w!r} is empty or contains whitespace, which the word2vec format cannot "
-                    "hold (fields are space-separated); replace whitespace in keys (e.g. "
-                    "key.replace(' ', '_')) or use Embeddings.save(dir), which keeps any key"
-                )
-            if not w.isascii():
-                try:
-                    w.encode("utf-8")
-                except UnicodeEncodeError as exc:
-                    raise ValueError(
-                        f"key {w!r} cannot be encoded as UTF-8 ({exc.reason}); the word2vec "
-                        "format holds UTF-8 keys: fix the key or use Embeddings.save(dir)"
-                    ) from None
-        with atomic_open(path, "wb") as raw:
-            out: IO[bytes] = raw
-            gz = None
-            if path.suffix == ".gz":
-                gz = gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0)
-                out = cast(IO[bytes], gz)
-            out.write(f"{len(words)} {self.dim}\n".encode())
-            little = self._vectors.astype("<f4", copy=False)
-            block = 4096
-            for start in range(0, len(words), block):
-                rows = range(start, min(start + block, len(words)))
-                if binary:
-                    chunk = b"".join(
-                        words[i].encode("utf-8") + b" " + little[i].tobytes() + b"\n" for i in rows
-                    )
-                else:
-                    chunk = "".join(
-                        f"{words[i]} {' '.join(map(str, self._vectors[i]))}\n" for i in rows
-                    ).encode("utf-8")
-                out.write(chunk)
-            if gz is not None:
-                gz.close()
-        logger.info(
-            "wrote %d x %d vectors to %s (%s)",
-            len(words),
-            self.dim,
-            path,
-            "binary" if binary else "text",
-        )
+        write_word2vec_format(path, self._keys, self._vectors, binary=binary)
 
     @classmethod
     def load_word2vec_format(
@@ -1247,56 +903,14 @@ class Embeddings:
         >>> Embeddings.load_word2vec_format(p, no_header=True).keys
         ['the', 'of']
         """
-        path = Path(path)
-        if limit is not None and (isinstance(limit, bool) or limit < 1):
-            raise ValueError(f"limit={limit!r} is invalid; use None or an int >= 1")
-        if unicode_errors not in ("strict", "replace", "ignore"):
-            raise ValueError(
-                f"unicode_errors={unicode_errors!r} is invalid; use 'strict', 'replace' or 'ignore'"
-            )
-        if no_header and binary:
-            raise ValueError(
-                "no_header=True reads text files (GloVe) only; binary word2vec files always "
-                "have an 'n_keys dim' header: drop no_header"
-            )
-        try:
-            counted = _count_headerless(path) if no_header else None
-            with _open_maybe_gzip(path) as fh:
-                reader = _ByteReader(fh)
-                if counted is None:
-                    n, dim = _read_header(reader, path)
-                    first_line = 2
-                else:
-                    (n, dim), binary, first_line = counted, False, 1
-                n_read = n if limit is None else min(n, limit)
-                if binary is None:
-                    binary = _looks_binary(reader, dim, n)
-                    logger.debug("%s: detected %s format", path, "binary" if binary else "text")
-                if binary:
-                    words, vectors = _read_binary_rows(reader, path, n, n_read, dim, unicode_errors)
-                else:
-                    words, vectors = _read_text_rows(
-                        reader, path, n, n_read, dim, unicode_errors, first_line
-                    )
-                if limit is None or n_read == n:
-                    start = reader.offset
-                    trailing = reader.rest()
-                    if trailing.strip():
-                        skip = len(trailing) - len(trailing.lstrip())
-                        raise ValueError(
-                            f"{path}: the header says {n} rows but there is more data after row "
-                            f"{n} (byte {start + skip}); the header count is "
-                            "wrong or the file is corrupt"
-                        )
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: corrupt gzip stream ({exc})") from exc
-        if unicode_errors != "strict":
-            words, vectors = _first_of_duplicates(path, words, vectors, unicode_errors)
+        words, vectors = read_word2vec_format(
+            path, binary=binary, limit=limit, unicode_errors=unicode_errors, no_header=no_header
+        )
         try:
             emb = cls(words, vectors, metric=metric)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from exc
-        logger.info("loaded %d x %d vectors from %s", len(emb), dim, path)
+        logger.info("loaded %d x %d vectors from %s", len(emb), vectors.shape[1], path)
         return emb
 
     # ------------------------------------------------------------------ directory artifact
@@ -1395,16 +1009,6 @@ def _split_groups(
     return padded[:nq][keep, :m_pos], padded[nq:][keep, :m_neg]
 
 
-def _accuracy_entry(correct: int, incorrect: int, **extra: str) -> dict[str, Any]:
-    total = correct + incorrect
-    return {
-        **extra,
-        "correct": correct,
-        "incorrect": incorrect,
-        "accuracy": correct / total if total else 0.0,
-    }
-
-
 def _group(obj: Any, what: str) -> tuple[Key, ...]:
     """A key or a tuple/list/array of keys -> tuple of keys."""
     if is_key(obj):
@@ -1447,185 +1051,3 @@ def _parse_queries(
         )
     neg_groups = [() if m is None else _group(m, f"negative[{i}]") for i, m in enumerate(negative)]
     return False, pos_groups, neg_groups
-
-
-def _count_headerless(path: Path) -> tuple[int, int]:
-    """(rows, dim) of a text file without header: its lines, and the values of the first."""
-    n = 0
-    first = b""
-    last = b"\n"
-    with _open_maybe_gzip(path) as fh:
-        while chunk := fh.read(1 << 20):
-            if not first:
-                first = chunk
-            elif b"\n" not in first:
-                first += chunk
-            n += chunk.count(b"\n")
-            last = chunk
-    if not last.endswith(b"\n"):
-        n += 1  # a last line without newline
-    line = first.split(b"\n", 1)[0]
-    _, _, rest = line.partition(b" ")
-    dim = len(rest.split())
-    if n == 0 or dim < 1:
-        raise ValueError(
-            f"{path}: line 1: expected 'key v1 v2 ...' (no_header=True reads GloVe text files), "
-            f"got {line[:80]!r}; check the file, or drop no_header if it has an 'n_keys dim' "
-            "header"
-        )
-    return n, dim
-
-
-def _first_of_duplicates(
-    path: Path, words: list[str], vectors: npt.NDArray[np.float32], unicode_errors: str
-) -> tuple[list[str], npt.NDArray[np.float32]]:
-    """Keep the first row of keys that lossy decoding made equal (as gensim does)."""
-    first: dict[str, int] = {}
-    for i, w in enumerate(words):
-        first.setdefault(w, i)
-    if len(first) == len(words):
-        return words, vectors
-    rows = sorted(first.values())
-    logger.warning(
-        "%s: %d keys equal an earlier key after decoding with unicode_errors=%r; kept the "
-        "first row of each (use unicode_errors='replace' to keep more of them apart)",
-        path,
-        len(words) - len(rows),
-        unicode_errors,
-    )
-    return [words[i] for i in rows], np.ascontiguousarray(vectors[rows])
-
-
-def _read_header(reader: _ByteReader, path: Path) -> tuple[int, int]:
-    end = reader.find(b"\n", limit=1 << 16)
-    if end == -1:
-        raise ValueError(
-            f"{path}: line 1: no header line 'n_keys dim' found; is this a "
-            "word2vec file? (for GloVe files without header pass no_header=True)"
-        )
-    raw = reader.take(end + 1)
-    try:
-        parts = raw.decode("utf-8").split()
-        n, dim = (int(x) for x in parts) if len(parts) == 2 else (-1, -1)
-    except (UnicodeDecodeError, ValueError):
-        n, dim = -1, -1
-    if n < 0 or dim < 1:
-        raise ValueError(
-            f"{path}: line 1: expected a header 'n_keys dim' with n_keys >= 0 and dim >= 1, got "
-            f"{raw[:80]!r}; is this a word2vec file? (for GloVe files without header pass "
-            "no_header=True)"
-        )
-    return n, dim
-
-
-def _looks_binary(reader: _ByteReader, dim: int, n: int) -> bool:
-    """Guess the format from the first row: text if what follows the key is ``dim`` numbers, or
-    printable ASCII longer than a binary vector would be (a malformed text row); else binary."""
-    if n == 0:
-        return False
-    end = reader.find(b"\n", limit=64 * dim + (1 << 16))
-    line = reader.buf[reader.pos : reader.pos + end] if end != -1 else reader.buf[reader.pos :]
-    _, _, rest = line.partition(b" ")
-    if not _PRINTABLE.fullmatch(rest):
-        return True
-    tokens = rest.split()
-    if len(tokens) == dim and all(_is_float_token(t) for t in tokens):
-        return False
-    return len(rest) <= 4 * dim
-
-
-def _is_float_token(token: bytes) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_text_rows(
-    reader: _ByteReader,
-    path: Path,
-    n: int,
-    n_read: int,
-    dim: int,
-    unicode_errors: str = "strict",
-    first_line: int = 2,
-) -> tuple[list[str], npt.NDArray[np.float32]]:
-    words: list[str] = []
-    matrix = _RowBuffer(n_read, dim)
-    for row in range(n_read):
-        line_no = row + first_line
-        end = reader.find(b"\n")
-        if end == -1:
-            end = len(reader.buf) - reader.pos
-            if end == 0:
-                raise ValueError(
-                    f"{path}: the header says {n} rows but the file ends after {row} (at line "
-                    f"{line_no}); the file is truncated or the header count is wrong"
-                )
-        raw = reader.take(end + 1)
-        try:
-            line = raw.decode("utf-8", errors=unicode_errors).rstrip()
-        except UnicodeDecodeError as exc:
-            raise ValueError(
-                f"{path}: line {line_no}: bytes are not valid UTF-8 ({exc.reason}); if this is a "
-                "binary file pass binary=True; if keys were cut inside a character (word2vec.c "
-                "cuts long words) pass unicode_errors='replace' or 'ignore' (CLI: "
-                "--unicode-errors replace)"
-            ) from exc
-        word, _, rest = line.partition(" ")
-        values = rest.split()
-        if not word or len(values) != dim:
-            raise ValueError(
-                f"{path}: line {line_no} (key {word!r}): expected a key and {dim} values, got "
-                f"{len(values)} values; the file is corrupt or the header dim is wrong"
-            )
-        try:
-            vec = np.array(values, dtype=np.float32)
-        except ValueError:
-            bad = next(v for v in values if _parse_float(v) is None)
-            raise ValueError(
-                f"{path}: line {line_no} (key {word!r}): {bad!r} is not a number"
-            ) from None
-        if not np.isfinite(vec).all():
-            raise ValueError(f"{path}: line {line_no} (key {word!r}): non-finite value (NaN/inf)")
-        words.append(word)
-        matrix.append(vec)
-    return words, matrix.result()
-
-
-def _read_binary_rows(
-    reader: _ByteReader, path: Path, n: int, n_read: int, dim: int, unicode_errors: str = "strict"
-) -> tuple[list[str], npt.NDArray[np.float32]]:
-    words: list[str] = []
-    matrix = _RowBuffer(n_read, dim)
-    row_bytes = 4 * dim
-    for row in range(1, n_read + 1):
-        sp = reader.find(b" ", limit=1 << 16)
-        if sp == -1 or not reader.fill(sp + 1 + row_bytes):
-            raise ValueError(
-                f"{path}: row {row} (byte {reader.offset}): the file ends inside this row; the "
-                f"header says {n} rows of dim {dim}, so it is truncated or the header is wrong"
-            )
-        raw_key = reader.take(sp).lstrip(b"\n")
-        reader.take(1)
-        vec = np.frombuffer(reader.take(row_bytes), dtype="<f4").astype(np.float32)
-        try:
-            word = raw_key.decode("utf-8", errors=unicode_errors)
-        except UnicodeDecodeError as exc:
-            raise ValueError(
-                f"{path}: row {row} (byte {reader.offset}): key bytes {raw_key[:40]!r} are not "
-                f"valid UTF-8 ({exc.reason}); the header dim may be wrong, or if this is a text "
-                "file pass binary=False; if keys were cut inside a character (word2vec.c cuts "
-                "long words) pass unicode_errors='replace' or 'ignore' (CLI: --unicode-errors "
-                "replace)"
-            ) from exc
-        if not word:
-            raise ValueError(f"{path}: row {row}: empty key; the header dim may be wrong")
-        if not np.isfinite(vec).all():
-            raise ValueError(
-                f"{path}: row {row} (key {word!r}): non-finite value (NaN/inf); the file is corrupt"
-            )
-        words.append(word)
-        matrix.append(vec)
-    return words, matrix.result()

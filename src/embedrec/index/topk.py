@@ -33,6 +33,7 @@ __all__ = [
     "block_slices",
     "blocked_top_k",
     "check_k",
+    "n_candidates",
     "top_k",
     "top_k_exact",
 ]
@@ -192,3 +193,28 @@ def blocked_top_k(
             mask_block(rows, scores)
         out_cols[rows], out_scores[rows] = top_k(scores, width, drop_inf=drop_inf)
     return out_cols, out_scores
+
+
+def n_candidates(restrict_vocab: int | None, n_keys: int) -> int:
+    """How many of the first keys are candidates: ``restrict_vocab`` capped at ``n_keys``.
+
+    ``None`` means all. Models put the most frequent keys first, so ``restrict_vocab=N``
+    everywhere means "only the first ``N`` keys".
+
+    Raises
+    ------
+    TypeError
+        ``restrict_vocab`` is not an int (bools are refused).
+    ValueError
+        ``restrict_vocab < 1``.
+
+    >>> n_candidates(None, 5), n_candidates(3, 5), n_candidates(9, 5)
+    (5, 3, 5)
+    """
+    if restrict_vocab is None:
+        return n_keys
+    if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)):
+        raise TypeError(f"restrict_vocab must be an int or None, got {restrict_vocab!r}")
+    if restrict_vocab < 1:
+        raise ValueError(f"restrict_vocab={restrict_vocab} is invalid; use None or >= 1")
+    return min(int(restrict_vocab), n_keys)
