@@ -78,10 +78,8 @@ def job_embedrec(
         workers=threads,
         seed=seed,
     )
-    if mode == "exact":
-        common["shared_negatives"] = False
-    elif mode == "batch":
-        common["window_update"] = "batch"
+    if mode != "sequential":  # the default; "exact" is the per-pair word2vec.c update
+        common["window_update"] = mode
     model: Any
     if method == "deepwalk":
         model = DeepWalk(DeepWalkConfig(**common))

@@ -129,14 +129,17 @@ def test_node2vec_with_config_file_and_overriding_flags(karate, tmp_path):
     assert model.config.walks_per_node == 4 and model.config.weighted is False
     assert summary["config"]["q"] == 4.0
     # skip-gram update flags: defaults are shared draws updated pair after pair
-    assert (model.config.shared_negatives, model.config.window_update) == (True, "sequential")
+    assert model.config.window_update == "sequential"
     run(
         "-q", "graph", "train", karate, "--out", tmp_path / "dw", "--window-update", "batch",
         *SMALL,
     )  # fmt: skip
     assert DeepWalk.load(tmp_path / "dw").config.window_update == "batch"
-    run("-q", "graph", "train", karate, "--out", tmp_path / "ex", "--exact", *SMALL)
-    assert DeepWalk.load(tmp_path / "ex").config.shared_negatives is False
+    run(
+        "-q", "graph", "train", karate, "--out", tmp_path / "ex", "--window-update", "exact",
+        *SMALL,
+    )  # fmt: skip
+    assert DeepWalk.load(tmp_path / "ex").config.window_update == "exact"
 
 
 def test_edgelist_and_directed(tmp_path):

@@ -16,6 +16,7 @@ from scipy import stats
 
 from embedrec.data.graph import Graph
 from embedrec.models import walks as walks_mod
+from embedrec.models.eges import EGESConfig
 from embedrec.models.walks import DeepWalk, DeepWalkConfig, Node2Vec, Node2VecConfig
 
 #: Mr Hi's faction in the 1-based ids of karate.adjlist (Zachary 1977); the rest follow the Officer
@@ -343,3 +344,14 @@ def test_planted_communities_keep_neighbours_in_block(kind):
     keys = graph.keys.tolist()
     near = model.most_similar(keys, k=5).keys
     assert np.mean(block[near] == block[np.array(keys)][:, None]) >= 0.9
+
+
+def test_old_saved_walk_configs_keep_their_training_mode():
+    # saves made before window_update took over shared_negatives
+    old = {"shared_negatives": False, "window_update": "sequential"}
+    assert DeepWalkConfig.from_dict(old).window_update == "exact"
+    old = {"shared_negatives": True, "window_update": "batch", "p": 0.5}
+    assert Node2VecConfig.from_dict(old).window_update == "batch"
+    assert EGESConfig.from_dict({"shared_negatives": True, "window_update": "batch"}).mode == "eges"
+    with pytest.raises(ValueError, match="window_update='exact' is invalid; use 'batch'"):
+        EGESConfig(window_update="exact")

@@ -1,5 +1,6 @@
 """Word2Vec behaviour: planted structure, determinism, loss, long sentences, bad input."""
 
+import dataclasses
 import gzip
 import json
 
@@ -9,7 +10,7 @@ import pytest
 from embedrec import Word2Vec, Word2VecConfig
 from embedrec.artifacts import resolve_artifact
 from embedrec.data.synthetic import topic_corpus
-from embedrec.models._engine import init_weights
+from embedrec.models._engine import SHARE_MODES, init_weights
 
 COMBOS = [(a, lo) for a in ("skipgram", "cbow") for lo in ("neg", "hs")]
 
@@ -49,7 +50,7 @@ def test_exact_per_pair_mode_also_learns(topics, arch, loss):
         sample=0,
         epochs=5,
         workers=1,
-        shared_negatives=False,
+        window_update="exact",
     )
     assert in_cluster_rate(Word2Vec(cfg).fit(sentences, progress=False), topic_of) >= 0.9
 
@@ -64,7 +65,6 @@ def test_window_sequential_mode_also_learns(topics, loss):
         sample=0,
         epochs=5,
         workers=2,
-        shared_negatives=True,
         window_update="sequential",
     )
     assert in_cluster_rate(Word2Vec(cfg).fit(sentences, progress=False), topic_of) >= 0.9
@@ -76,13 +76,13 @@ def test_hs_window_sequential_is_the_exact_per_pair_update(topics):
     # update of the same shared path is a different computation
     sentences, _ = topics
     common = dict(loss="hs", dim=16, min_count=1, sample=0, epochs=1, workers=1, seed=5)
-    exact = Word2Vec(Word2VecConfig(**common, shared_negatives=False)).fit(
+    exact = Word2Vec(Word2VecConfig(**common, window_update="exact")).fit(
         sentences[:300], progress=False
     )
-    seq = Word2Vec(Word2VecConfig(**common, shared_negatives=True, window_update="sequential")).fit(
+    seq = Word2Vec(Word2VecConfig(**common, window_update="sequential")).fit(
         sentences[:300], progress=False
     )
-    batch = Word2Vec(Word2VecConfig(**common, shared_negatives=True)).fit(
+    batch = Word2Vec(Word2VecConfig(**common, window_update="batch")).fit(
         sentences[:300], progress=False
     )
     assert np.array_equal(exact.embeddings_.vectors, seq.embeddings_.vectors)
@@ -340,18 +340,62 @@ def test_corrupt_or_foreign_model_directory(tmp_path, topics, damage):
 
 def test_window_batching_defaults_per_loss():
     # shared negatives by default; hierarchical softmax runs exactly (quality, see docstring)
-    assert Word2VecConfig(loss="neg").window_batches is True
+    def update(**kw):
+        return Word2VecConfig(**kw).engine_settings().window_update
+
+    assert update(loss="neg") == "batch"
     assert Word2VecConfig(arch="skipgram").start_alpha == 0.025  # word2vec.c's defaults
     assert Word2VecConfig(arch="cbow").start_alpha == 0.05
     assert Word2VecConfig(arch="cbow", alpha=0.01).start_alpha == 0.01
-    assert Word2VecConfig(loss="hs").window_batches is False
-    assert Word2VecConfig(loss="hs", shared_negatives=True).window_batches is True
-    assert Word2VecConfig(loss="neg", shared_negatives=False).window_batches is False
+    assert update(loss="hs") == "exact"
+    assert update(loss="hs", window_update="batch") == "batch"
+    assert update(loss="neg", window_update="exact") == "exact"
     # the kernel's share_mode: 0 exact per pair, 1 window mini-batch, 2 window sequential
-    assert Word2VecConfig(loss="neg").share_mode == 1
-    assert Word2VecConfig(loss="neg", window_update="sequential").share_mode == 2
-    assert Word2VecConfig(loss="hs", window_update="sequential").share_mode == 0
-    assert Word2VecConfig(shared_negatives=False, window_update="sequential").share_mode == 0
+    assert SHARE_MODES[update(loss="neg")] == 1
+    assert SHARE_MODES[update(loss="neg", window_update="sequential")] == 2
+    assert SHARE_MODES[update(loss="hs")] == 0
+    assert SHARE_MODES[update(window_update="exact")] == 0
+
+
+def test_one_name_for_the_window_update_choice():
+    """Regression: shared_negatives / window_update / window_batches / share_mode were four
+    names for one choice, and contradictory combinations were silently ignored."""
+    msg = "window_update='batch' is invalid; use None or 'exact' with arch"
+    with pytest.raises(ValueError, match=msg):
+        Word2VecConfig(arch="cbow", window_update="batch")
+    assert Word2VecConfig(arch="cbow").window_update is None
+    assert Word2VecConfig(arch="cbow", window_update="exact").window_update == "exact"
+    # the deprecated argument still works, with a warning naming the replacement
+    with pytest.warns(DeprecationWarning, match="window_update='exact'"):
+        assert Word2VecConfig(shared_negatives=False).window_update == "exact"
+    with pytest.warns(DeprecationWarning, match="window_update='sequential'"):
+        cfg = Word2VecConfig(shared_negatives=True, window_update="sequential")
+    assert cfg.window_update == "sequential"
+    assert "shared_negatives" not in cfg.to_dict()
+    assert dataclasses.replace(cfg, dim=8).window_update == "sequential"
+
+
+@pytest.mark.parametrize(
+    "old,new,trained_as",
+    [
+        # the old rule: shared = (loss == "neg") when None; "exact" unless shared, else
+        # window_update; CBOW read neither field
+        ({"shared_negatives": None, "window_update": "batch"}, None, "batch"),
+        ({"shared_negatives": None, "window_update": "sequential"}, "sequential", "sequential"),
+        ({"shared_negatives": None, "window_update": "batch", "loss": "hs"}, None, "exact"),
+        ({"shared_negatives": None, "window_update": "sequential", "loss": "hs"}, "exact", "exact"),
+        ({"shared_negatives": True, "window_update": "batch", "loss": "hs"}, "batch", "batch"),
+        ({"shared_negatives": False, "window_update": "sequential"}, "exact", "exact"),
+        ({"shared_negatives": None, "window_update": "batch", "arch": "cbow"}, None, None),
+        ({"shared_negatives": False, "window_update": "batch", "arch": "cbow"}, None, None),
+    ],
+)
+def test_old_saved_configs_keep_their_training_mode(old, new, trained_as):
+    # saves made before window_update took over shared_negatives
+    cfg = Word2VecConfig.from_dict(old)
+    assert cfg.window_update == new
+    if trained_as is not None:
+        assert cfg.engine_settings().window_update == trained_as
 
 
 def test_corpus_without_training_example_is_refused():

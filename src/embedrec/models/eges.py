@@ -30,6 +30,7 @@ from ..data.graph import Graph
 from ..vectors import Embeddings
 from ._engine import (
     SHARD_TOKENS,
+    WindowUpdate,
     check_table_memory,
     epoch_recorder,
     init_weights,
@@ -38,8 +39,8 @@ from ._engine import (
     train_epochs,
 )
 from .base import EmbeddingModel, read_model_dir, write_model_dir
+from .config import check_choice, invalid, shared_negatives_shim
 from .walks import INIT_WIDTH, DeepWalk, DeepWalkConfig
-from .word2vec import WindowUpdate
 
 logger = logging.getLogger("embedrec")
 
@@ -60,35 +61,34 @@ class EGESConfig(DeepWalkConfig):
     mode : "eges" (softmax attention over the fields, learned per node) or "ges" (plain mean
         of the fields)
 
-    ``loss`` must stay "neg": EGES trains with negative sampling only, and
-    ``shared_negatives`` must stay True and ``window_update`` "batch": the kernel builds a
-    center's input vector once and updates it against one draw of negatives shared by its
-    whole window, as one mini-batch. The attention logits
-    learn at the same (linearly decaying) rate as the vectors, ``alpha=None`` meaning 0.025.
-    One worker is bit-reproducible for a seed; several train Hogwild-style and reproduce
-    only statistically.
+    ``loss`` must stay "neg" and ``window_update`` "batch": EGES trains with negative
+    sampling only, and its kernel builds a center's input vector once per window and updates
+    it against all the window's output rows (each context node with its own noise draws) as
+    one mini-batch. The attention logits learn at the same (linearly decaying) rate as the
+    vectors, ``alpha=None`` meaning 0.025. One worker is bit-reproducible for a seed; several
+    train Hogwild-style and reproduce only statistically.
     """
 
     mode: Mode = "eges"
-    shared_negatives: bool = True
     window_update: WindowUpdate = "batch"
 
-    def __post_init__(self) -> None:
-        if self.shared_negatives is not True:
-            raise self._bad(
-                "shared_negatives",
-                "True (EGES builds a center's vector once per window and shares its negatives)",
-            )
+    def __post_init__(self, shared_negatives: bool | None) -> None:
+        if shared_negatives is not None:
+            new = shared_negatives_shim(shared_negatives, self.window_update)
+            object.__setattr__(self, "window_update", new)
         if self.window_update != "batch":
-            raise self._bad(
+            raise invalid(
                 "window_update",
-                "'batch' (EGES updates a window's pairs as one mini-batch)",
+                self.window_update,
+                "'batch' (EGES builds a center's vector once and updates the window's pairs as "
+                "one mini-batch; 'sequential' and 'exact' do not apply)",
             )
-        if self.mode not in get_args(Mode):
-            raise self._bad("mode", "'eges' (learned attention) or 'ges' (plain mean)")
+        check_choice(
+            "mode", self.mode, get_args(Mode), "'eges' (learned attention) or 'ges' (plain mean)"
+        )
         if self.loss != "neg":
-            raise self._bad("loss", "'neg' (EGES trains with negative sampling only)")
-        super().__post_init__()
+            raise invalid("loss", self.loss, "'neg' (EGES trains with negative sampling only)")
+        super().__post_init__(None)
 
     @property
     def start_alpha(self) -> float:

@@ -10,9 +10,7 @@ long sequences).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from ..index.topk import blocked_top_k, check_k
 from ..vectors import Embeddings, Neighbors
 from ._engine import epoch_recorder, train_sgns
 from .base import EmbeddingModel, read_model_dir, write_model_dir
+from .config import ConfigDict, check_choice, check_float, check_int
 from .word2vec import Word2VecConfig
 
 logger = logging.getLogger("embedrec")
@@ -42,7 +41,7 @@ Scoring = Literal["output", "cosine"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Item2VecConfig:
+class Item2VecConfig(ConfigDict):
     """Hyper-parameters of :class:`Item2Vec`.
 
     The defaults were chosen on the validation splits of MovieLens 100K and latest-small
@@ -107,23 +106,18 @@ class Item2VecConfig:
     scoring: Scoring = "output"
 
     def __post_init__(self) -> None:
-        def bad(field: str, allowed: str) -> ValueError:
-            return ValueError(f"{field}={getattr(self, field)!r} is invalid; use {allowed}")
-
-        if self.mode not in get_args(Mode):
-            raise bad("mode", "'window' or 'set'")
-        if self.user_vector not in get_args(UserVector):
-            raise bad("user_vector", "'mean', 'recency', 'last_n' or 'multi_interest'")
-        if self.recency_by not in get_args(RecencyBy):
-            raise bad("recency_by", "'position' or 'time'")
-        if self.scoring not in get_args(Scoring):
-            raise bad("scoring", "'output' or 'cosine'")
+        check_choice("mode", self.mode, get_args(Mode), "'window' or 'set'")
+        check_choice(
+            "user_vector",
+            self.user_vector,
+            get_args(UserVector),
+            "'mean', 'recency', 'last_n' or 'multi_interest'",
+        )
+        check_choice("recency_by", self.recency_by, get_args(RecencyBy), "'position' or 'time'")
+        check_choice("scoring", self.scoring, get_args(Scoring), "'output' or 'cosine'")
         for name in ("last_n", "n_interests"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise bad(name, f"an integer {name}>=1")
-        if not (self.half_life > 0 and math.isfinite(self.half_life)):
-            raise bad("half_life", "a finite half_life>0")
+            check_int(name, getattr(self, name), 1)
+        check_float("half_life", self.half_life, gt=0, allowed="a finite half_life>0")
         self.word2vec_config()  # validates the engine's fields with the engine's messages
 
     def word2vec_config(self) -> Word2VecConfig:
@@ -144,17 +138,6 @@ class Item2VecConfig:
             workers=self.workers,
             seed=self.seed,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Item2VecConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown Item2VecConfig fields {unknown}; allowed: {sorted(names)}")
-        return cls(**d)
 
 
 class _CodedSequences(Protocol):

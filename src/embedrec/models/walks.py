@@ -12,13 +12,11 @@ the graph's node keys.
 from __future__ import annotations
 
 import abc
-import dataclasses
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any, Literal, TypeVar, get_args
 
 import numpy as np
@@ -30,9 +28,18 @@ from ..data.graph import Graph
 from ..data.vocab import Vocab
 from ..progress import Progress
 from ..vectors import Embeddings
-from ._engine import check_table_memory, epoch_recorder, train_sgns
+from ._engine import WindowUpdate, check_table_memory, epoch_recorder, train_sgns
 from .base import EmbeddingModel, read_model_dir, write_model_dir
-from .word2vec import Loss, WindowUpdate, Word2VecConfig
+from .config import (
+    ConfigDict,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    shared_negatives_shim,
+    upgrade_window_update,
+)
+from .word2vec import UPDATES, Loss, Word2VecConfig
 
 logger = logging.getLogger("embedrec")
 
@@ -52,16 +59,11 @@ INIT_WIDTH = 2.0
 #: tokens renumbered / counted per step, so the temporaries stay a few MB
 _CHUNK = 1 << 20
 
-_C = TypeVar("_C", bound="DeepWalkConfig")
 _M = TypeVar("_M", bound="_WalkModel")
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 @dataclass(frozen=True, kw_only=True)
-class DeepWalkConfig:
+class DeepWalkConfig(ConfigDict):
     """Hyper-parameters of :class:`DeepWalk`.
 
     Parameters
@@ -82,15 +84,16 @@ class DeepWalkConfig:
     weighted : follow arc weights when the graph has them (``False`` steps uniformly)
     workers : threads for walks and training (0: all cores)
     seed : seeds the start permutations, every walk's random stream and training
-    shared_negatives : ``True`` (default) draws each center's negatives once and shares
-        them across its window; ``False`` draws them for every pair (exact word2vec.c /
-        gensim, and so PecanPy)
-    window_update : with shared negatives, "sequential" (default) updates the window's
-        pairs one after another, as word2vec.c does; "batch" updates them as one mini-batch
-        (the Word2Vec engine's fast mode for text). On BlogCatalog (window 10, 2 threads)
-        "sequential" matched the exact per-pair Macro-F1 (DeepWalk 0.2174 vs 0.2178,
-        node2vec 0.2373 vs 0.2361; seeds 2-4 and 2-3) in about half its training time; "batch"
-        was faster again but lost 0.003-0.005 Macro-F1 (benchmarks/README.md)
+    window_update : how a window's pairs use the center's noise draws (see
+        :class:`~embedrec.models.word2vec.Word2VecConfig`): "sequential" (default) draws them
+        once per center and updates the pairs one after another, as word2vec.c does;
+        "batch" updates them as one mini-batch (the text engine's fast mode); "exact" draws
+        them for every pair (word2vec.c / gensim, and so PecanPy). On BlogCatalog (window 10,
+        2 threads) "sequential" matched the exact per-pair Macro-F1 (DeepWalk 0.2174 vs
+        0.2178, node2vec 0.2373 vs 0.2361; seeds 2-4 and 2-3) in about half its training
+        time; "batch" was faster again but lost 0.003-0.005 Macro-F1 (benchmarks/README.md)
+    shared_negatives : deprecated, use ``window_update`` ("exact" for ``False``); accepted
+        by the constructor with a ``DeprecationWarning``
     """
 
     dim: int = 128
@@ -107,29 +110,30 @@ class DeepWalkConfig:
     weighted: bool = True
     workers: int = 0
     seed: int = 1
-    shared_negatives: bool = True
     window_update: WindowUpdate = "sequential"
+    shared_negatives: InitVar[bool | None] = None
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.shared_negatives, bool):
-            raise self._bad("shared_negatives", "True or False")
-        if not _is_int(self.walks_per_node) or self.walks_per_node < 1:
-            raise self._bad("walks_per_node", "an integer walks_per_node>=1 (10 is usual)")
-        if not _is_int(self.walk_length) or self.walk_length < 2:
-            raise self._bad(
-                "walk_length",
-                "an integer walk_length>=2 (a 1-node walk has no context; 80 is usual)",
-            )
-        if not isinstance(self.weighted, bool):
-            raise self._bad("weighted", "True or False")
-        if not _is_int(self.workers) or self.workers < 0:
-            raise self._bad("workers", "an integer workers>=1, or 0 for all cores")
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**63:
-            raise self._bad("seed", "an integer 0 <= seed < 2**63")
+    def __post_init__(self, shared_negatives: bool | None) -> None:
+        if shared_negatives is not None:
+            new = shared_negatives_shim(shared_negatives, self.window_update)
+            object.__setattr__(self, "window_update", new)
+        check_choice("window_update", self.window_update, get_args(WindowUpdate), UPDATES)
+        check_int(
+            "walks_per_node",
+            self.walks_per_node,
+            1,
+            allowed="an integer walks_per_node>=1 (10 is usual)",
+        )
+        check_int(
+            "walk_length",
+            self.walk_length,
+            2,
+            allowed="an integer walk_length>=2 (a 1-node walk has no context; 80 is usual)",
+        )
+        check_bool("weighted", self.weighted)
+        check_int("workers", self.workers, 0, allowed="an integer workers>=1, or 0 for all cores")
+        check_int("seed", self.seed, 0, 2**63 - 1, allowed="an integer 0 <= seed < 2**63")
         self.word2vec_config()  # validates the engine's fields with the engine's messages
-
-    def _bad(self, field: str, allowed: str) -> ValueError:
-        return ValueError(f"{field}={getattr(self, field)!r} is invalid; use {allowed}")
 
     def word2vec_config(self) -> Word2VecConfig:
         """The engine's configuration: skip-gram over the walks, every node kept (min_count=1)."""
@@ -147,7 +151,6 @@ class DeepWalkConfig:
             epochs=self.epochs,
             workers=self.workers or None,
             seed=int(self.seed),
-            shared_negatives=self.shared_negatives,
             window_update=self.window_update,
         )
 
@@ -156,16 +159,10 @@ class DeepWalkConfig:
         """Threads actually used: ``workers``, or every core for 0."""
         return int(self.workers) or os.cpu_count() or 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
-    def from_dict(cls: type[_C], d: dict[str, Any]) -> _C:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {unknown}; allowed: {sorted(names)}")
-        return cls(**d)
+    def upgrade(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """Read saves made before ``window_update`` took over ``shared_negatives``."""
+        return upgrade_window_update(d, auto_default=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,18 +186,16 @@ class Node2VecConfig(DeepWalkConfig):
     q: float = 1.0
     sampler: Sampler = "auto"
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, shared_negatives: bool | None) -> None:
         for name in ("p", "q"):
-            v = getattr(self, name)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or not (math.isfinite(v) and v > 0)
-            ):
-                raise self._bad(name, f"a finite {name}>0 (1.0 is DeepWalk's walk)")
-        if self.sampler not in get_args(Sampler):
-            raise self._bad("sampler", "'auto', 'alias' or 'otf'")
-        super().__post_init__()
+            check_float(
+                name,
+                getattr(self, name),
+                gt=0,
+                allowed=f"a finite {name}>0 (1.0 is DeepWalk's walk)",
+            )
+        check_choice("sampler", self.sampler, get_args(Sampler), "'auto', 'alias' or 'otf'")
+        super().__post_init__(shared_negatives)
 
 
 WalkCallback = Callable[[Any, int, dict[str, float]], None]
@@ -215,7 +210,7 @@ def _block_seed(seed: int, b: int) -> int:
 
 
 class _WalkModel(EmbeddingModel, abc.ABC):
-    """Shared body of :class:`DeepWalk` and :class:`Node2Vec`: walks -> Word2Vec engine."""
+    """Shared body of :class:`DeepWalk` and :class:`Node2Vec`: walks -> the SGNS engine."""
 
     _name = ""
     config: DeepWalkConfig

@@ -10,6 +10,7 @@ import time
 from typing import get_args
 
 from ..data.graph import Graph
+from ._engine import WindowUpdate
 from .eges import EGES, EGESConfig
 from .walks import DeepWalk, DeepWalkConfig, Node2Vec, Node2VecConfig
 from .word2vec import Arch, Loss, Word2Vec, Word2VecConfig
@@ -21,7 +22,8 @@ def warmup() -> float:
     sentences = [["a", "b", "c", "d"], ["b", "c", "d", "a"]] * 4
     for arch in get_args(Arch):
         for loss in get_args(Loss):
-            for shared in (True, False):
+            updates = (None,) if arch == "cbow" else get_args(WindowUpdate)
+            for update in updates:
                 cfg = Word2VecConfig(
                     arch=arch,
                     loss=loss,
@@ -29,13 +31,13 @@ def warmup() -> float:
                     min_count=1,
                     epochs=1,
                     workers=1,
-                    shared_negatives=shared,
+                    window_update=update,
                 )
                 Word2Vec(cfg).fit(sentences, progress=False)
     # graph walks (every sampler) and EGES
     graph = Graph.from_edges([0, 1, 2, 3], [1, 2, 3, 0], weights=[1.0, 2.0, 1.0, 2.0])
     for weighted in (True, False):
-        for shared in (True, False):
+        for update in get_args(WindowUpdate):
             DeepWalk(
                 DeepWalkConfig(
                     dim=4,
@@ -44,7 +46,7 @@ def warmup() -> float:
                     window=2,
                     workers=1,
                     weighted=weighted,
-                    shared_negatives=shared,
+                    window_update=update,
                 )
             ).fit(graph, progress=False)
         for sampler in ("alias", "otf"):

@@ -8,12 +8,10 @@ Ji et al. 2016 ("Parallelizing Word2Vec in Shared and Distributed Memory").
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -22,12 +20,12 @@ import numpy.typing as npt
 from ..artifacts import load_consistent
 from ..data.corpus import Corpus, build_corpus
 from ..data.vocab import Vocab
-from ..kernels import SHARE_BATCH, SHARE_NONE, SHARE_SEQUENTIAL
 from ..vectors import Embeddings
 from ._engine import (
     PRIVATE_ROWS,
     SHARD_TOKENS,
     EngineSettings,
+    WindowUpdate,
     check_table_memory,
     check_trainable,
     epoch_recorder,
@@ -36,6 +34,15 @@ from ._engine import (
     train_sgns,
 )
 from .base import EmbeddingModel, read_model_dir, write_model_dir
+from .config import (
+    ConfigDict,
+    check_choice,
+    check_float,
+    check_int,
+    invalid,
+    shared_negatives_shim,
+    upgrade_window_update,
+)
 
 logger = logging.getLogger("embedrec")
 
@@ -45,6 +52,7 @@ __all__ = [
     "MAX_SEED",
     "PRIVATE_ROWS",
     "SHARD_TOKENS",
+    "UPDATES",
     "Word2Vec",
     "Word2VecConfig",
     "check_table_memory",
@@ -55,7 +63,11 @@ __all__ = [
 
 Arch = Literal["skipgram", "cbow"]
 Loss = Literal["neg", "hs"]
-WindowUpdate = Literal["batch", "sequential"]
+#: the accepted ``window_update`` values, for messages
+UPDATES = (
+    "'batch' (one mini-batch per window), 'sequential' (pair after pair, one shared draw) or "
+    "'exact' (a draw per pair, word2vec.c)"
+)
 #: largest ``dim`` a config accepts: 64 times the 1,024 dimensions of the widest published
 #: word2vec-style embeddings, so only a typo (an extra zero or three) is refused
 MAX_DIM = 1 << 16
@@ -64,7 +76,7 @@ MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class Word2VecConfig:
+class Word2VecConfig(ConfigDict):
     """Hyper-parameters of :class:`Word2Vec` (names follow word2vec.c and gensim).
 
     Parameters
@@ -88,17 +100,26 @@ class Word2VecConfig:
     workers : training threads (``None``: all cores)
     seed : seeds initialisation and every shard's random stream (0 <= seed < 2**63)
     cbow_mean : CBOW uses the mean (True) or the sum (False) of context vectors
-    shared_negatives : skip-gram shares the center's output rows (its negatives or Huffman
-        path) across the whole context window, updating them as one mini-batch (Ji et al.
-        2016); ``False`` runs the exact per-pair word2vec.c algorithm. ``None`` (default)
-        shares for negative sampling and runs hierarchical softmax exactly: sharing the
-        Huffman path cost about 1.5 analogy points on the Wikipedia benchmark, while exact
-        HS is still about 2x gensim's speed (benchmarks/README.md).
-    window_update : with shared output rows, "batch" (default) updates the window's pairs as
-        one mini-batch (fastest); "sequential" updates them pair after pair as word2vec.c
-        does, so each pair sees the previous one's update, keeping the one shared draw (on
-        BlogCatalog DeepWalk it recovered most of the batch mode's Macro-F1 loss at about
-        1.2x its time; benchmarks/README.md)
+    window_update : how a skip-gram window's pairs use the center's output rows (its noise
+        draws with ``loss="neg"``, its Huffman path with ``loss="hs"``):
+
+        - "batch": one draw per center, the window's pairs updated as one mini-batch (Ji et
+          al. 2016; fastest);
+        - "sequential": one draw per center, the pairs updated one after another as
+          word2vec.c does, so each pair sees the previous one's update (on BlogCatalog
+          DeepWalk it recovered most of the batch mode's Macro-F1 loss at about 1.2x its
+          time; benchmarks/README.md);
+        - "exact": a fresh draw for every pair, updated pair after pair: the per-pair
+          word2vec.c / gensim algorithm;
+        - ``None`` (default): "batch" for negative sampling, "exact" for hierarchical
+          softmax (sharing the Huffman path cost about 1.5 analogy points on the Wikipedia
+          benchmark, while exact HS is still about 2x gensim's speed; benchmarks/README.md).
+
+        CBOW makes one update per center, always exact: it takes ``None`` or "exact". (This
+        one field replaces the older ``shared_negatives``: ``False`` is "exact"; old saves
+        are read as before.)
+    shared_negatives : deprecated, use ``window_update`` ("exact" for ``False``); accepted
+        by the constructor with a ``DeprecationWarning``
     """
 
     arch: Arch = "skipgram"
@@ -118,59 +139,70 @@ class Word2VecConfig:
     workers: int | None = None
     seed: int = 1
     cbow_mean: bool = True
-    shared_negatives: bool | None = None
-    window_update: WindowUpdate = "batch"
+    window_update: WindowUpdate | None = None
+    shared_negatives: InitVar[bool | None] = None
 
-    def __post_init__(self) -> None:
-        def bad(field: str, allowed: str) -> ValueError:
-            return ValueError(f"{field}={getattr(self, field)!r} is invalid; use {allowed}")
-
-        if self.arch not in get_args(Arch):
-            raise bad("arch", "'skipgram' or 'cbow'")
-        if self.window_update not in get_args(WindowUpdate):
-            raise bad(
+    def __post_init__(self, shared_negatives: bool | None) -> None:
+        check_choice("arch", self.arch, get_args(Arch), "'skipgram' or 'cbow'")
+        if shared_negatives is not None:
+            object.__setattr__(
+                self,
                 "window_update",
-                "'batch' (one mini-batch per window) or 'sequential' (pair after pair)",
+                shared_negatives_shim(shared_negatives, self.window_update),
             )
-        if self.loss not in get_args(Loss):
-            raise bad("loss", "'neg' (negative sampling) or 'hs' (hierarchical softmax)")
+        if self.window_update is not None:
+            check_choice("window_update", self.window_update, get_args(WindowUpdate), UPDATES)
+        check_choice(
+            "loss",
+            self.loss,
+            get_args(Loss),
+            "'neg' (negative sampling) or 'hs' (hierarchical softmax)",
+        )
         for name in ("dim", "window", "epochs", "min_count"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise bad(name, f"an integer {name}>=1")
-        if self.dim > MAX_DIM:
-            raise bad("dim", f"an integer 1 <= dim <= {MAX_DIM} (50-300 is usual)")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise bad("seed", f"an integer 0 <= seed <= {MAX_SEED}")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise bad("seed", f"an integer 0 <= seed <= {MAX_SEED}")
-        if (
-            isinstance(self.negative, bool)
-            or not isinstance(self.negative, int)
-            or self.negative < 0
-        ):
-            raise bad("negative", "an integer negative>=0")
+            check_int(name, getattr(self, name), 1)
+        check_int(
+            "dim",
+            self.dim,
+            1,
+            MAX_DIM,
+            allowed=f"an integer 1 <= dim <= {MAX_DIM} (50-300 is usual)",
+        )
+        check_int("seed", self.seed, 0, MAX_SEED)
+        check_int("negative", self.negative, 0)
         if self.loss == "neg" and self.negative == 0:
             raise ValueError(
                 "negative=0 with loss='neg' trains nothing; use negative>=1 "
                 "(5-20 is usual) or loss='hs'"
             )
-        if not math.isfinite(self.ns_exponent):
-            raise bad("ns_exponent", "a finite real number (0.75 is usual)")
-        if not (self.sample >= 0 and math.isfinite(self.sample)):
-            raise bad("sample", "sample>=0 (1e-3..1e-5 is usual; 0 disables)")
-        if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):
-            raise bad("alpha", "alpha>0 (0.025 is usual), or None for the default")
+        check_float("ns_exponent", self.ns_exponent, allowed="a finite real number (0.75 is usual)")
+        check_float(
+            "sample", self.sample, ge=0, allowed="sample>=0 (1e-3..1e-5 is usual; 0 disables)"
+        )
+        if self.alpha is not None:
+            check_float(
+                "alpha",
+                self.alpha,
+                gt=0,
+                allowed="alpha>0 (0.025 is usual), or None for the default",
+            )
         if not (0 <= self.min_alpha <= self.start_alpha):
-            raise bad("min_alpha", f"0 <= min_alpha <= alpha={self.start_alpha}")
-        if self.workers is not None and (
-            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
-        ):
-            raise bad("workers", "an integer workers>=1, or None for all cores")
+            raise invalid(
+                "min_alpha", self.min_alpha, f"0 <= min_alpha <= alpha={self.start_alpha}"
+            )
+        if self.workers is not None:
+            check_int(
+                "workers", self.workers, 1, allowed="an integer workers>=1, or None for all cores"
+            )
         for name in ("max_vocab_size", "max_final_vocab"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise bad(name, f"None or an integer {name}>=1")
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1, allowed=f"None or an integer {name}>=1")
+        if self.arch == "cbow" and self.window_update not in (None, "exact"):
+            raise invalid(
+                "window_update",
+                self.window_update,
+                "None or 'exact' with arch='cbow' (CBOW makes one update per center word, as "
+                "word2vec.c does: there are no window pairs to share draws across)",
+            )
 
     @property
     def start_alpha(self) -> float:
@@ -180,29 +212,12 @@ class Word2VecConfig:
         return 0.05 if self.arch == "cbow" else 0.025
 
     @property
-    def window_batches(self) -> bool:
-        """Whether skip-gram shares output rows across the window (``shared_negatives``)."""
-        if self.shared_negatives is None:
-            return self.loss == "neg"
-        return self.shared_negatives
-
-    @property
-    def share_mode(self) -> int:
-        """The kernel's ``share_mode``: exact per-pair, window mini-batch or window-sequential."""
-        if not self.window_batches:
-            return int(SHARE_NONE)
-        return int(SHARE_SEQUENTIAL if self.window_update == "sequential" else SHARE_BATCH)
-
-    @property
     def n_workers(self) -> int:
         return self.workers or os.cpu_count() or 1
 
     def engine_settings(self) -> EngineSettings:
         """This configuration as the training engine's settings (modes resolved)."""
-        mode = self.share_mode
-        update: Literal["exact", "sequential", "batch"] = (
-            "exact" if mode == SHARE_NONE else "batch" if mode == SHARE_BATCH else "sequential"
-        )
+        update = self.window_update or ("batch" if self.loss == "neg" else "exact")
         return EngineSettings(
             arch=self.arch,
             loss=self.loss,
@@ -221,16 +236,10 @@ class Word2VecConfig:
             window_update=update,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Word2VecConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown Word2VecConfig fields {unknown}; allowed: {sorted(names)}")
-        return cls(**d)
+    def upgrade(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """Read saves made before ``window_update`` took over ``shared_negatives``."""
+        return upgrade_window_update(d, auto_default=True)
 
 
 EpochCallback = Callable[["Word2Vec", int, dict[str, float]], None]
