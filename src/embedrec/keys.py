@@ -59,6 +59,8 @@ __all__ = [
     "Key",
     "KeyType",
     "as_key",
+    "encode_arrow_first",
+    "encode_first",
     "format_keys",
     "is_key",
     "key_array",
@@ -377,3 +379,28 @@ def _log_column(col: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     if any(bad_list):
         raise ValueError(f"{name} has {sum(bad_list)} missing (None/NaN) keys; drop those rows")
     return np.array([k if isinstance(k, str) else str(k) for k in out.tolist()], dtype=object)
+
+
+# ---------------------------------------------------------------------------------- encoding
+def encode_first(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """(keys in order of first appearance, int64 code of every value), hashed in C."""
+    import pyarrow as pa
+
+    if values.size == 0:
+        return values.copy(), np.zeros(0, dtype=np.int64)
+    typ = pa.int64() if values.dtype.kind == "i" else pa.large_string()
+    return encode_arrow_first(pa.array(values, type=typ))
+
+
+def encode_arrow_first(arr: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """:func:`encode_first` of a pyarrow array of int or string keys (hashed in C)."""
+    import pyarrow as pa
+
+    enc = arr.dictionary_encode()
+    codes = np.asarray(enc.indices.to_numpy(), dtype=np.int64)
+    dictionary = enc.dictionary
+    if pa.types.is_integer(dictionary.type):
+        keys = np.asarray(dictionary.to_numpy(), dtype=np.int64)
+    else:
+        keys = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    return keys, codes

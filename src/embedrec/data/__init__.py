@@ -4,7 +4,8 @@ Data sets (MovieLens, Last.fm, YOOCHOOSE, DIGINETICA) live in :mod:`embedrec.dat
 """
 
 from .corpus import Corpus, build_corpus
-from .graph import Graph, read_labels, read_mat_labels
+from .graph import Graph
+from .graph_io import read_labels, read_mat_labels
 from .interactions import Interactions, Sequences, k_core, read_interactions
 from .vocab import Vocab
 
