@@ -17,7 +17,6 @@ evaluation :class:`~embedrec.eval.evaluate.Scorer`.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -33,6 +32,7 @@ from ...artifacts import load_consistent, publish_artifact, read_json, verify_ar
 from ...data.interactions import Interactions
 from ...keys import key_array, plain
 from ...vectors import Embeddings, Key, write_keys_vectors
+from ..config import check_choice, check_float, check_int, invalid
 from ..item2vec import Recommendations
 from .encoder import TowerEncoder
 from .serving import encode_user_requests
@@ -155,15 +155,13 @@ class TwoTowerConfig:
     device: Device = "auto"
 
     def __post_init__(self) -> None:
-        def bad(name: str, allowed: str) -> ValueError:
-            return ValueError(
-                f"TwoTowerConfig.{name}={getattr(self, name)!r} is invalid; use {allowed}"
-            )
+        def q(name: str) -> str:  # the field as messages name it
+            return f"TwoTowerConfig.{name}"
 
         if not isinstance(self.user, TowerConfig):
-            raise bad("user", "a TowerConfig")
+            raise invalid(q("user"), self.user, "a TowerConfig")
         if not isinstance(self.item, TowerConfig):
-            raise bad("item", "a TowerConfig")
+            raise invalid(q("item"), self.item, "a TowerConfig")
         for name, allowed in (
             ("loss", _LOSSES),
             ("logq", _LOGQ),
@@ -171,29 +169,23 @@ class TwoTowerConfig:
             ("device", _DEVICES),
             ("eval_metric", ("NDCG", "Recall", "HR", "MRR")),
         ):
-            if getattr(self, name) not in allowed:
-                raise bad(name, "one of " + ", ".join(allowed))
+            check_choice(q(name), getattr(self, name), allowed, "one of " + ", ".join(allowed))
         for name in ("num_negatives", "epochs", "batch_size", "patience", "eval_k", "seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise bad(name, "an integer")
+            check_int(q(name), getattr(self, name), allowed="an integer")
         for name in ("examples_per_user", "eval_users"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-                raise bad(name, "None or an integer")
+            if getattr(self, name) is not None:
+                check_int(q(name), getattr(self, name), allowed="None or an integer")
         # seeds torch (< 2**64) and NumPy generators (>= 0)
-        if not 0 <= self.seed < 2**63:
-            raise bad("seed", "an integer 0 <= seed < 2**63")
+        check_int(q("seed"), self.seed, 0, 2**63 - 1, allowed="an integer 0 <= seed < 2**63")
         for name in ("temperature", "dssm_gamma", "lr", "weight_decay"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise bad(name, "a number")
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise bad("temperature", "a finite number > 0 (e.g. 0.05)")
-        if not (self.dssm_gamma > 0 and math.isfinite(self.dssm_gamma)):
-            raise bad("dssm_gamma", "a finite number > 0 (e.g. 10)")
-        if self.num_negatives < 0:
-            raise bad("num_negatives", "an integer >= 0")
+                raise invalid(q(name), v, "a number")
+        check_float(
+            q("temperature"), self.temperature, gt=0, allowed="a finite number > 0 (e.g. 0.05)"
+        )
+        check_float(q("dssm_gamma"), self.dssm_gamma, gt=0, allowed="a finite number > 0 (e.g. 10)")
+        check_int(q("num_negatives"), self.num_negatives, 0, allowed="an integer >= 0")
         if self.loss in ("dssm", "bce") and self.num_negatives < 1:
             raise ValueError(
                 f"TwoTowerConfig.loss={self.loss!r} needs sampled negatives; set "
@@ -205,20 +197,27 @@ class TwoTowerConfig:
                 "negatives; set num_negatives >= 1 (e.g. 512)"
             )
         for name in ("epochs", "batch_size", "eval_k"):
-            if int(getattr(self, name)) < 1:
-                raise bad(name, "an integer >= 1")
+            check_int(q(name), getattr(self, name), 1, allowed="an integer >= 1")
         if self.batch_size < 2 and self.loss in ("softmax", "mixed"):
-            raise bad("batch_size", "an integer >= 2 (in-batch negatives need a batch)")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise bad("lr", "a finite number > 0 (e.g. 0.005)")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise bad("weight_decay", "a finite number >= 0")
-        if self.examples_per_user is not None and self.examples_per_user < 1:
-            raise bad("examples_per_user", "None (every event) or an integer >= 1 (e.g. 100)")
-        if self.patience < 0:
-            raise bad("patience", "an integer >= 0 (0: no early stopping)")
-        if self.eval_users is not None and self.eval_users < 1:
-            raise bad("eval_users", "None (all users) or an integer >= 1")
+            raise invalid(
+                q("batch_size"),
+                self.batch_size,
+                "an integer >= 2 (in-batch negatives need a batch)",
+            )
+        check_float(q("lr"), self.lr, gt=0, allowed="a finite number > 0 (e.g. 0.005)")
+        check_float(q("weight_decay"), self.weight_decay, ge=0, allowed="a finite number >= 0")
+        if self.examples_per_user is not None:
+            check_int(
+                q("examples_per_user"),
+                self.examples_per_user,
+                1,
+                allowed="None (every event) or an integer >= 1 (e.g. 100)",
+            )
+        check_int(q("patience"), self.patience, 0, allowed="an integer >= 0 (0: no early stopping)")
+        if self.eval_users is not None:
+            check_int(
+                q("eval_users"), self.eval_users, 1, allowed="None (all users) or an integer >= 1"
+            )
         if self.user.output_dim != self.item.output_dim:
             raise ValueError(
                 f"TwoTowerConfig: user.output_dim={self.user.output_dim} and "
@@ -504,10 +503,10 @@ class TwoTower:
         training items) is never recommended. ``unknown`` lists history keys outside the
         catalogue (they still feed the tower as the unknown row).
         """
-        from ...index.topk import top_k_exact
+        from ...index.topk import check_k, top_k_exact
 
         emb = self._emb()
-        k = Embeddings._check_k(k)
+        k = check_k(k)
         q = self.user_vectors(histories, users=users, features=features)
         n = q.shape[0]
         scores = q @ emb.vectors.T
