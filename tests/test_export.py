@@ -95,7 +95,7 @@ def test_cli_export_every_format(tmp_path):
 
 
 def test_torch_embedding_rows_and_unknown():
-    import torch
+    torch = pytest.importorskip("torch")
 
     from embedrec.nn import to_torch_embedding
 
