@@ -413,9 +413,6 @@ class Embeddings:
     def _n_candidates(self, restrict_vocab: int | None) -> int:
         return n_candidates(restrict_vocab, len(self))
 
-    # kept for callers outside this module that still use it; new code calls check_k
-    _check_k = staticmethod(check_k)
-
     def _rank(
         self,
         n_cand: int,

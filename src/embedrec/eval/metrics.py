@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ..index.topk import check_k
+
 __all__ = [
     "coverage",
     "event_ranks",
@@ -38,12 +40,6 @@ __all__ = [
     "ranking_metrics",
     "recall_plain",
 ]
-
-
-def _check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r} is invalid; use an integer k >= 1")
-    return int(k)
 
 
 def _as_top(top_items: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -197,7 +193,7 @@ def metrics_from_hits(
     ValueError
         ``k < 1`` or mismatched shapes.
     """
-    k = _check_k(k)
+    k = check_k(k)
     h = np.asarray(hits, dtype=bool)
     if h.ndim != 2:
         raise ValueError(f"hits must be 2-D (n_users, k), got shape {h.shape}")
@@ -255,7 +251,7 @@ def ranking_metrics(
     >>> m["MRR"].tolist(), m["Recall"].tolist()
     ([0.5, 1.0], [1.0, 1.0])
     """
-    k = _check_k(k)
+    k = check_k(k)
     hits = hit_matrix(top_items, rel_items, rel_offsets)
     return metrics_from_hits(hits, np.diff(np.asarray(rel_offsets, dtype=np.int64)), k)
 
@@ -268,7 +264,7 @@ def recall_plain(
 
     Parameters are those of :func:`ranking_metrics`.
     """
-    k = _check_k(k)
+    k = check_k(k)
     hits = hit_matrix(top_items, rel_items, rel_offsets)[:, :k]
     n_rel = np.diff(np.asarray(rel_offsets, dtype=np.int64))
     return np.where(n_rel > 0, hits.sum(axis=1) / np.maximum(n_rel, 1), 0.0)
@@ -292,7 +288,7 @@ def coverage(top_items: npt.ArrayLike, k: int, n_catalogue: int) -> float:
     float
         In ``[0, 1]`` when ``top_items`` holds catalogue items only.
     """
-    k = _check_k(k)
+    k = check_k(k)
     if n_catalogue < 1:
         raise ValueError(f"n_catalogue={n_catalogue} is invalid; the catalogue is empty")
     top = _as_top(top_items)[:, :k]
