@@ -896,7 +896,7 @@ class Embeddings:
         --------
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "glove.txt"
-        >>> _ = p.write_text("the 0.5 -1.0\nof 0.25 2.0\n")
+        >>> _ = p.write_text("the 0.5 -1.0\\nof 0.25 2.0\\n")
         >>> Embeddings.load_word2vec_format(p, no_header=True).keys
         ['the', 'of']
         """

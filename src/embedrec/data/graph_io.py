@@ -181,6 +181,7 @@ def read_labels(
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "labels.txt"
     >>> _ = p.write_text("1 b\\n3 a b\\n")
+    >>> from embedrec.data.graph import Graph
     >>> y, names = read_labels(p, Graph.from_edges([1, 2], [2, 3]))
     >>> y.toarray().tolist(), names.tolist()
     ([[False, True], [False, False], [True, True]], ['a', 'b'])

@@ -26,6 +26,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from ..data.graph import Graph
+from ..index.topk import top_k
 from ..vectors import Embeddings
 
 __all__ = ["EdgeSplit", "link_prediction", "node_classification", "split_edges"]
@@ -87,11 +88,14 @@ def top_k_predictions(
             f"scores has shape {scores.shape} and k has shape {k.shape}; need (n, n_labels) "
             "and (n,)"
         )
-    order = np.argsort(-scores, axis=1, kind="stable")
-    chosen = np.arange(scores.shape[1])[None, :] < k[:, None]
     pred = np.zeros(scores.shape, dtype=bool)
-    rows = np.nonzero(chosen)[0]
-    pred[rows, order[chosen]] = True
+    k_max = int(k.max(initial=0))
+    if k_max < 1:
+        return pred
+    # the one ranking path (ties: the lower label first), then each row keeps its own k
+    cols, _ = top_k(scores, k_max, drop_inf=False)
+    chosen = np.arange(cols.shape[1])[None, :] < k[:, None]
+    pred[np.nonzero(chosen)[0], cols[chosen]] = True
     return pred
 
 
