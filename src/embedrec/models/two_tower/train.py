@@ -59,11 +59,13 @@ __all__ = [
     "fit_two_tower",
     "init_distributed",
     "load_checkpoint",
+    "pick_eval_users",
     "prepare_model",
     "rank_and_world",
     "same_key_table",
     "save_checkpoint",
     "train_device",
+    "train_view",
     "validate",
 ]
 
