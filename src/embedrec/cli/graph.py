@@ -20,21 +20,21 @@ import click
 import numpy as np
 import numpy.typing as npt
 
+from ..artifacts import is_artifact_dir, load_consistent
 from ..data.graph import Graph
 from ..models.eges import EGES, EGESConfig
+from ..models.registry import load_embeddings, model_class, read_embeddings, read_model
 from ..models.walks import DeepWalk, DeepWalkConfig, Node2Vec, Node2VecConfig
 from ..models.word2vec import MAX_SEED
 from ..vectors import Embeddings, UnicodeErrors
-from .main import (
-    _base_type,
-    _check_out_dir,
-    _default_of,
-    _echo_json,
-    _field_help,
-    _State,
+from ._common import (
+    State,
+    base_type,
     build_config,
-    cli,
-    load_embeddings,
+    check_out_dir,
+    default_of,
+    echo_json,
+    field_help,
     read_config_file,
     w2v_file_options,
 )
@@ -51,15 +51,10 @@ _METHODS: dict[str, tuple[type[Any], type[Any]]] = {
     "node2vec": (Node2VecConfig, Node2Vec),
     "eges": (EGESConfig, EGES),
 }
-#: manifest class name -> (model class, --method)
-_MODEL_CLASSES: dict[str, tuple[type[Any], str]] = {
-    "DeepWalk": (DeepWalk, "deepwalk"),
-    "Node2Vec": (Node2Vec, "node2vec"),
-    "EGES": (EGES, "eges"),
-}
+#: manifest class name -> --method
+_MODEL_CLASSES: dict[str, str] = {"DeepWalk": "deepwalk", "Node2Vec": "node2vec", "EGES": "eges"}
 _BOOL_FLAGS = {
     "weighted": ("--weighted", "--unweighted"),
-    "shared_negatives": ("--shared-negatives", "--exact"),  # as `word2vec train`
 }
 
 
@@ -85,13 +80,13 @@ def graph_config_options(f: F) -> F:
     hints: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
     for cls, _ in _METHODS.values():
-        helps.update({k: v for k, v in _field_help(cls).items() if k not in helps})
+        helps.update({k: v for k, v in field_help(cls).items() if k not in helps})
         hints.update({k: v for k, v in get_type_hints(cls).items() if k not in hints})
         for field in dataclasses.fields(cls):
             defaults.setdefault(field.name, field.default)
     options: list[Callable[[F], F]] = []
     for name, methods in owners.items():
-        hint = _base_type(hints[name])
+        hint = base_type(hints[name])
         flag = "--" + name.replace("_", "-")
         default = defaults[name]
         shown = None if default is None else str(default)
@@ -255,7 +250,7 @@ def _fit(
 
 
 # ---------------------------------------------------------------------------------- commands
-@cli.group(name="graph")
+@click.group(name="graph")
 def graph_group() -> None:
     """Node embeddings of graphs: DeepWalk, node2vec, EGES; node classification and link
     prediction benchmarks."""
@@ -318,7 +313,7 @@ _side_key_option = click.option(
 @graph_config_options
 @click.pass_obj
 def graph_train(
-    state: _State,
+    state: State,
     /,
     edges: Path,
     method: str,
@@ -342,7 +337,7 @@ def graph_train(
     values.update(given)
     cfg = build_config(cfg_cls, values, flags=given, config_file=config_file)
     _check_side(method, side)
-    _check_out_dir(out)
+    check_out_dir(out)
     graph = read_graph(edges, fmt, directed=directed)
     logger.info(
         "read %s graph of %d nodes and %d edges from %s",
@@ -355,7 +350,7 @@ def graph_train(
     model = _fit(method, cfg, graph, side_values, progress=not state.quiet)
     model.save(out)
     logger.info("saved the model to %s", out)
-    _echo_json(
+    echo_json(
         {
             "out": str(out),
             "method": method,
@@ -374,23 +369,18 @@ def graph_train(
 def _load(
     path: Path, *, unicode_errors: UnicodeErrors = "strict", no_header: bool = False
 ) -> tuple[Any, Embeddings]:
-    """(graph model or None, embeddings) of a DeepWalk/Node2Vec/EGES directory, or any input
-    ``load_embeddings`` reads (Word2Vec/Item2Vec/Embeddings directory, word2vec file)."""
-    from .._io import read_manifest
-    from ..artifacts import is_artifact_dir, load_consistent
+    """(graph model or None, embeddings) of a model directory (a DeepWalk, Node2Vec or EGES
+    model comes with its model object), or of a word2vec-format file."""
 
-    def read(directory: Path) -> tuple[Any, Embeddings] | None:
+    def read(directory: Path) -> tuple[Any, Embeddings]:
         # the class and the files of one generation
-        kind = read_manifest(directory).get("class")
-        if kind in _MODEL_CLASSES:
-            model = _MODEL_CLASSES[kind][0].load(directory)
+        if model_class(directory) in _MODEL_CLASSES:
+            model = read_model(directory)
             return model, model.embeddings_
-        return None
+        return None, read_embeddings(directory)
 
     if is_artifact_dir(path):
-        found = load_consistent(path, read)
-        if found is not None:
-            return found
+        return load_consistent(path, read)
     if not path.exists():
         raise FileNotFoundError(f"model {path} does not exist")
     return None, load_embeddings(path, unicode_errors=unicode_errors, no_header=no_header)
@@ -435,7 +425,7 @@ def _parse_fractions(values: tuple[float, ...]) -> tuple[float, ...]:
 
     if values:
         return values
-    return tuple(_default_of(node_classification, "train_fractions"))
+    return tuple(default_of(node_classification, "train_fractions"))
 
 
 @graph_group.command(name="eval")
@@ -494,7 +484,7 @@ def _parse_fractions(values: tuple[float, ...]) -> tuple[float, ...]:
 @w2v_file_options
 @click.pass_obj
 def graph_eval(
-    state: _State,
+    state: State,
     /,
     model: Path,
     labels: Path | None,
@@ -545,7 +535,7 @@ def graph_eval(
                 f"--link-prediction retrains the model, so {model} must be a DeepWalk, Node2Vec "
                 "or EGES directory (written by `embedrec graph train`)"
             )
-        method = _MODEL_CLASSES[type(graph_model).__name__][1]
+        method = _MODEL_CLASSES[type(graph_model).__name__]
         cfg = graph_model.config
         if workers is not None:
             cfg = dataclasses.replace(cfg, workers=workers)
@@ -563,4 +553,4 @@ def graph_eval(
         lp["graph"] = str(link_edges)
         lp["method"] = method
         result["link_prediction"] = lp
-    _echo_json(result)
+    echo_json(result)

@@ -1,8 +1,8 @@
 """Index commands: ``embedrec index build`` and ``embedrec index sweep``.
 
-Both read a model directory (Word2Vec, Item2Vec or Embeddings, through
-:func:`~embedrec.cli.main.load_embeddings`) and use :mod:`embedrec.index`, the same code as the
-Python API. ``build`` publishes a new generation of the model directory holding the model's
+Both read a model directory of any class (through the model registry,
+:mod:`embedrec.models.registry`) and use :mod:`embedrec.index`, the same code as the Python
+API. ``build`` publishes a new generation of the model directory holding the model's
 files plus the index in ``index/`` (generations never change: see :mod:`embedrec.artifacts`),
 where ``embedrec serve`` and :func:`embedrec.index.load_index` find it.
 """
@@ -20,8 +20,9 @@ import numpy as np
 from .._io import read_manifest
 from ..artifacts import extend_artifact, has_file, load_consistent, resolve_artifact
 from ..index import INDEX_KINDS, Index, build_index, format_sweep, load_index, sweep
+from ..models.registry import read_embeddings
 from ..vectors import Embeddings
-from .main import _echo_json, check_writable, cli, load_embeddings
+from ._common import check_writable, echo_json
 
 logger = logging.getLogger("embedrec")
 
@@ -94,7 +95,7 @@ def index_options(f: Any) -> Any:
     return f
 
 
-@cli.group()
+@click.group()
 def index() -> None:
     """Nearest-neighbour indexes over a model's embeddings: build, sweep."""
 
@@ -121,7 +122,7 @@ def build(
     # a new generation: the live one's files (hard links) plus index/; the store stays
     # locked meanwhile, so the index is built from the vectors it is published with
     with extend_artifact(model_dir, drop=(INDEX_DIR,)) as staging:
-        emb = load_embeddings(staging)
+        emb = read_embeddings(staging)
         t0 = time.perf_counter()
         idx = build_index(emb, kind, **params)
         seconds = time.perf_counter() - t0
@@ -211,7 +212,7 @@ def sweep_cmd(
         import_faiss().omp_set_num_threads(threads)
     result = sweep(idx, queries, k=k, values=points)
     if as_json:
-        _echo_json({"kind": kind, "params": idx.params, "n_queries": len(rows), "points": result})
+        echo_json({"kind": kind, "params": idx.params, "n_queries": len(rows), "points": result})
         return
     click.echo(
         f"{kind} over {len(idx)} keys ({_format_params(idx.params)}), {len(rows)} queries, "
@@ -222,7 +223,7 @@ def sweep_cmd(
 
 def _embeddings_and_index(directory: Path) -> tuple[Embeddings, Index | None]:
     """The embeddings of one generation and its saved index (``None`` if none is usable)."""
-    emb = load_embeddings(directory)
+    emb = read_embeddings(directory)
     saved = None
     if has_file(directory, read_manifest(directory), INDEX_DIR):
         try:

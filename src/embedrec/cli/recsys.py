@@ -16,17 +16,19 @@ from typing import Any, Literal, TypeVar, get_args
 
 import click
 
+from ..artifacts import load_consistent
 from ..models.item2vec import Item2Vec, Item2VecConfig
+from ..models.registry import model_class, read_model
 from ..models.word2vec import MAX_SEED
-from .main import (
-    _check_out_dir,
-    _echo_json,
-    _jsonable,
-    _State,
+from ._common import (
+    State,
     build_config,
+    check_out_dir,
     check_out_file,
-    cli,
     config_options,
+    echo_json,
+    echo_table,
+    jsonable,
     read_config_file,
 )
 
@@ -172,7 +174,7 @@ _split_seed = click.option(
 )
 
 
-@cli.group()
+@click.group()
 def item2vec() -> None:
     """Item2Vec: item vectors from interaction logs."""
 
@@ -209,7 +211,7 @@ def item2vec() -> None:
 @config_options(Item2VecConfig)
 @click.pass_obj
 def item2vec_train(
-    state: _State,
+    state: State,
     /,
     interactions: Path,
     session_gap: float | None,
@@ -226,7 +228,7 @@ def item2vec_train(
     given = {k: v for k, v in flags.items() if v is not None}
     values.update(given)
     cfg = build_config(Item2VecConfig, values, flags=given, config_file=config_file)
-    _check_out_dir(out)
+    check_out_dir(out)
     inter = _read(interactions, data)
     if holdout != "none":
         split = _split(inter, holdout, split_seed)
@@ -238,7 +240,7 @@ def item2vec_train(
     seconds = time.perf_counter() - t0
     model.metadata_ = {
         "interactions": str(interactions),
-        "read": _jsonable(data),
+        "read": jsonable(data),
         "holdout": holdout,
         "split_seed": split_seed,
         "session_gap": session_gap,
@@ -246,7 +248,7 @@ def item2vec_train(
     }
     model.save(out)
     logger.info("saved the model to %s", out)
-    _echo_json(
+    echo_json(
         {
             "out": str(out),
             "n_items": len(model.embeddings_),
@@ -259,26 +261,24 @@ def item2vec_train(
     )
 
 
-def _load_model(path: Path) -> Any:
-    """An Item2Vec or TwoTower model directory (the class its manifest names)."""
-    from ..artifacts import load_consistent
+#: the model classes that recommend and are evaluated here
+_RECOMMENDERS = ("Item2Vec", "TwoTower")
 
+
+def _load_model(path: Path) -> Any:
+    """An Item2Vec or TwoTower model directory, through the model registry."""
     return load_consistent(path, _load_model_dir)
 
 
-def _load_model_dir(path: Path) -> Any:
+def _load_model_dir(directory: Path) -> Any:
     """The model of one generation directory."""
-    from .._io import read_manifest
-
-    kind = read_manifest(path).get("class")
-    if kind == "TwoTower":
-        from ..models.two_tower import require_torch
-
-        require_torch("two-tower models")
-        from ..models.two_tower.model import TwoTower
-
-        return TwoTower.load(path)
-    return Item2Vec.load(path)
+    kind = model_class(directory)
+    if kind not in _RECOMMENDERS:
+        raise ValueError(
+            f"{directory} holds a {kind!r}; this command needs an Item2Vec or TwoTower model "
+            "(`embedrec similar` and `embedrec export` read the vectors of any model)"
+        )
+    return read_model(directory)
 
 
 def _parse_keys(texts: tuple[str, ...], model: Any) -> list[Any]:
@@ -294,7 +294,7 @@ def _parse_keys(texts: tuple[str, ...], model: Any) -> list[Any]:
     return out
 
 
-@cli.command()
+@click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--history", multiple=True, help="An item of the history (repeat).")
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Items to recommend.")
@@ -334,20 +334,19 @@ def recommend(
         logger.warning("%d history item(s) unknown to the model: %s", len(res.unknown), res.unknown)
     rows = list(zip(res.keys.tolist(), res.scores.tolist(), strict=True))
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "items": [{"key": key, "score": s} for key, s in rows],
                 "unknown": res.unknown,
             }
         )
         return
-    width = max([len("item")] + [len(str(key)) for key, _ in rows])
-    click.echo(f"{'rank':>4}  {'item':<{width}}  score")
-    for r, (key, s) in enumerate(rows, 1):
-        click.echo(f"{r:>4}  {key!s:<{width}}  {s:.4f}")
+    table = [("rank", "item", "score")]
+    table += [(str(r), str(key), f"{s:.4f}") for r, (key, s) in enumerate(rows, 1)]
+    echo_table(table, "><<")
 
 
-@cli.command(name="eval")
+@click.command(name="eval")
 @click.argument("model", type=click.Path(path_type=Path))
 @interaction_options
 @click.option(
@@ -388,7 +387,7 @@ def recommend(
 )
 @click.pass_obj
 def eval_recommendations(
-    state: _State,
+    state: State,
     /,
     model: Path,
     protocol: str,
@@ -446,14 +445,14 @@ def eval_recommendations(
     if out is not None:
         from .._io import write_json
 
-        write_json(out, _jsonable(payload))
+        write_json(out, jsonable(payload))
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
     else:
         click.echo(compare(results))
 
 
-@cli.command()
+@click.command()
 @interaction_options
 @_holdout_option("leave-last-out")
 @_split_seed
@@ -489,7 +488,7 @@ def eval_recommendations(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 @click.pass_obj
 def tune(
-    state: _State,
+    state: State,
     /,
     holdout: str,
     split_seed: int,
@@ -531,7 +530,7 @@ def tune(
         with atomic_open(out_config, "w") as fh:
             fh.write(to_toml(res.best_config.to_dict()))
     if as_json:
-        _echo_json(res.to_dict())
+        echo_json(res.to_dict())
         return
     click.echo(res.table())
     click.echo(f"\nbest ({metric} {res.best['metrics'][metric]:.4f} on {res.n_users} users):")

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ..index import INDEX_KINDS
-from .main import _State, cli
+from ._common import State
 
 logger = logging.getLogger("embedrec")
 
@@ -40,7 +40,7 @@ def _index_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-@cli.command()
+@click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", type=int, default=8000, show_default=True, help="TCP port.")
@@ -132,7 +132,7 @@ def _index_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 )
 @click.pass_obj
 def serve(
-    state: _State,
+    state: State,
     model: Path,
     host: str,
     port: int,

@@ -39,7 +39,15 @@ from typing import Any
 
 import click
 
-from .main import _check_out_dir, _echo_json, _jsonable, _State, build_config, check_writable, cli
+from ._common import (
+    State,
+    build_config,
+    check_out_dir,
+    check_writable,
+    echo_json,
+    jsonable,
+    load_toml,
+)
 
 logger = logging.getLogger("embedrec")
 
@@ -70,13 +78,7 @@ _HOLDOUTS = ("none", "leave-last-out", "temporal", "random")
 
 def read_two_tower_file(path: Path) -> dict[str, Any]:
     """The parts of a two-tower TOML file, with unknown keys refused (naming the allowed)."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    doc = load_toml(path)
     allowed = {"out", "data", "model", "user", "item"}
     unknown = sorted(set(doc) - allowed)
     if unknown:
@@ -148,7 +150,7 @@ def load_data(data: dict[str, Any], base: Path) -> tuple[Any, Any, Any]:
     return inter, table("user_table"), table("item_table")
 
 
-@cli.group(name="two-tower")
+@click.group(name="two-tower")
 def two_tower() -> None:
     """Two-tower (DSSM-style) retrieval models on PyTorch (embedrec[torch])."""
 
@@ -173,7 +175,7 @@ def two_tower() -> None:
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --checkpoint-dir.")
 @click.pass_obj
 def two_tower_train(
-    state: _State,
+    state: State,
     /,
     config_file: Path,
     out: Path | None,
@@ -208,7 +210,7 @@ def two_tower_train(
     cfg = build_config(TwoTowerConfig, model_values, flags=given, config_file=config_file)
     rank, world = init_distributed()
     if rank == 0:
-        _check_out_dir(out)
+        check_out_dir(out)
         if checkpoint_dir is not None:
             check_writable(checkpoint_dir / "checkpoint", "--checkpoint-dir")
     data = dict(doc.get("data", {}))
@@ -251,14 +253,14 @@ def two_tower_train(
     seconds = time.perf_counter() - t0
     model.metadata_ = {
         "config_file": str(config_file),
-        "data": _jsonable(data),
+        "data": jsonable(data),
         "holdout": holdout,
         "split_seed": split_seed,
     }
     if rank == 0:
         model.save(out)
         logger.info("saved the model to %s", out)
-        _echo_json(
+        echo_json(
             {
                 "out": str(out),
                 "n_items": len(model.embeddings_) if model.embeddings_ is not None else 0,

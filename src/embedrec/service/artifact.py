@@ -25,7 +25,8 @@ import numpy.typing as npt
 
 from .._io import MANIFEST, read_manifest
 from ..keys import Key, parse_key
-from ..vectors import Embeddings, read_keys_vectors
+from ..models.registry import load_embeddings, read_embeddings, read_model
+from ..vectors import Embeddings
 
 if TYPE_CHECKING:
     from ..index import Index
@@ -449,27 +450,17 @@ _Read = tuple[str, dict[str, Any], Embeddings, "Item2Vec | None", "UserTowerRunt
 
 
 def _read_embeddings(path: Path) -> _Read:
+    """What one generation directory (or a word2vec-format file) serves, through the model
+    registry: its class, manifest and vectors, plus the Item2Vec model (which recommends and
+    scores itself) or a two-tower model's user tower (numpy only: no torch)."""
     if path.is_file():
-        return "word2vec-format", {}, Embeddings.load_word2vec_format(path), None, None
+        return "word2vec-format", {}, load_embeddings(path), None, None
     manifest = read_manifest(path)
     kind = str(manifest.get("class"))
     if kind == "Item2Vec":
-        from ..models.item2vec import Item2Vec
-
-        model = Item2Vec.load(path)
+        model = read_model(path)
         return kind, manifest, model.embeddings_, model, None
-    if kind == "Word2Vec":
-        from ..models.word2vec import Word2Vec
-
-        return kind, manifest, Word2Vec.load(path).embeddings_, None, None
-    if kind == "Embeddings":
-        return kind, manifest, Embeddings.load(path), None, None
-    # any other model directory that stores keys and vectors (DeepWalk, Node2Vec, TwoTower...)
-    keys, vectors = read_keys_vectors(path)
-    metric = manifest.get("metric", "cosine")
-    if metric not in ("cosine", "dot"):
-        raise ValueError(f"{path}/{MANIFEST} has metric={metric!r}; expected 'cosine' or 'dot'")
-    emb = Embeddings(keys, vectors, metric=metric)
+    emb = read_embeddings(path)
     tower = None
     if kind == "TwoTower":
         # numpy only: serving a two-tower model does not need the torch extra

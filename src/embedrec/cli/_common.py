@@ -1,0 +1,315 @@
+"""What every ``embedrec`` command module shares: the state object of the root group, output
+helpers (JSON and tables on stdout), output-path checks, TOML reading, and the rules that turn
+config dataclass fields into click options.
+
+Command modules import from here, never from :mod:`embedrec.cli.main` (which only holds the root
+group and registers the command modules), so the CLI has no import cycle.
+
+Training flags are generated from the config dataclasses (:func:`config_options`): every field
+is a flag, its help comes from the class docstring, and only the flags a user gives are passed
+on, so defaults and validation live in the dataclass alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import types
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import click
+import numpy as np
+
+from ..artifacts import is_artifact_dir
+
+__all__ = [
+    "F",
+    "State",
+    "base_type",
+    "build_config",
+    "check_out_dir",
+    "check_out_file",
+    "check_writable",
+    "config_options",
+    "default_of",
+    "echo_json",
+    "echo_table",
+    "field_help",
+    "jsonable",
+    "load_toml",
+    "read_config_file",
+    "w2v_file_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: boolean fields whose flag pair reads better than ``--x/--no-x``
+_BOOL_FLAGS = {
+    "cbow_mean": ("--cbow-mean", "--cbow-sum"),
+}
+
+
+@dataclasses.dataclass
+class State:
+    """The root group's options, passed to every command (``@click.pass_obj``)."""
+
+    quiet: bool = False
+
+
+# ---------------------------------------------------------------------------------- output
+def jsonable(obj: Any) -> Any:
+    """Plain JSON values: numpy scalars become Python numbers, NaN and inf become null."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def echo_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON (through :func:`jsonable`) to stdout."""
+    click.echo(json.dumps(jsonable(obj), indent=2, allow_nan=False))
+
+
+def echo_table(rows: Sequence[Sequence[str]], align: str) -> None:
+    """Print ``rows`` (the header first) as columns two spaces apart, to stdout.
+
+    ``align`` holds one character per column: ``<`` left, ``>`` right. Each column is as wide
+    as its widest cell; trailing spaces are dropped.
+    """
+    widths = [max(len(row[c]) for row in rows) for c in range(len(align))]
+    for row in rows:
+        cells = (f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+def default_of(func: Callable[..., Any], name: str) -> Any:
+    """The default of parameter ``name`` of ``func`` (so a flag shows the library default)."""
+    return inspect.signature(func).parameters[name].default
+
+
+# ---------------------------------------------------------------------------------- output paths
+def check_writable(path: Path, flag: str = "--out") -> None:
+    """Refuse an output ``path`` whose folder cannot be written, before any work is done.
+
+    Artifacts are written to a temporary sibling of ``path`` and renamed, so this creates
+    and removes a probe file in the nearest existing folder above ``path``; it creates no
+    folder and leaves nothing behind.
+    """
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(
+            f"{flag} {path}: {folder} is a file, not a directory, so nothing can be written "
+            f"under it; choose another {flag}"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".embedrec-probe-", dir=folder)
+    except OSError as exc:
+        raise OSError(
+            f"{flag} {path} is not writable ({exc.strerror or exc} in {folder}); choose a "
+            f"writable {flag} path"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_out_dir(path: Path, flag: str = "--out") -> None:
+    """Refuse an output path that ``model.save`` would refuse, before spending time training."""
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a directory; choose another {flag}")
+    if path.is_dir() and any(path.iterdir()) and not is_artifact_dir(path):
+        raise FileExistsError(
+            f"{path} is a non-empty directory that is not an embedrec artifact; choose an empty "
+            f"or new {flag} directory so nothing of yours is overwritten"
+        )
+    check_writable(path, flag)
+
+
+def check_out_file(path: Path, flag: str = "--out") -> None:
+    """Refuse an output file path that is a directory or cannot be written, up front."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{flag} {path} is a directory; give a file path")
+    check_writable(path, flag)
+
+
+# ---------------------------------------------------------------------------------- configs
+#: "seed=-1 is invalid; ..." or "TwoTowerConfig.seed=-1 ...": the field a message is about
+_FIELD_MESSAGE = re.compile(r"(?:\w+Config\.)?(\w+)=(\S+)(.*)", re.S)
+
+
+def build_config(
+    cls: Any, values: dict[str, Any], *, flags: Iterable[str] = (), config_file: Path | None = None
+) -> Any:
+    """``cls.from_dict(values)``, with a validation message pointing at its source.
+
+    Run before any data is read. A message about a field given as a flag names the flag
+    (``--seed -1 is invalid; ...``); one about a field of ``config_file`` names the file.
+    """
+    try:
+        return cls.from_dict(values)
+    except ValueError as exc:
+        msg = str(exc)
+        m = _FIELD_MESSAGE.fullmatch(msg)
+        if m and m.group(1) in set(flags):
+            msg = f"--{m.group(1).replace('_', '-')} {m.group(2)}{m.group(3)}"
+        elif config_file is not None:
+            msg = f"{config_file}: {msg}"
+        raise ValueError(msg) from exc
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """The TOML document in ``path``: ``tomllib`` on Python 3.11+, the ``tomli`` package on 3.10.
+
+    Raises
+    ------
+    ValueError
+        The file is not valid TOML (the message names the file and the parser's reason).
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    with open(path, "rb") as fh:
+        try:
+            doc: dict[str, Any] = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    return doc
+
+
+def _check_value_type(path: Path, name: str, value: Any, hint: Any) -> None:
+    """TOML values must have the field's type: the dataclass does not check bools or choices."""
+    base = base_type(hint)
+    if get_origin(base) is Literal:
+        ok, want = value in get_args(base), " or ".join(repr(a) for a in get_args(base))
+    elif base is bool:
+        ok, want = isinstance(value, bool), "true or false"
+    elif base is int:
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif base is float:
+        ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    else:
+        ok, want = True, ""
+    if not ok:
+        raise ValueError(f"{path}: {name}={value!r} is invalid; use {want}")
+
+
+def read_config_file(path: Path, cls: type) -> dict[str, Any]:
+    """Top-level keys of a TOML file, checked against the fields of dataclass ``cls``."""
+    data = load_toml(path)
+    hints = get_type_hints(cls)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown key(s) {unknown}; keys are {cls.__name__} fields: {sorted(hints)}"
+        )
+    for name, value in data.items():
+        _check_value_type(path, name, value, hints[name])
+    return data
+
+
+# ---------------------------------------------------------------------------------- config flags
+def field_help(cls: type) -> dict[str, str]:
+    """Per-field help from the ``Parameters`` section of a NumPy-style class docstring."""
+    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    out: dict[str, str] = {}
+    try:
+        start = lines.index("Parameters") + 2
+    except ValueError:
+        return out
+    names: list[str] = []
+    for line in lines[start:]:
+        if not line.strip() or line.startswith("--"):
+            break
+        if line.startswith(" "):
+            for name in names:
+                out[name] += " " + line.strip()
+            continue
+        head, sep, text = line.partition(" : ")
+        if not sep:
+            break
+        names = [n.strip() for n in head.split(",")]
+        for name in names:
+            out[name] = text.strip()
+    return {k: v.replace("``", "") for k, v in out.items()}
+
+
+def base_type(hint: Any) -> Any:
+    """``X | None`` -> ``X``; other hints unchanged."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def config_options(cls: type) -> Callable[[F], F]:
+    """One click option per dataclass field, all defaulting to ``None`` ("not given").
+
+    Literal fields become choices, bool fields ``--x/--no-x`` pairs (see ``_BOOL_FLAGS``), int
+    and float fields typed options. The shown default is the dataclass default.
+    """
+    hints = get_type_hints(cls)
+    helps = field_help(cls)
+    options: list[Callable[[F], F]] = []
+    for field in dataclasses.fields(cls):
+        hint = base_type(hints[field.name])
+        flag = "--" + field.name.replace("_", "-")
+        default = field.default
+        shown = None if default is None else str(default)
+        kwargs: dict[str, Any] = {"default": None}
+        if get_origin(hint) is Literal:
+            decls = [flag]
+            kwargs["type"] = click.Choice([str(a) for a in get_args(hint)])
+        elif hint is bool:
+            on, off = _BOOL_FLAGS.get(field.name, (flag, "--no-" + flag[2:]))
+            decls = [f"{on}/{off}", field.name]
+            shown = "auto" if default is None else (on if default else off)[2:]
+        elif hint is int:
+            decls, kwargs["type"] = [flag], click.INT
+        elif hint is float:
+            decls, kwargs["type"] = [flag], click.FLOAT
+        else:  # a new field type needs a rule here
+            raise TypeError(f"{cls.__name__}.{field.name}: no CLI rule for type {hint!r}")
+        # the option default stays None (= "not given"); the dataclass default is only shown
+        kwargs["help"] = helps.get(field.name, "") + (f"  [default: {shown}]" if shown else "")
+        options.append(click.option(*decls, **kwargs))
+
+    def decorate(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def w2v_file_options(f: F) -> F:
+    """--unicode-errors and --no-header: how a word2vec-format MODEL file is read."""
+    f = click.option(
+        "--no-header",
+        "no_header",
+        is_flag=True,
+        help="A word2vec-format text MODEL file has no 'n_keys dim' header line (GloVe).",
+    )(f)
+    return click.option(
+        "--unicode-errors",
+        type=click.Choice(["strict", "replace", "ignore"]),
+        default="strict",
+        show_default=True,
+        help="Word2vec-format MODEL files: key bytes that are not UTF-8 (e.g. long words cut "
+        "by word2vec.c) are refused, replaced by U+FFFD, or dropped.",
+    )(f)
