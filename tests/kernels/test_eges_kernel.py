@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from embedrec.kernels.eges import eges_hidden, eges_train_shard, eges_update
+from embedrec.kernels.eges import eges_hidden, eges_params, eges_train_shard, eges_update
 from embedrec.kernels.rng import seed_state
 from embedrec.kernels.sampling import alias_thresholds, build_alias
 from embedrec.kernels.sgns import sigmoid_tables
@@ -192,26 +192,23 @@ def _shard_inputs(n_nodes=6, dim=4, seed=0):
 
 def _run_shard(inputs, window, seed, shrink=True, update_attention=True):
     tokens, offsets, side_rows, w_side, attn, w_out, keep, prob, alias = inputs
+    n = keep.shape[0]
+    no_codes, no_points = np.zeros((n, 0), np.uint8), np.zeros((n, 0), np.int32)
+    no_lens = np.zeros(n, np.int32)
     return eges_train_shard(
-        tokens,
-        offsets,
-        0,
-        offsets.size - 1,
+        (tokens, offsets),
+        (w_side, attn, w_out),
         side_rows,
-        w_side,
-        attn,
-        update_attention,
-        w_out,
-        keep,
-        window,
-        shrink,
-        2,
-        prob,
-        alias,
-        0.05,
-        0.01,
-        SIG,
-        LOGSIG,
+        (keep, prob, alias, no_codes, no_points, no_lens, SIG, LOGSIG),
+        eges_params(
+            s_begin=0,
+            s_end=offsets.size - 1,
+            window=window,
+            shrink_windows=shrink,
+            negative=2,
+            update_attention=update_attention,
+        ),
+        np.array([0.05, 0.01], np.float64),
         seed_state(seed, 0, 0),
     )
 

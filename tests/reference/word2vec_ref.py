@@ -49,3 +49,82 @@ def logistic_step_ref(
     g = lr * (labels[None, :] - sigmoid(scores))
     loss = float(-np.log(sigmoid(np.where(labels[None, :] > 0.5, scores, -scores))).sum())
     return g @ w_out, w_out + g.T @ v_in, loss
+
+
+def train_shard_ref(
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    w_in: np.ndarray,
+    w_out: np.ndarray,
+    *,
+    cbow: bool,
+    cbow_mean: bool,
+    window: int,
+    update: str,
+    paths: list[tuple[np.ndarray, np.ndarray]] | None,
+    lr: float,
+) -> tuple[float, int]:
+    """Twin of ``kernels.train.train_shard`` where nothing is random: every token kept, no
+    window shrinking, no basket, a fixed learning rate, and as targets either the Huffman
+    path (``paths[w] = (rows, codes)``) or, for negative sampling with ``negative=0``, the
+    center alone (label 1). ``w_in`` / ``w_out`` (float64) are updated in place; returns
+    (summed loss, examples).
+
+    Skip-gram ``update="batch"``: the window's context rows ``X`` against the center's output
+    rows ``Z`` as one mini-batch, ``G = lr (labels - sigmoid(X Z^T))``, ``Z += G^T X``,
+    ``X += G Z`` (all from the values before the step); "exact" / "sequential" (the same
+    without noise draws): one context row after another. CBOW: ``h`` the mean (or sum) of
+    the context rows, ``g = lr (labels - sigmoid(Z h))``, ``Z += g h``, each context row
+    ``+= g Z``.
+    """
+    loss = 0.0
+    examples = 0
+    for s in range(len(offsets) - 1):
+        sent = tokens[offsets[s] : offsets[s + 1]]
+        n = len(sent)
+        for i in range(n):
+            ctx = [
+                int(sent[j]) for j in range(max(0, i - window), min(n, i + window + 1)) if j != i
+            ]
+            if not ctx:
+                continue
+            center = int(sent[i])
+            if paths is None:
+                rows, labels = np.array([center]), np.array([1.0])
+            else:
+                rows, codes = paths[center]
+                labels = 1.0 - codes.astype(np.float64)
+            z = w_out[rows]
+            if cbow:
+                h = w_in[ctx].sum(axis=0)
+                if cbow_mean:
+                    h = h / len(ctx)
+                scores = z @ h
+                g = lr * (labels - sigmoid(scores))
+                loss += float(-np.log(sigmoid(np.where(labels > 0.5, scores, -scores))).sum())
+                grad = g @ z
+                np.add.at(w_out, rows, np.outer(g, h))
+                for c in ctx:
+                    w_in[c] += grad
+                examples += 1
+            elif update == "batch":
+                x = w_in[ctx]
+                scores = x @ z.T
+                g = lr * (labels[None, :] - sigmoid(scores))
+                loss += float(
+                    -np.log(sigmoid(np.where(labels[None, :] > 0.5, scores, -scores))).sum()
+                )
+                np.add.at(w_out, rows, g.T @ x)
+                np.add.at(w_in, ctx, g @ z)
+                examples += len(ctx)
+            else:
+                for c in ctx:
+                    z = w_out[rows]
+                    x = w_in[c].copy()
+                    scores = z @ x
+                    g = lr * (labels - sigmoid(scores))
+                    loss += float(-np.log(sigmoid(np.where(labels > 0.5, scores, -scores))).sum())
+                    w_in[c] += g @ z
+                    np.add.at(w_out, rows, np.outer(g, x))
+                    examples += 1
+    return loss, examples

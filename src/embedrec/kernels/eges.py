@@ -30,9 +30,21 @@ uses for skip-gram, Ji et al. 2016.) Shards of walks run in Python threads on sh
 import numpy as np
 from numba import njit
 
-from .rng import rng_below
-from .sgns import batch_update
-from .train import fill_targets, subsample_sentence
+from .sentences import draw_window, longest_sentence, sentence_lr, subsample_sentence
+from .sgns import batch_update, fill_targets
+
+#: positions in ``eges_train_shard``'s int64 parameter array (see :func:`eges_params`)
+E_BEGIN, E_END, E_WINDOW, E_SHRINK, E_NEGATIVE, E_ATTENTION = 0, 1, 2, 3, 4, 5
+N_EGES_PARAMS = 6
+
+
+def eges_params(*, s_begin, s_end, window, shrink_windows, negative, update_attention):
+    """``eges_train_shard``'s int64 parameter array, from keywords (checked)."""
+    values = (s_begin, s_end, window, shrink_windows, negative, update_attention)
+    p = np.array([int(v) for v in values], dtype=np.int64)
+    if not (0 <= p[E_BEGIN] <= p[E_END]) or p[E_WINDOW] < 1 or p[E_NEGATIVE] < 0:
+        raise ValueError(f"bad EGES shard parameters {values}")
+    return p
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -159,29 +171,13 @@ def eges_update(
 
 
 @njit(cache=True, nogil=True)
-def eges_train_shard(
-    tokens,
-    offsets,
-    s_begin,
-    s_end,
-    side_rows,
-    w_side,
-    attn,
-    update_attention,
-    w_out,
-    keep_u32,
-    window,
-    shrink_windows,
-    negative,
-    neg_prob_u32,
-    neg_alias,
-    alpha_begin,
-    alpha_end,
-    sig_table,
-    logsig_table,
-    state,
-):
-    """Train walks ``s_begin..s_end`` once; return (loss, examples, effective, raw nodes).
+def eges_train_shard(corpus, weights, side_rows, tables, params, alphas, state):
+    """Train one shard's walks once; return (loss, examples, effective, raw nodes).
+
+    ``corpus = (tokens, offsets)``; ``weights = (w_side, attn, w_out)``; ``tables`` as the
+    Word2Vec driver's (:mod:`.train`; ``keep_u32``, the noise alias table and the sigmoid
+    tables are read); ``params`` from :func:`eges_params`; ``alphas = [alpha_begin,
+    alpha_end]``.
 
     For every kept position ``i`` of a walk (frequent nodes subsampled by ``keep_u32``, as
     word2vec), the center ``v = walk[i]`` predicts each node ``u`` within ``b`` positions
@@ -189,27 +185,31 @@ def eges_train_shard(
     followed by ``negative`` draws from the noise alias table with label 0 (a draw equal to
     ``u`` is dropped). The whole window is one :func:`eges_update`. ``examples`` counts the
     (center, context) pairs. The learning rate falls linearly from ``alpha_begin`` to
-    ``alpha_end`` over the shard's raw nodes, as in the Word2Vec engine.
+    ``alpha_end`` over the shard's raw nodes, as in the Word2Vec driver.
     """
+    tokens, offsets = corpus
+    w_side, attn, w_out = weights
+    keep_u32, neg_prob_u32, neg_alias, codes, points, code_lens, sig_table, logsig_table = tables
+    s_begin = params[E_BEGIN]
+    s_end = params[E_END]
+    window = params[E_WINDOW]
+    shrink_windows = params[E_SHRINK] != 0
+    negative = params[E_NEGATIVE]
+    update_attention = params[E_ATTENTION] != 0
+    alpha_begin = alphas[0]
+    alpha_end = alphas[1]
+
     dim = w_side.shape[1]
     n_fields = side_rows.shape[1]
     raw_total = offsets[s_end] - offsets[s_begin]
-    max_len = 0
-    for s in range(s_begin, s_end):
-        ln = offsets[s + 1] - offsets[s]
-        if ln > max_len:
-            max_len = ln
-    buf = np.empty(max_len, dtype=np.int32)
+    buf = np.empty(longest_sentence(offsets, s_begin, s_end), dtype=np.int32)
     max_out = 2 * window * (negative + 1)
     out_rows = np.empty(max_out, dtype=np.int32)
     labels = np.empty(max_out, dtype=np.float32)
     g_buf = np.empty((1, max_out), dtype=np.float32)
     grad_buf = np.empty((1, dim), dtype=np.float32)
     hidden = np.empty((1, dim), dtype=np.float32)
-    weights = np.empty(n_fields, dtype=np.float32)
-    no_codes = np.zeros((1, 0), dtype=np.uint8)
-    no_points = np.zeros((1, 0), dtype=np.int32)
-    no_lens = np.zeros(1, dtype=np.int32)
+    weights_buf = np.empty(n_fields, dtype=np.float32)
 
     loss = 0.0
     examples = 0
@@ -218,15 +218,12 @@ def eges_train_shard(
     for s in range(s_begin, s_end):
         start = offsets[s]
         stop = offsets[s + 1]
-        frac = raw_done / raw_total if raw_total > 0 else 0.0
-        lr = np.float32(alpha_begin + (alpha_end - alpha_begin) * frac)
+        lr = sentence_lr(alpha_begin, alpha_end, raw_done, raw_total)
         raw_done += stop - start
         n = subsample_sentence(tokens, start, stop, keep_u32, state, buf)
         effective += n
         for i in range(n):
-            b = window
-            if shrink_windows:
-                b = window - rng_below(state, window)
+            b = draw_window(window, shrink_windows, state)
             lo = max(0, i - b)
             hi = min(n, i + b + 1)
             n_out = 0
@@ -239,9 +236,9 @@ def eges_train_shard(
                         negative,
                         neg_prob_u32,
                         neg_alias,
-                        no_codes,
-                        no_points,
-                        no_lens,
+                        codes,
+                        points,
+                        code_lens,
                         state,
                         out_rows[n_out:],
                         labels[n_out:],
@@ -262,7 +259,7 @@ def eges_train_shard(
                 lr,
                 sig_table,
                 logsig_table,
-                weights,
+                weights_buf,
                 hidden,
                 g_buf,
                 grad_buf,

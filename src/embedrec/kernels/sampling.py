@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from .rng import _LOW32, _S32, rng_next
+from .rng import LOW32, S32, rng_next
 
 
 @njit(cache=True, nogil=True)
@@ -63,8 +63,8 @@ def alias_draw(prob_u32, alias, state):
     """
     r = rng_next(state)
     n = np.uint64(alias.shape[0])
-    col = np.int64(((r >> _S32) * n) >> _S32)
-    if (r & _LOW32) < prob_u32[col]:
+    col = np.int64(((r >> S32) * n) >> S32)
+    if (r & LOW32) < prob_u32[col]:
         return col
     return np.int64(alias[col])
 

@@ -6,10 +6,16 @@ negative sampling uses (center, 1) plus ``negative`` noise rows with label 0
 Huffman path with label ``1 - code``. For label ``y`` and score ``s = <v_in, v_out>`` the
 update is ``g = lr * (y - sigmoid(s))``, ``v_in += g v_out`` and ``v_out += g v_in``; the loss
 is ``-log sigmoid(s)`` for ``y = 1`` and ``-log sigmoid(-s)`` for ``y = 0``.
+
+:func:`fill_targets` lists the output rows and labels of one prediction; with several
+Hogwild threads, :func:`remap_private` / :func:`sync_private` keep the most contended output
+rows in a copy private to each thread.
 """
 
 import numpy as np
 from numba import njit
+
+from .sampling import alias_draw
 
 MAX_EXP = 6.0
 TABLE_SIZE = 1024
@@ -281,3 +287,68 @@ def pair_update(w_in, w_out, r, out_rows, labels, n_out, lr, sig_table, logsig_t
     for d in range(dim):
         w_in[r, d] += grad[d]
     return loss
+
+
+@njit(cache=True, nogil=True)
+def fill_targets(
+    center,
+    use_hs,
+    negative,
+    neg_prob_u32,
+    neg_alias,
+    codes,
+    points,
+    code_lens,
+    state,
+    out_rows,
+    labels,
+):
+    """Output rows and labels for predicting ``center``; returns their number.
+
+    Negative sampling: the center (label 1) then ``negative`` noise draws (label 0), a draw
+    equal to the center being dropped as in word2vec.c. Hierarchical softmax: the center's
+    Huffman path, label ``1 - code``.
+    """
+    if use_hs:
+        n = code_lens[center]
+        for j in range(n):
+            out_rows[j] = points[center, j]
+            labels[j] = 1.0 - codes[center, j]
+        return n
+    out_rows[0] = center
+    labels[0] = 1.0
+    n = 1
+    for _ in range(negative):
+        w = alias_draw(neg_prob_u32, neg_alias, state)
+        if w != center:
+            out_rows[n] = w
+            labels[n] = 0.0
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def remap_private(out_rows, n_out, priv_lo, priv_hi, priv_base):
+    """Send output rows in ``[priv_lo, priv_hi)`` to this thread's private copy of them."""
+    for j in range(n_out):
+        o = out_rows[j]
+        if o >= priv_lo and o < priv_hi:
+            out_rows[j] = priv_base + (o - priv_lo)
+
+
+@njit(cache=True, nogil=True)
+def sync_private(w_out, priv_lo, priv_hi, priv_base, snap):
+    """Merge a private copy into the shared rows and refresh it.
+
+    ``shared += private - snap`` keeps what other threads wrote meanwhile; then the private
+    copy and ``snap`` both take the merged rows.
+    """
+    dim = w_out.shape[1]
+    for t in range(priv_hi - priv_lo):
+        r = priv_lo + t
+        p = priv_base + t
+        for d in range(dim):
+            v = w_out[r, d] + (w_out[p, d] - snap[t, d])
+            w_out[r, d] = v
+            w_out[p, d] = v
+            snap[t, d] = v

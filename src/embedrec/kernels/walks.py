@@ -5,7 +5,8 @@ The graph comes in as CSR arrays, never as a ``Graph``: ``indptr`` int64 ``(n_no
 ``(n_arcs,)`` > 0. Every arc ``v -> x`` is one stored entry; an undirected edge is two arcs.
 
 Walk ``w`` (its position in ``starts``) draws from its own xorshift64* state, seeded by
-splitmix64 of ``(seed, w)`` inside the kernel (the same mix as :func:`.rng.seed_state`), so the
+splitmix64 of ``(seed, w)`` inside the kernel (:func:`.rng.splitmix64_step`, the mix of
+:func:`.rng.seed_state`), so the
 output is identical for any number of threads (set by the caller with
 ``numba.set_num_threads``). Walks run in parallel with ``numba.prange`` into a
 ``(n_walks, walk_length)`` int32 buffer, which is then compacted into ``(tokens, offsets)``
@@ -27,29 +28,14 @@ drivers.
 import numpy as np
 from numba import njit, prange
 
-from .rng import rng_below, rng_uniform
+from .rng import GOLDEN, MASK64, rng_below, rng_uniform, splitmix64_step
 from .sampling import alias_draw, build_alias
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S27 = np.uint64(27)
-_S30 = np.uint64(30)
-_S31 = np.uint64(31)
 _U32_MAX = 4294967295.0
-_MASK64 = (1 << 64) - 1
 
 
 # --------------------------------------------------------------------------------------------
 # small inline helpers
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _splitmix_step(x, part):
-    x = x + part + _GOLDEN
-    z = (x ^ (x >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    return z ^ (z >> _S31)
 
 
 @njit(cache=True, nogil=True)
@@ -58,10 +44,10 @@ def seed_walk_state(seed, w, state):
 
     Same value as ``rng.seed_state(seed, w)`` (``seed`` given as its uint64 two's complement).
     """
-    x = _splitmix_step(_GOLDEN, seed)
-    x = _splitmix_step(x, np.uint64(w))
+    x = splitmix64_step(GOLDEN, seed)
+    x = splitmix64_step(x, np.uint64(w))
     if x == np.uint64(0):
-        x = _GOLDEN
+        x = GOLDEN
     state[0] = x
 
 
@@ -372,7 +358,7 @@ def _walk_args(starts, walk_length, seed, n_nodes):
     walk_length = int(walk_length)
     if walk_length < 1:
         raise ValueError(f"walk_length={walk_length} is invalid; use walk_length>=1")
-    return starts, walk_length, np.uint64(int(seed) & _MASK64)
+    return starts, walk_length, np.uint64(int(seed) & MASK64)
 
 
 def _inverse_pq(p, q):

@@ -166,6 +166,20 @@ class SGNSTables:
     sig: npt.NDArray[np.float32]
     logsig: npt.NDArray[np.float32]
 
+    def as_tuple(self) -> tuple[npt.NDArray[Any], ...]:
+        """The kernels' ``tables`` argument: ``(keep_u32, neg_prob_u32, neg_alias, codes,
+        points, code_lens, sig, logsig)``."""
+        return (
+            self.keep,
+            self.neg_prob,
+            self.neg_alias,
+            self.codes,
+            self.points,
+            self.code_lens,
+            self.sig,
+            self.logsig,
+        )
+
 
 def build_tables(
     counts: npt.NDArray[np.int64],
@@ -456,7 +470,7 @@ def train_sgns(
     MemoryError
         The tables cannot fit in memory (checked before allocating).
     """
-    from ..kernels.train import train_shard
+    from ..kernels.train import shard_params, train_shard
 
     n = int(counts.shape[0])
     check_trainable(enc)
@@ -480,43 +494,32 @@ def train_sgns(
     for k in range(workers):
         slots.put(n_rows + k * n_priv)
     share_mode = SHARE_MODES[s.window_update]
-    tokens, offsets = enc.tokens, enc.offsets
+    corpus = (enc.tokens, enc.offsets)
+    weights = (w_in, w_out)
+    tables = t.as_tuple()
 
     def train(
         a: int, b: int, alpha_begin: float, alpha_end: float, state: npt.NDArray[np.uint64]
     ) -> tuple[float, int, int, int]:
         base = slots.get()  # a private block no other running shard uses
         try:
-            res = train_shard(
-                tokens,
-                offsets,
-                a,
-                b,
-                w_in,
-                w_out,
-                t.keep,
-                s.arch == "cbow",
-                s.cbow_mean,
-                s.window,
-                s.shrink_windows,
-                basket,
-                s.loss == "hs",
-                s.negative,
-                t.neg_prob,
-                t.neg_alias,
-                t.codes,
-                t.points,
-                t.code_lens,
-                share_mode,
-                priv_lo,
-                priv_lo + n_priv,
-                base,
-                alpha_begin,
-                alpha_end,
-                t.sig,
-                t.logsig,
-                state,
+            params = shard_params(
+                s_begin=a,
+                s_end=b,
+                cbow=s.arch == "cbow",
+                cbow_mean=s.cbow_mean,
+                window=s.window,
+                shrink_windows=s.shrink_windows,
+                basket=basket,
+                use_hs=s.loss == "hs",
+                negative=s.negative,
+                share_mode=share_mode,
+                priv_lo=priv_lo,
+                priv_hi=priv_lo + n_priv,
+                priv_base=base,
             )
+            alphas = np.array([alpha_begin, alpha_end], dtype=np.float64)
+            res = train_shard(corpus, weights, tables, params, alphas, state)
         finally:
             slots.put(base)
         return float(res[0]), int(res[1]), int(res[2]), int(res[3])

@@ -31,11 +31,10 @@ from ..vectors import Embeddings
 from ._engine import (
     SHARD_TOKENS,
     WindowUpdate,
+    build_tables,
     check_table_memory,
     epoch_recorder,
     init_weights,
-    keep_thresholds,
-    noise_alias,
     train_epochs,
 )
 from .base import EmbeddingModel, read_model_dir, write_model_dir
@@ -381,42 +380,29 @@ class EGES(EmbeddingModel):
         on_epoch: Callable[[int, dict[str, float]], None],
     ) -> None:
         """Hogwild epochs over shards of walks, through the engine's :func:`train_epochs`."""
-        from ..kernels.eges import eges_train_shard
-        from ..kernels.sgns import sigmoid_tables
+        from ..kernels.eges import eges_params, eges_train_shard
 
         cfg = self.config
-        keep = keep_thresholds(counts, cfg.sample)
-        neg_prob, alias = noise_alias(counts, cfg.ns_exponent)
-        sig, logsig = sigmoid_tables()
-        update_attention = cfg.mode == "eges"
-        tokens, offsets = corpus.tokens, corpus.offsets
+        tables = build_tables(
+            counts, loss="neg", sample=cfg.sample, ns_exponent=cfg.ns_exponent
+        ).as_tuple()
+        corpus_arrays = (corpus.tokens, corpus.offsets)
+        weights = (w_side, logits, w_out)
         bounds = corpus.shards(SHARD_TOKENS)
 
         def train(
             a: int, b: int, alpha_begin: float, alpha_end: float, state: npt.NDArray[np.uint64]
         ) -> tuple[float, int, int, int]:
-            res = eges_train_shard(
-                tokens,
-                offsets,
-                a,
-                b,
-                side_rows,
-                w_side,
-                logits,
-                update_attention,
-                w_out,
-                keep,
-                cfg.window,
-                True,
-                cfg.negative,
-                neg_prob,
-                alias,
-                alpha_begin,
-                alpha_end,
-                sig,
-                logsig,
-                state,
+            params = eges_params(
+                s_begin=a,
+                s_end=b,
+                window=cfg.window,
+                shrink_windows=True,
+                negative=cfg.negative,
+                update_attention=cfg.mode == "eges",
             )
+            alphas = np.array([alpha_begin, alpha_end], dtype=np.float64)
+            res = eges_train_shard(corpus_arrays, weights, side_rows, tables, params, alphas, state)
             return float(res[0]), int(res[1]), int(res[2]), int(res[3])
 
         train_epochs(
