@@ -111,6 +111,16 @@ class ConfigDict:
         return cls(**d)
 
 
+def shared_fields(config: Any, target: type, *, exclude: Collection[str] = ()) -> dict[str, Any]:
+    """The fields of ``config`` that ``target`` (a config class) also has, by name.
+
+    How a model config hands its engine fields to :class:`~.word2vec.Word2VecConfig` without
+    listing them again: ``Word2VecConfig(**shared_fields(self, Word2VecConfig), arch=...)``.
+    """
+    names = {f.name for f in dataclasses.fields(target)} - set(exclude)
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name in names}
+
+
 def upgrade_window_update(d: dict[str, Any], *, auto_default: bool) -> dict[str, Any]:
     """Fold the old ``shared_negatives`` (and ``window_update``'s old two values) into the
     one ``window_update`` field.

@@ -29,7 +29,7 @@ from ..index.topk import blocked_top_k, check_k
 from ..vectors import Embeddings, Neighbors
 from ._engine import epoch_recorder, train_sgns
 from .base import EmbeddingModel, read_model_dir, write_model_dir
-from .config import ConfigDict, check_choice, check_float, check_int
+from .config import ConfigDict, check_choice, check_float, check_int, shared_fields
 from .word2vec import Word2VecConfig
 
 logger = logging.getLogger("embedrec")
@@ -122,22 +122,7 @@ class Item2VecConfig(ConfigDict):
 
     def word2vec_config(self) -> Word2VecConfig:
         """The engine's configuration: skip-gram with negative sampling."""
-        return Word2VecConfig(
-            arch="skipgram",
-            loss="neg",
-            dim=self.dim,
-            window=self.window,
-            shrink_windows=self.shrink_windows,
-            negative=self.negative,
-            ns_exponent=self.ns_exponent,
-            sample=self.sample,
-            min_count=self.min_count,
-            alpha=self.alpha,
-            min_alpha=self.min_alpha,
-            epochs=self.epochs,
-            workers=self.workers,
-            seed=self.seed,
-        )
+        return Word2VecConfig(**shared_fields(self, Word2VecConfig), arch="skipgram", loss="neg")
 
 
 class _CodedSequences(Protocol):

@@ -36,6 +36,7 @@ from .config import (
     check_choice,
     check_float,
     check_int,
+    shared_fields,
     shared_negatives_shim,
     upgrade_window_update,
 )
@@ -138,20 +139,10 @@ class DeepWalkConfig(ConfigDict):
     def word2vec_config(self) -> Word2VecConfig:
         """The engine's configuration: skip-gram over the walks, every node kept (min_count=1)."""
         return Word2VecConfig(
+            **shared_fields(self, Word2VecConfig, exclude=("workers",)),
             arch="skipgram",
-            loss=self.loss,
-            dim=self.dim,
-            window=self.window,
-            negative=self.negative,
-            ns_exponent=self.ns_exponent,
-            sample=self.sample,
             min_count=1,
-            alpha=self.alpha,
-            min_alpha=self.min_alpha,
-            epochs=self.epochs,
             workers=self.workers or None,
-            seed=int(self.seed),
-            window_update=self.window_update,
         )
 
     @property
