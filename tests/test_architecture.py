@@ -1,5 +1,6 @@
-"""The layering rules of docs/ARCHITECTURE.md, checked on the source: no import cycles between
-modules and no private name imported across modules.
+"""The layering rules of docs/ARCHITECTURE.md, checked on the source: each layer imports only
+the layers above it, no import cycles between modules, and no private name imported across
+modules.
 
 Imports are read with ``ast`` (nothing is imported). Module-level imports count, and so do
 imports inside functions: a lazy import that closes a cycle still ties the two modules
@@ -149,3 +150,50 @@ def test_no_private_name_imported_across_modules(module):
         if name.startswith("_") and not name.startswith("__") and target != module
     ]
     assert not bad, "\n".join(bad)
+
+
+#: docs/ARCHITECTURE.md's layers, top first: a module imports only modules of its own layer or
+#: of a layer above it (the longest matching prefix decides a module's layer)
+LAYERS = [
+    ("kernels", ["embedrec.kernels"]),
+    ("foundations", ["embedrec.keys", "embedrec.artifacts", "embedrec._io", "embedrec.progress"]),
+    (
+        "vectors",
+        ["embedrec.vectors", "embedrec.formats", "embedrec.index.topk", "embedrec.eval.word"],
+    ),
+    ("data", ["embedrec.data"]),
+    ("index", ["embedrec.index"]),
+    ("eval", ["embedrec.eval"]),
+    ("models", ["embedrec.models"]),
+    ("products", ["embedrec.export", "embedrec.nn", "embedrec.tune"]),
+    ("service", ["embedrec.service"]),
+    ("cli", ["embedrec.cli", "embedrec.__main__"]),
+]
+
+
+def _layer(module: str) -> int | None:
+    best: tuple[int, int] | None = None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[1]
+            ):
+                best = (i, len(prefix))
+    return None if best is None else best[0]
+
+
+def test_every_module_has_a_layer():
+    _, files = _graph()
+    assert [m for m in files if m != PACKAGE and _layer(m) is None] == []
+
+
+def test_layers_only_import_upward():
+    edges, _ = _graph()
+    bad = []
+    for module, targets in edges.items():
+        here = _layer(module)
+        for target in targets:
+            there = _layer(target)
+            if here is not None and there is not None and there > here:
+                bad.append(f"{module} ({LAYERS[here][0]}) imports {target} ({LAYERS[there][0]})")
+    assert not bad, "\n".join(sorted(bad))
