@@ -33,6 +33,7 @@ import numpy as np
 from .. import __version__
 from .._io import read_manifest
 from ..artifacts import load_consistent
+from ..keys import parse_key
 from ..models.registry import load_embeddings, read_embeddings
 from ..models.word2vec import MAX_SEED, Word2Vec, Word2VecConfig
 from ..vectors import Embeddings, Key, UnicodeErrors
@@ -164,15 +165,6 @@ def _setup_logging(quiet: bool) -> Callable[[], None]:
     return restore
 
 
-def _parse_key(text: str, emb: Embeddings) -> Key:
-    if emb.key_type == "int":
-        try:
-            return int(text)
-        except ValueError:
-            pass
-    return text
-
-
 # ---------------------------------------------------------------------------------- commands
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="embedrec")
@@ -280,7 +272,7 @@ def similar(
     Keys that look like integers are looked up as integers when the model's keys are integers.
     """
     emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
-    queries = [_parse_key(key, emb) for key in keys]
+    queries = [parse_key(key, emb.key_type) for key in keys]
     res = emb.most_similar(queries, k=k)
     rows: list[tuple[Key, list[tuple[Any, float]]]] = []
     for q, ns, ss in zip(queries, res.keys.tolist(), res.scores.tolist(), strict=True):

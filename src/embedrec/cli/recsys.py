@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar, get_args
 import click
 
 from ..artifacts import load_consistent
+from ..keys import parse_key
 from ..models.item2vec import Item2Vec, Item2VecConfig
 from ..models.registry import model_class, read_model
 from ..models.word2vec import MAX_SEED
@@ -282,16 +283,9 @@ def _load_model_dir(directory: Path) -> Any:
 
 
 def _parse_keys(texts: tuple[str, ...], model: Any) -> list[Any]:
+    """The --history items in the model's key type (the one key policy)."""
     emb = model.embeddings_
-    if emb is None or emb.key_type != "int":
-        return list(texts)
-    out: list[Any] = []
-    for t in texts:
-        try:
-            out.append(int(t))
-        except ValueError:
-            out.append(t)
-    return out
+    return list(texts) if emb is None else [parse_key(t, emb.key_type) for t in texts]
 
 
 @click.command()
@@ -324,7 +318,7 @@ def recommend(
     if user is not None:
         if not hasattr(m, "user_keys_"):
             raise ValueError(f"{model} is not a two-tower model; --user needs one")
-        user_key: Any = int(user) if user.lstrip("-").isdigit() and _int_users(m) else user
+        user_key = parse_key(user, "int" if _int_users(m) else "str")
         res = m.recommend(keys or None, k=k, user=user_key, exclude_seen=not keep_seen)
     elif not keys:
         raise ValueError("give --history ITEM ... (or --user KEY for a two-tower model)")
