@@ -264,8 +264,10 @@ def test_reloads_overlapping_saves_never_serve_a_mix(tmp_path):
     t = threading.Thread(target=saver)
     t.start()
     outcomes = []
+    deadline = time.monotonic() + 120
     try:
-        for _ in range(150):
+        # at least 150 reloads, overlapping at least 20 saves (however slow the machine is)
+        while (len(outcomes) < 150 or saved[0] < 20) and time.monotonic() < deadline:
             status = state.reload(wait=True)
             outcomes.append(status.state)
             emb = state.current.embeddings
@@ -277,7 +279,8 @@ def test_reloads_overlapping_saves_never_serve_a_mix(tmp_path):
     finally:
         stop.set()
         t.join()
-    assert outcomes == ["succeeded"] * 150 and saved[0] > 10
+    assert len(outcomes) >= 150 and saved[0] >= 20, (len(outcomes), saved[0])
+    assert set(outcomes) == {"succeeded"}
 
 
 def test_incomplete_artifact_is_refused_at_load_and_reload_keeps_the_old(tmp_path, i2v_model):
