@@ -16,16 +16,15 @@ integers can trade places) and a float64 ``alphas = [alpha_begin, alpha_end]``.
 import numpy as np
 from numba import njit
 
-from .cbow import cbow_window
+from .cbow import cbow_sentence
 from .sentences import (
-    draw_window,
     longest_sentence,
     sentence_lr,
     shuffle_prefix,
     subsample_sentence,
 )
 from .sgns import sync_private
-from .skipgram import skipgram_window
+from .skipgram import skipgram_sentence
 
 #: positions in ``train_shard``'s int64 parameter array (see :func:`shard_params`)
 P_BEGIN, P_END, P_CBOW, P_CBOW_MEAN, P_WINDOW, P_SHRINK, P_BASKET = 0, 1, 2, 3, 4, 5, 6
@@ -93,8 +92,8 @@ def train_shard(corpus, weights, tables, params, alphas, state):
     """Train one shard's sentences once; return (loss, examples, effective, raw words).
 
     Skip-gram predicts each center from each context word in its (dynamic) window
-    (:func:`.skipgram.skipgram_window`, with the parameter ``share_mode``); CBOW predicts the
-    center from the mean (or sum) of the context vectors (:func:`.cbow.cbow_window`).
+    (:func:`.skipgram.skipgram_sentence`, with the parameter ``share_mode``); CBOW predicts the
+    center from the mean (or sum) of the context vectors (:func:`.cbow.cbow_sentence`).
 
     With ``basket`` each sentence is a set (Barkan & Koenigstein's Item2Vec): its kept items
     are shuffled, and a set of at most ``2 * window + 1`` items is one context, every item
@@ -111,8 +110,7 @@ def train_shard(corpus, weights, tables, params, alphas, state):
     """
     tokens, offsets = corpus
     w_in, w_out = weights
-    keep_u32 = tables[0]
-    codes = tables[3]
+    keep_u32, neg_prob_u32, neg_alias, codes, points, code_lens, sig_table, logsig_table = tables
     s_begin = params[P_BEGIN]
     s_end = params[P_END]
     cbow = params[P_CBOW] != 0
@@ -140,7 +138,6 @@ def train_shard(corpus, weights, tables, params, alphas, state):
     grad_buf = np.empty((2 * window, dim), dtype=np.float32)
     hidden = np.empty((1, dim), dtype=np.float32)
     zero_row = np.zeros(1, dtype=np.int32)
-    priv = (priv_lo, priv_hi, priv_base)
 
     n_priv = priv_hi - priv_lo
     snap = np.empty((max(n_priv, 0), dim), dtype=np.float32)
@@ -165,55 +162,72 @@ def train_shard(corpus, weights, tables, params, alphas, state):
         if basket:
             shuffle_prefix(buf, n, state)
             whole = n <= 2 * window + 1
-        for i in range(n):
-            if whole:
-                b = n
-            else:
-                b = draw_window(window, shrink_windows and not basket, state)
-            lo = max(0, i - b)
-            hi = min(n, i + b + 1)
-            n_in = 0
-            for j in range(lo, hi):
-                if j != i:
-                    ctx[n_in] = buf[j]
-                    n_in += 1
-            if n_in == 0:
-                continue
-            center = buf[i]
-            if cbow:
-                loss += cbow_window(
-                    w_in,
-                    w_out,
-                    center,
-                    ctx,
-                    n_in,
-                    cbow_mean,
-                    tables,
-                    use_hs,
-                    negative,
-                    priv,
-                    lr,
-                    state,
-                    (out_rows, labels, g_buf, grad_buf, hidden, zero_row),
-                )
-                examples += 1
-            else:
-                loss += skipgram_window(
-                    w_in,
-                    w_out,
-                    center,
-                    ctx,
-                    n_in,
-                    tables,
-                    use_hs,
-                    negative,
-                    share_mode,
-                    priv,
-                    lr,
-                    state,
-                    (out_rows, labels, g_buf, grad_buf),
-                )
-                examples += n_in
+        shrink = shrink_windows and not basket
+        # one kernel call per sentence, flat arguments (see skipgram_sentence)
+        if cbow:
+            lo_, ex = cbow_sentence(
+                w_in,
+                w_out,
+                buf,
+                n,
+                window,
+                shrink,
+                whole,
+                cbow_mean,
+                use_hs,
+                negative,
+                neg_prob_u32,
+                neg_alias,
+                codes,
+                points,
+                code_lens,
+                sig_table,
+                logsig_table,
+                priv_lo,
+                priv_hi,
+                priv_base,
+                lr,
+                state,
+                ctx,
+                out_rows,
+                labels,
+                g_buf,
+                grad_buf,
+                hidden,
+                zero_row,
+            )
+        else:
+            lo_, ex = skipgram_sentence(
+                w_in,
+                w_out,
+                buf,
+                n,
+                window,
+                shrink,
+                whole,
+                use_hs,
+                negative,
+                neg_prob_u32,
+                neg_alias,
+                codes,
+                points,
+                code_lens,
+                sig_table,
+                logsig_table,
+                share_mode,
+                priv_lo,
+                priv_hi,
+                priv_base,
+                lr,
+                state,
+                ctx,
+                out_rows,
+                labels,
+                g_buf,
+                grad_buf,
+            )
+        loss += lo_
+        examples += ex
         if n_priv > 0:
             sync_private(w_out, priv_lo, priv_hi, priv_base, snap)
     return loss, examples, effective, raw_done
