@@ -23,7 +23,7 @@ import tempfile
 import types
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import click
 import numpy as np
@@ -208,10 +208,26 @@ def _check_value_type(path: Path, name: str, value: Any, hint: Any) -> None:
         raise ValueError(f"{path}: {name}={value!r} is invalid; use {want}")
 
 
+def type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints`` of a config dataclass's fields (``InitVar`` ones included),
+    evaluated one by one: Python 3.10's ``get_type_hints`` refuses an ``InitVar[...]``
+    annotation under postponed evaluation (``from __future__ import annotations``)."""
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    found: dict[str, Any] = {}
+    for base in reversed(cls.__mro__):  # a field's annotation lives in the class defining it
+        module_ns = dict(vars(sys.modules[base.__module__]))
+        class_ns = dict(vars(base))
+        for name, hint in inspect.get_annotations(base).items():
+            if name in fields:
+                # what get_type_hints does with a string: evaluate it in the defining scope
+                found[name] = eval(hint, module_ns, class_ns) if isinstance(hint, str) else hint
+    return {name: found[name] for name in fields}
+
+
 def read_config_file(path: Path, cls: type) -> dict[str, Any]:
     """Top-level keys of a TOML file, checked against the fields of dataclass ``cls``."""
     data = load_toml(path)
-    hints = get_type_hints(cls)
+    hints = type_hints(cls)
     unknown = sorted(set(data) - set(hints))
     if unknown:
         raise ValueError(
@@ -263,7 +279,7 @@ def config_options(cls: type) -> Callable[[F], F]:
     Literal fields become choices, bool fields ``--x/--no-x`` pairs (see ``_BOOL_FLAGS``), int
     and float fields typed options. The shown default is the dataclass default.
     """
-    hints = get_type_hints(cls)
+    hints = type_hints(cls)
     helps = field_help(cls)
     options: list[Callable[[F], F]] = []
     for field in dataclasses.fields(cls):

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import click
 import numpy as np
@@ -36,6 +36,7 @@ from ._common import (
     echo_json,
     field_help,
     read_config_file,
+    type_hints,
     w2v_file_options,
 )
 
@@ -81,7 +82,7 @@ def graph_config_options(f: F) -> F:
     defaults: dict[str, Any] = {}
     for cls, _ in _METHODS.values():
         helps.update({k: v for k, v in field_help(cls).items() if k not in helps})
-        hints.update({k: v for k, v in get_type_hints(cls).items() if k not in hints})
+        hints.update({k: v for k, v in type_hints(cls).items() if k not in hints})
         for field in dataclasses.fields(cls):
             defaults.setdefault(field.name, field.default)
     options: list[Callable[[F], F]] = []
