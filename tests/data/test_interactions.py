@@ -556,3 +556,16 @@ def test_dedupe_keeps_the_first_of_each_group(
             expected.append(r)
     assert out.weight is not None
     assert out.weight.astype(int).tolist() == expected
+
+
+def test_nanosecond_timestamps_past_2_pow_53_are_read(tmp_path: Path) -> None:
+    """pandas 2 stores datetimes in nanoseconds (1.58e18 ticks in 2020, past 2**53): the
+    reader's cast to float64 refused them."""
+    import pandas as pd
+
+    when = pd.to_datetime(["2020-01-01 00:00:10", "2020-01-01 00:00:00"]).as_unit("ns")
+    df = pd.DataFrame({"user": ["a", "a"], "item": [1, 2], "when": when})
+    df.to_parquet(tmp_path / "ns.parquet")
+    for source in (df, tmp_path / "ns.parquet"):
+        log = read_interactions(source, user_col="user", item_col="item", time_col="when")
+        assert_allclose(np.sort(log.time), [1577836800.0, 1577836810.0], rtol=0)

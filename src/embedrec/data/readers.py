@@ -134,13 +134,15 @@ def seconds(
             )
         col, t = parsed, parsed.type
     if pa.types.is_timestamp(t):
-        ticks = col.cast(pa.int64()).cast(pa.float64())
+        # nanosecond ticks pass 2**53: pyarrow's safe cast to float64 refuses them (pyarrow
+        # < 26), and float64 keeps them to well under a microsecond, which is all we need
+        ticks = pc.cast(col.cast(pa.int64()), pa.float64(), safe=False)
         return np.asarray(ticks.to_numpy(), dtype=np.float64) * SECONDS_PER[t.unit]
     if pa.types.is_date32(t):
         days = col.cast(pa.int32()).cast(pa.float64())
         return np.asarray(days.to_numpy(), dtype=np.float64) * 86400.0
     if pa.types.is_date64(t):
-        ms = col.cast(pa.int64()).cast(pa.float64())
+        ms = pc.cast(col.cast(pa.int64()), pa.float64(), safe=False)
         return np.asarray(ms.to_numpy(), dtype=np.float64) * 1e-3
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         raise ValueError(
