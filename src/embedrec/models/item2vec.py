@@ -44,8 +44,8 @@ Scoring = Literal["output", "cosine"]
 class Item2VecConfig(ConfigDict):
     """Hyper-parameters of :class:`Item2Vec`.
 
-    The defaults were chosen on the validation splits of MovieLens 100K and latest-small
-    (leave-last-out, HR@10; see benchmarks/README.md), not copied from NLP word2vec.
+    The defaults were chosen on validation splits of interaction logs (leave-last-out; the
+    data sets and figures are in benchmarks/README.md), not copied from NLP word2vec.
 
     Parameters
     ----------
@@ -80,9 +80,9 @@ class Item2VecConfig(ConfigDict):
         skip-gram's own logit for "``j`` occurs next to this history". With uniform noise
         (``ns_exponent=0``) it estimates ``log P(j | history)`` up to a constant, so it keeps
         the popularity signal that next-item prediction needs. ``cosine``: the classic
-        Item2Vec item-item cosine between ``q`` and the input vectors (popularity-free; 5-15x
-        worse HR@10 on MovieLens next-item, benchmarks/README.md). ``most_similar`` always
-        uses cosine between input vectors.
+        Item2Vec item-item cosine between ``q`` and the input vectors (popularity-free, and
+        much worse at next-item prediction: figures in benchmarks/README.md). ``most_similar``
+        always uses cosine between input vectors.
     """
 
     mode: Mode = "window"

@@ -53,9 +53,8 @@ ALIAS_MAX_BYTES = 16 << 20
 WALK_BLOCK = 1 << 16
 #: initial input vectors uniform in ``[-1, 1) / dim``: gensim 4's interval, twice word2vec.c's,
 #: and what PecanPy gets through gensim. It matters for one-epoch walk training, where
-#: low-degree nodes move little from their start: node2vec on BlogCatalog (p = q = 0.25)
-#: scores Macro-F1 0.229 with word2vec.c's width and 0.234 with gensim's, on the same walks
-#: (one-vs-rest logistic regression, C = 1, 50% labelled).
+#: low-degree nodes move little from their start (the node-classification figures behind
+#: this choice are in benchmarks/README.md, "Graph embeddings").
 INIT_WIDTH = 2.0
 #: tokens renumbered / counted per step, so the temporaries stay a few MB
 _CHUNK = 1 << 20
@@ -89,10 +88,9 @@ class DeepWalkConfig(ConfigDict):
         :class:`~embedrec.models.word2vec.Word2VecConfig`): "sequential" (default) draws them
         once per center and updates the pairs one after another, as word2vec.c does;
         "batch" updates them as one mini-batch (the text engine's fast mode); "exact" draws
-        them for every pair (word2vec.c / gensim, and so PecanPy). On BlogCatalog (window 10,
-        2 threads) "sequential" matched the exact per-pair Macro-F1 (DeepWalk 0.2174 vs
-        0.2178, node2vec 0.2373 vs 0.2361; seeds 2-4 and 2-3) in about half its training
-        time; "batch" was faster again but lost 0.003-0.005 Macro-F1 (benchmarks/README.md)
+        them for every pair (word2vec.c / gensim, and so PecanPy). "sequential" keeps the
+        exact mode's node-classification quality at a fraction of its time; "batch" is faster
+        still at a small quality cost (benchmarks/README.md, "Graph embeddings")
     shared_negatives : deprecated, use ``window_update`` ("exact" for ``False``); accepted
         by the constructor with a ``DeprecationWarning``
     """
@@ -169,8 +167,7 @@ class Node2VecConfig(DeepWalkConfig):
         ``8 * sum_v indeg(v) * outdeg(v)`` bytes, fastest steps), "otf" (exact rejection
         sampling on the fly, memory ``O(n_arcs)``) or "auto": alias when its tables take at
         most 16 MB, else otf (larger tables fall out of cache and the alias steps become
-        slower than rejection: 0.42 s against 0.11 s on a 3,000-node BlogCatalog subgraph
-        with 186 MB of tables). Both draw from the same distribution.
+        slower than rejection sampling). Both draw from the same distribution.
     """
 
     p: float = 1.0

@@ -106,9 +106,8 @@ class Word2VecConfig(ConfigDict):
         - "batch": one draw per center, the window's pairs updated as one mini-batch (Ji et
           al. 2016; fastest);
         - "sequential": one draw per center, the pairs updated one after another as
-          word2vec.c does, so each pair sees the previous one's update (on BlogCatalog
-          DeepWalk it recovered most of the batch mode's Macro-F1 loss at about 1.2x its
-          time; benchmarks/README.md);
+          word2vec.c does, so each pair sees the previous one's update (closer to the exact
+          mode's quality than "batch", at a little more time; benchmarks/README.md);
         - "exact": a fresh draw for every pair, updated pair after pair: the per-pair
           word2vec.c / gensim algorithm;
         - ``None`` (default): "batch" for negative sampling, "exact" for hierarchical
