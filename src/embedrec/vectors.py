@@ -712,46 +712,7 @@ class Embeddings:
         method: AnalogyMethod = "3cosadd",
         case_insensitive: bool = True,
     ) -> dict[str, Any]:
-        """Accuracy on an analogy test set in Google's ``questions-words.txt`` format.
-
-        Follows gensim's ``KeyedVectors.evaluate_word_analogies`` (with ``dummy4unknown=False``):
-
-        * ``": name"`` lines start sections; other lines hold four words ``a b c d`` meaning
-          a:b :: c:d. Lines without exactly four words are skipped (logged).
-        * Only the first ``restrict_vocab`` keys are used. With ``case_insensitive`` keys and
-          question words are uppercased and a word maps to its first (most frequent) key.
-          Questions with any word outside that vocabulary are skipped and counted as OOV.
-        * The answer ranks the restricted vocabulary (3CosAdd: cosine to ``b - a + c`` on unit
-          vectors, or 3CosMul, see :meth:`analogy`) without the three question words; of the
-          top 5, the first whose word differs from ``a``, ``b`` and ``c`` (after uppercasing)
-          is the prediction. It is correct if it equals ``d``.
-
-        Cosine is used whatever :attr:`metric` is. Answers are computed in batches of questions
-        with matrix products.
-
-        Parameters
-        ----------
-        path : path
-            The questions file (UTF-8; may be gzipped).
-        restrict_vocab : int, default 300000
-        method : {"3cosadd", "3cosmul"}, default "3cosadd"
-        case_insensitive : bool, default True
-
-        Returns
-        -------
-        dict
-            ``sections``: list of ``{"section", "correct", "incorrect", "accuracy"}`` in file
-            order; ``total``: ``{"correct", "incorrect", "accuracy"}``; ``oov_questions``: number
-            of skipped questions; ``oov_ratio``: their fraction of all questions (0..1; gensim
-            logs it as a percentage); ``questions``: number of well-formed questions. The accuracy
-            of a section without evaluated questions is 0.0, as in gensim.
-
-        Raises
-        ------
-        ValueError
-            A question before the first section header, no questions at all, or an unreadable
-            file.
-        """
+        """See :func:`embedrec.eval.word.evaluate_analogies`, called on these vectors."""
         from .eval.word import evaluate_analogies
 
         return evaluate_analogies(
@@ -771,44 +732,7 @@ class Embeddings:
         case_insensitive: bool = True,
         score_column: int | None = None,
     ) -> dict[str, float | int]:
-        """Correlation of cosine similarities with human judgements (WordSim-353, SimLex-999).
-
-        Follows gensim's ``KeyedVectors.evaluate_word_pairs`` (``dummy4unknown=False``): pairs with
-        a word outside the first ``restrict_vocab`` keys are skipped and counted as OOV; with
-        ``case_insensitive`` words are uppercased and map to their first key.
-
-        File layout: ``delimiter``-separated columns, fields stripped of surrounding whitespace;
-        blank lines and lines starting with ``#`` are ignored. Word 1 and word 2 are the first two
-        columns and the score is the third (``score_column=2``). The first non-comment line is a
-        header when its score column is not a number; after a header, if the third column of the
-        first row is not a number either (the official ``SimLex-999.txt`` has ``POS`` there), the
-        first numeric column after the words is used and logged. Other lines that are too short
-        or have a non-numeric score are skipped with a warning, as gensim skips them.
-        Comma-separated files (the original ``wordsim353/*.csv``) need ``delimiter=","``.
-
-        Parameters
-        ----------
-        path : path
-            The pairs file (UTF-8; may be gzipped).
-        delimiter : str, default tab
-        restrict_vocab : int, default 300000
-        case_insensitive : bool, default True
-        score_column : int, optional
-            0-based column of the human score; ``None`` detects it as described above.
-
-        Returns
-        -------
-        dict
-            ``pearson``, ``pearson_pvalue``, ``spearman``, ``spearman_pvalue`` (scipy.stats),
-            ``pairs`` (pairs evaluated), ``oov_pairs`` (pairs skipped for OOV words) and
-            ``oov_ratio`` (``oov_pairs / (pairs + oov_pairs)``, a fraction 0..1; gensim returns
-            it as a percentage).
-
-        Raises
-        ------
-        ValueError
-            No pair could be evaluated (bad format, or all pairs OOV).
-        """
+        """See :func:`embedrec.eval.word.evaluate_pairs`, called on these vectors."""
         from .eval.word import evaluate_pairs
 
         return evaluate_pairs(
