@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from .artifacts import (
     MANIFEST_MAX_BYTES,
     check_artifact_target,
     check_manifest,
+    create_fresh,
     create_temp_file,
     load_npy,
     make_dir,
@@ -96,14 +96,9 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def _fresh_dir(path: Path, suffix: str) -> Path:
-    """A new sibling directory ``.NAME.XXXXXXXX.SUFFIX`` (umask permissions, not 0700)."""
-    while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.{suffix}"
-        try:
-            make_dir(tmp)
-            return tmp
-        except FileExistsError:  # pragma: no cover - 32 random bits
-            continue
+    """A new sibling directory of ``path``, named from it, 4 random bytes and ``suffix``
+    (umask permissions, not ``mkdtemp``'s 0700)."""
+    return create_fresh(path.parent, path.name, suffix, make_dir, token_bytes=4)[1]
 
 
 def _json_safe(obj: Any) -> Any:

@@ -112,15 +112,24 @@ def create_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
 
 
+def create_fresh(
+    directory: Path, stem: str, suffix: str, make: Callable[[Path], T], token_bytes: int = 8
+) -> tuple[T, Path]:
+    """Create a fresh ``.{stem}.{random hex}.{suffix}`` in ``directory`` with ``make`` (which
+    raises ``FileExistsError`` for a taken name, as :func:`create_file` and :func:`make_dir`
+    do); returns what ``make`` returned and the path."""
+    while True:
+        tmp = directory / f".{stem}.{secrets.token_hex(token_bytes)}.{suffix}"
+        try:
+            return make(tmp), tmp
+        except FileExistsError:  # pragma: no cover - at least 32 random bits
+            continue
+
+
 def create_temp_file(directory: Path, stem: str, token_bytes: int = 8) -> tuple[int, Path]:
     """Create a fresh ``.{stem}.{random hex}.tmp`` in ``directory`` (as :func:`create_file`);
     returns its open write descriptor and its path."""
-    while True:
-        tmp = directory / f".{stem}.{secrets.token_hex(token_bytes)}.tmp"
-        try:
-            return create_file(tmp), tmp
-        except FileExistsError:  # pragma: no cover - at least 32 random bits
-            continue
+    return create_fresh(directory, stem, "tmp", create_file, token_bytes)
 
 
 def fsync_dir(path: Path) -> None:
