@@ -13,7 +13,7 @@ from .sentences import draw_window
 from .sgns import apply_rows_same, batch_update, fill_targets, remap_private
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def cbow_sentence(
     w_in,
     w_out,
@@ -52,7 +52,7 @@ def cbow_sentence(
     sigmoid(h . w_out[o]))``; ``w_out[o] += g_o h``; ``w_in[c] += sum_o g_o w_out[o]`` for every
     context word ``c``. ``examples`` counts the centers. The other arguments as
     :func:`.skipgram.skipgram_sentence`; ``hidden`` is (1, dim) scratch and ``zero_row``
-    ``[0]``.
+    ``[0]``. Inlined into :func:`.train.train_shard` like the skip-gram kernel.
     """
     dim = w_in.shape[1]
     loss = 0.0

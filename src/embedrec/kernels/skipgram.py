@@ -13,7 +13,7 @@ from .sentences import draw_window
 from .sgns import apply_rows, batch_update, fill_targets, pair_update, remap_private
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def skipgram_sentence(
     w_in,
     w_out,
@@ -58,9 +58,11 @@ def skipgram_sentence(
     The targets come from :func:`.sgns.fill_targets` (its tables), output rows in
     ``[priv_lo, priv_hi)`` go to the private block at ``priv_base``
     (:func:`.sgns.remap_private`); ``ctx``, ``out_rows``, ``labels``, ``g_buf``, ``grad_buf``
-    are scratch. The kernel runs a whole sentence, not one center: every array argument of
-    a numba call costs two reference-count updates, too many to pay per center (a
-    per-center kernel measured 25-50% slower).
+    are scratch. The kernel runs a whole sentence, not one center, and numba inlines it into
+    :func:`.train.train_shard` (``inline="always"``): every array argument of a numba call
+    costs two reference-count updates, too many to pay per center (a per-center kernel
+    measured 25-50% slower), and the call itself, once per sentence, still cost Item2Vec
+    about 6% with two workers (benchmarks/README.md, "Engine refactor").
     """
     loss = 0.0
     examples = 0

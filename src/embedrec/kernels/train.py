@@ -163,7 +163,7 @@ def train_shard(corpus, weights, tables, params, alphas, state):
             shuffle_prefix(buf, n, state)
             whole = n <= 2 * window + 1
         shrink = shrink_windows and not basket
-        # one kernel call per sentence, flat arguments (see skipgram_sentence)
+        # one sentence per step, inlined here by numba (see skipgram_sentence)
         if cbow:
             lo_, ex = cbow_sentence(
                 w_in,
