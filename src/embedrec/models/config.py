@@ -91,9 +91,12 @@ class ConfigDict:
     """Mixin of the model configs (frozen dataclasses): ``to_dict`` and ``from_dict``."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (what a saved manifest holds)."""
-        out: dict[str, Any] = dataclasses.asdict(self)  # type: ignore[call-overload]
-        return out
+        """The fields as a JSON-ready dict (what a saved manifest holds): a field holding a
+        config (anything with ``to_dict``) nests as its dict, a tuple as a list."""
+        return {
+            f.name: _plain_value(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        }
 
     @classmethod
     def upgrade(cls, d: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +112,14 @@ class ConfigDict:
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields {unknown}; allowed: {sorted(names)}")
         return cls(**d)
+
+
+def _plain_value(v: Any) -> Any:
+    if hasattr(v, "to_dict"):
+        return v.to_dict()
+    if isinstance(v, (tuple, list)):
+        return [_plain_value(x) for x in v]
+    return v
 
 
 def shared_fields(config: Any, target: type, *, exclude: Collection[str] = ()) -> dict[str, Any]:

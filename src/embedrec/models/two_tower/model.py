@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,7 +32,7 @@ from ...artifacts import load_consistent, publish_artifact, read_json, verify_ar
 from ...data.interactions import Interactions
 from ...keys import key_array, plain
 from ...vectors import Embeddings, Key, write_keys_vectors
-from ..config import check_choice, check_float, check_int, invalid
+from ..config import ConfigDict, check_choice, check_float, check_int, invalid
 from ..item2vec import Recommendations
 from .encoder import TowerEncoder
 from .serving import encode_user_requests
@@ -82,7 +82,7 @@ def default_item_tower() -> TowerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TwoTowerConfig:
+class TwoTowerConfig(ConfigDict):
     """Hyper-parameters of :class:`TwoTower`.
 
     Parameters
@@ -233,26 +233,13 @@ class TwoTowerConfig:
         both = self.user.l2_normalize and self.item.l2_normalize
         return "cosine" if both else "dot"
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = v.to_dict() if isinstance(v, TowerConfig) else v
-        return out
-
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TwoTowerConfig:
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - allowed)
-        if unknown:
-            raise ValueError(
-                f"unknown TwoTowerConfig field(s) {unknown}; allowed: {sorted(allowed)}"
-            )
-        kw: dict[str, Any] = dict(d)
+    def upgrade(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """The towers of a saved config (dicts) as :class:`TowerConfig`."""
         for tower in ("user", "item"):
-            if tower in kw and not isinstance(kw[tower], TowerConfig):
-                kw[tower] = TowerConfig.from_dict(kw[tower])
-        return cls(**kw)
+            if tower in d and not isinstance(d[tower], TowerConfig):
+                d[tower] = TowerConfig.from_dict(d[tower])
+        return d
 
 
 class TwoTower:
