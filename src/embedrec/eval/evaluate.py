@@ -221,7 +221,7 @@ def compare(results: Mapping[str, EvalResult]) -> str:
     )
 
 
-def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+def check_ks(ks: Sequence[int]) -> tuple[int, ...]:
     if isinstance(ks, (int, np.integer)):
         raise ValueError(f"ks={ks!r} must be a sequence of cut-offs; use ks=({ks},)")
     out = tuple(ks)
@@ -329,7 +329,7 @@ def evaluate(
     >>> r = evaluate(model, s.train, s.test, ks=(100,), exclude_seen=False)  # doctest: +SKIP
     >>> r.metrics["Accuracy@100"]  # doctest: +SKIP
     """
-    cutoffs = _check_ks(ks)
+    cutoffs = check_ks(ks)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise ValueError(f"batch_size={batch_size!r} is invalid; use an integer >= 1")
     if batch_size < 1:

@@ -128,9 +128,12 @@ class Item2VecConfig(ConfigDict):
 class _CodedSequences(Protocol):
     """Sequences already coded against a key table (``Sequences`` of the data layer)."""
 
-    items: npt.NDArray[np.int32]
-    offsets: npt.NDArray[np.int64]
-    item_keys: npt.NDArray[Any]
+    @property
+    def items(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def offsets(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def item_keys(self) -> npt.NDArray[Any]: ...
 
 
 SequenceInput = Interactions | _CodedSequences | Iterable[Sequence[Hashable]] | tuple[Vocab, Corpus]

@@ -1,0 +1,241 @@
+"""What every session recommender shares: training sessions in, next items out.
+
+A *session* is a short, time-ordered run of item events of one visitor (a click session, a
+basket, a listening session); a *prefix* is the session so far. A session recommender ranks
+the whole catalogue for what comes next after a prefix: the baselines of session-based
+recommendation (:mod:`.session_rules`: S-POP, AR, SR; :mod:`.session_knn`: SKNN, V-SKNN,
+STAN, V-STAN) and the embedding models with a session scoring rule
+(:mod:`.session_embed`).
+
+Subclasses implement two methods over item *codes* (rows of ``item_keys_``):
+
+- ``_fit(sessions)`` learns from a :class:`~embedrec.data.interactions.Sequences` whose codes
+  index ``self.item_keys_`` (set before the call, with ``self.item_counts_``);
+- ``_score_prefixes(prefixes)`` returns an ``(n_prefixes, n_items)`` float32 score matrix,
+  one row per prefix (a ``Sequences`` in the same code table; ``times`` are the prefix events'
+  times).
+
+The base class turns that into :meth:`SessionModel.recommend_next` (codes, the evaluator's
+entry point, :func:`embedrec.eval.sessions.evaluate_sessions`) and :meth:`SessionModel.recommend`
+(keys: "a session is a history"). Ranking goes through :func:`embedrec.index.topk.top_k`, so
+equal scores rank the lower code first, and items with score 0 fill the list when fewer items
+have a positive score (as in session-rec, which ranks every training item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ..data.interactions import Interactions, Sequences
+from ..index.topk import check_k, top_k
+from ..keys import key_array, normalise_keys
+from .item2vec import Recommendations
+
+#: prefixes scored at once by :meth:`SessionModel.recommend_next` (bounds the score matrix)
+SCORE_BLOCK_CELLS = 1 << 23
+
+_M = TypeVar("_M", bound="SessionModel")
+
+SessionInput = Interactions | Sequences | Iterable[Sequence[Hashable]]
+
+
+def as_sessions(data: SessionInput) -> Sequences:
+    """Training sessions as :class:`Sequences`.
+
+    An :class:`Interactions` log is cut per user key (each user key is one session: read the
+    log with the session id as the user column); ``Sequences`` are taken as they are; any other
+    iterable is a list of item-key sequences in time order (times are then positions).
+    """
+    if isinstance(data, Sequences):
+        return data
+    if isinstance(data, Interactions):
+        return data.sequences()
+    if isinstance(data, (str, bytes)):
+        raise TypeError(
+            "sessions must be an Interactions log, Sequences or a list of item-key lists, "
+            f"not a {type(data).__name__}; read a file with embedrec.data.read_interactions"
+        )
+    lists = [list(s) for s in data]
+    flat = [k for s in lists for k in s]
+    if not flat:
+        raise ValueError("no session has an item; nothing to learn from")
+    users = np.repeat(np.arange(len(lists), dtype=np.int64), [len(s) for s in lists])
+    times = np.concatenate([np.arange(len(s), dtype=np.float64) for s in lists if s])
+    return Interactions.from_arrays(users, key_array(flat), times).sequences()
+
+
+def recode(sessions: Sequences, item_keys: npt.NDArray[Any]) -> tuple[Sequences, int]:
+    """``sessions`` with codes into ``item_keys`` (unknown items dropped) and the number of
+    events dropped."""
+    if sessions.item_keys is item_keys or (
+        len(sessions.item_keys) == len(item_keys) and bool(np.all(sessions.item_keys == item_keys))
+    ):
+        return sessions, 0
+    lookup = {k: i for i, k in enumerate(item_keys.tolist())}
+    table = np.array([lookup.get(k, -1) for k in sessions.item_keys.tolist()], dtype=np.int64)
+    codes = table[sessions.items] if sessions.items.size else np.zeros(0, dtype=np.int64)
+    keep = codes >= 0
+    lengths = np.add.reduceat(keep, sessions.offsets[:-1]) if keep.size else None
+    offsets = np.zeros(len(sessions) + 1, dtype=np.int64)
+    if lengths is not None:
+        # reduceat repeats the value at an empty segment's start: zero the empty ones
+        lengths = np.where(np.diff(sessions.offsets) > 0, lengths, 0)
+        np.cumsum(lengths, out=offsets[1:])
+    out = Sequences(
+        items=codes[keep].astype(np.int32),
+        offsets=offsets,
+        user=sessions.user,
+        item_keys=item_keys,
+        times=sessions.times[keep],
+        user_keys=sessions.user_keys,
+    )
+    return out, int((~keep).sum())
+
+
+class SessionModel:
+    """Base of the session recommenders (see the module docstring)."""
+
+    #: item keys; code ``i`` is ``item_keys_[i]``
+    item_keys_: npt.NDArray[Any]
+    #: training events per item code
+    item_counts_: npt.NDArray[np.int64]
+
+    def fit(self: _M, data: SessionInput, *, progress: bool = False) -> _M:
+        """Learn from training sessions (:func:`as_sessions` lists the accepted inputs).
+
+        ``progress`` is accepted for symmetry with the embedding models; the baselines train
+        in seconds and log nothing.
+        """
+        sessions = as_sessions(data)
+        if sessions.items.size == 0:
+            raise ValueError("the training sessions hold no event; nothing to learn from")
+        used = np.unique(sessions.items)
+        # a compact table of the items that occur (a log's table may hold filtered-out keys)
+        remap = np.full(len(sessions.item_keys), -1, dtype=np.int64)
+        remap[used] = np.arange(used.size)
+        sessions = Sequences(
+            items=remap[sessions.items].astype(np.int32),
+            offsets=sessions.offsets,
+            user=sessions.user,
+            item_keys=sessions.item_keys[used],
+            times=sessions.times,
+            user_keys=sessions.user_keys,
+        )
+        self.item_keys_ = sessions.item_keys
+        self.item_counts_ = np.bincount(sessions.items, minlength=used.size).astype(np.int64)
+        self._fit(sessions)
+        return self
+
+    # ------------------------------------------------------------------ to implement
+    def _fit(self, sessions: Sequences) -> None:
+        raise NotImplementedError
+
+    def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def n_items(self) -> int:
+        return int(self._fitted().shape[0])
+
+    def _fitted(self) -> npt.NDArray[Any]:
+        keys: npt.NDArray[Any] | None = getattr(self, "item_keys_", None)
+        if keys is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet; call .fit(sessions)")
+        return keys
+
+    def recommend_next(self, prefixes: Sequences, k: int) -> npt.NDArray[np.int64]:
+        """``(n_prefixes, min(k, n_items))`` item codes, best first, for each prefix.
+
+        ``prefixes`` must use this model's code table (``prefixes.item_keys is
+        self.item_keys_``; :func:`recode` maps other tables). Equal scores rank the lower code
+        first; an empty prefix gets the most popular items.
+        """
+        keys = self._fitted()
+        k = check_k(k)
+        if prefixes.item_keys is not keys:
+            prefixes, _ = recode(prefixes, keys)
+        n = len(prefixes)
+        width = min(k, len(keys))
+        out = np.empty((n, width), dtype=np.int64)
+        block = max(1, SCORE_BLOCK_CELLS // max(len(keys), 1))
+        pop = self.item_counts_.astype(np.float32)
+        lengths = prefixes.lengths()
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            sub = _slice(prefixes, a, b)
+            scores = self._score_prefixes(sub)
+            empty = lengths[a:b] == 0
+            if empty.any():
+                scores[empty] = pop
+            out[a:b] = top_k(scores, width, drop_inf=False)[0]
+        return out
+
+    def recommend(
+        self,
+        history: Sequence[Hashable],
+        k: int = 10,
+        *,
+        times: Sequence[float] | None = None,
+        exclude_seen: bool = False,
+    ) -> Recommendations:
+        """The next items after the session ``history`` (item keys, oldest first).
+
+        ``times`` (seconds, one per history event) matter to the time-aware models (STAN,
+        V-STAN); without them positions stand in. Unknown keys are ignored and listed in
+        ``unknown``; a history with no known key gets the most popular items. Repeats are
+        allowed (``exclude_seen=False``): in click sessions the next item is often one seen
+        before.
+        """
+        keys = self._fitted()
+        k = check_k(k)
+        hist, _ = normalise_keys(list(history)) if len(history) else ([], "str")
+        lookup = getattr(self, "_lookup", None)
+        if lookup is None:
+            lookup = {key: i for i, key in enumerate(keys.tolist())}
+            self._lookup = lookup
+        codes = [lookup.get(h, -1) for h in hist]
+        unknown = [h for h, c in zip(hist, codes, strict=True) if c < 0]
+        if times is not None and len(times) != len(hist):
+            raise ValueError(f"times has {len(times)} entries but history has {len(hist)}")
+        t = (
+            np.asarray(times, dtype=np.float64)
+            if times is not None
+            else np.arange(len(hist), dtype=np.float64)
+        )
+        known = np.array([c >= 0 for c in codes], dtype=bool)
+        items = np.array([c for c in codes if c >= 0], dtype=np.int32)
+        prefix = Sequences(
+            items=items,
+            offsets=np.array([0, items.size], dtype=np.int64),
+            user=np.zeros(1, dtype=np.int32),
+            item_keys=keys,
+            times=t[known] if len(hist) else np.zeros(0),
+        )
+        if items.size:
+            scores = self._score_prefixes(prefix)
+        else:
+            scores = self.item_counts_.astype(np.float32)[None, :].copy()
+        if exclude_seen and items.size:
+            scores[0, items] = -np.inf
+        cols, vals = top_k(scores, min(k, len(keys)))
+        cols, vals = cols[0], vals[0]
+        ok = cols >= 0
+        return Recommendations(keys[cols[ok]], vals[ok].astype(np.float32), unknown)
+
+
+def _slice(s: Sequences, a: int, b: int) -> Sequences:
+    """Sequences ``a..b`` of ``s`` (sharing its key table)."""
+    lo, hi = int(s.offsets[a]), int(s.offsets[b])
+    return Sequences(
+        items=s.items[lo:hi],
+        offsets=s.offsets[a : b + 1] - lo,
+        user=s.user[a:b],
+        item_keys=s.item_keys,
+        times=s.times[lo:hi],
+        user_keys=s.user_keys,
+    )

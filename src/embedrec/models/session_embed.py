@@ -1,0 +1,342 @@
+"""Embeddings for session continuation: a repeat/explore mixture over item vectors.
+
+In click sessions a third or more of the next items are re-clicks of items already in the
+session, and the rest are new items near the latest clicks. :class:`SessionEmbed` scores
+both, as a mixture of two distributions over the catalogue (the structure of RepeatNet, Ren
+et al. AAAI 2019, with simple, counted parts instead of networks):
+
+- **explore**: ``softmax(q . out_j / temperature)`` over the items *not* in the session, where
+  ``q`` is the recency-weighted mean of the session's input vectors (weights halving every
+  ``half_life`` positions back from the latest click) and ``out_j`` the item's output
+  (context) vector, i.e. the skip-gram's own logit for "``j`` comes next to this session";
+  models without output vectors use the cosine between ``q`` and the unit item vectors;
+- **repeat**: a distribution over the session's own items, each weighing
+  ``sum over its occurrences of 2 ** (-d / repeat_half_life)`` (``d``: positions back from
+  the latest click);
+- the **mixture weight** ``P(repeat | prefix)`` is counted on the training sessions
+  themselves, per prefix length (1, 2, 3, 4, 5-9, 10+) and per whether the prefix already
+  holds a re-click (Laplace-smoothed). Nothing is tuned on test data, and the weight follows
+  each data set: media sessions with many replays get a high one, shopping sessions a lower
+  one.
+
+The embedder is any SGNS model of this library fitted on the training sessions: Item2Vec
+(the default, with session defaults: every item kept, passes scaled to the data size) or a
+graph model (DeepWalk, Node2Vec, EGES) fitted on the session graph
+(:meth:`embedrec.data.graph.Graph.from_sessions`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from ..data.interactions import Sequences
+from .config import ConfigDict, check_bool, check_choice, check_float, check_int
+from .item2vec import Item2Vec, Item2VecConfig
+from .session_base import SessionModel
+
+logger = logging.getLogger(__name__)
+
+#: the latest share of training sessions that calibration holds out
+CALIBRATION_FRACTION = 0.1
+#: fewer held-out sessions than this: no calibration
+MIN_CALIBRATION_SESSIONS = 100
+
+RepeatRule = Literal["counted", "decay"]
+
+#: recency ranks of the counted repeat rule (the last one pools the older items)
+N_RANKS = 10
+
+#: prefix-length buckets of the repeat weight: 1, 2, 3, 4, 5-9, 10+
+_LENGTH_EDGES = np.array([2, 3, 4, 5, 10])
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionEmbedConfig(ConfigDict):
+    """Scoring of :class:`SessionEmbed` and the passes of its default Item2Vec.
+
+    Parameters
+    ----------
+    half_life : positions back from the latest click at which a click weighs half in the
+        session vector ``q``
+    repeat_rule : how the repeat distribution weighs the session's items: ``"counted"``
+        (default): by recency rank (the latest distinct item, the one before, ...), with the
+        share of re-clicks that went to each rank counted on the training sessions;
+        ``"decay"``: ``sum over an item's occurrences of 2 ** (-d / repeat_half_life)``
+    repeat_half_life : see ``repeat_rule="decay"``
+    temperature : of the explore softmax (higher flattens it, and so favours re-clicks)
+    calibrate : choose ``half_life`` and ``temperature`` on the latest tenth of the training
+        sessions (a second, smaller fit; see :meth:`SessionEmbed._calibrate`) instead of
+        taking the values above
+    update_budget : the default Item2Vec trains ``clip(update_budget / n_events, min_epochs,
+        max_epochs)`` passes: small session logs need many passes, large ones few
+    min_epochs, max_epochs : bounds of that rule
+    """
+
+    half_life: float = 1.0
+    repeat_rule: RepeatRule = "counted"
+    repeat_half_life: float = 1.0
+    temperature: float = 1.0
+    calibrate: bool = True
+    update_budget: int = 10_000_000
+    min_epochs: int = 10
+    max_epochs: int = 300
+
+    def __post_init__(self) -> None:
+        check_choice("repeat_rule", self.repeat_rule, get_args(RepeatRule), "'counted' or 'decay'")
+        for name in ("half_life", "repeat_half_life", "temperature"):
+            check_float(name, getattr(self, name), gt=0, allowed=f"a finite {name} > 0")
+        check_bool("calibrate", self.calibrate)
+        check_int("update_budget", self.update_budget, 1)
+        check_int("min_epochs", self.min_epochs, 1)
+        check_int("max_epochs", self.max_epochs, self.min_epochs)
+
+    def epochs_for(self, n_events: int) -> int:
+        """Passes of the default Item2Vec over ``n_events`` training events."""
+        return int(
+            np.clip(round(self.update_budget / max(n_events, 1)), self.min_epochs, self.max_epochs)
+        )
+
+
+class SessionEmbed(SessionModel):
+    """Session continuation from item embeddings (see the module docstring).
+
+    Parameters
+    ----------
+    config : SessionEmbedConfig, optional
+    embedder : an unfitted model, optional
+        What learns the item vectors from the training sessions: an :class:`Item2Vec` (fit on
+        the sessions as sentences) or a graph model (DeepWalk, Node2Vec, EGES: fit on the
+        session graph). Default: ``Item2Vec`` with ``min_count=1`` and
+        :meth:`SessionEmbedConfig.epochs_for` passes.
+
+    Examples
+    --------
+    >>> sessions = [["a", "b", "c"], ["a", "b", "c"], ["b", "c", "d"]] * 20
+    >>> model = SessionEmbed(embedder=Item2Vec(Item2VecConfig(dim=8, epochs=5, workers=1)))
+    >>> model = model.fit(sessions)
+    >>> model.recommend(["a", "b"], k=2).keys.tolist()[0] in {"a", "b", "c"}
+    True
+    """
+
+    def __init__(self, config: SessionEmbedConfig | None = None, *, embedder: Any = None):
+        self.config = config if config is not None else SessionEmbedConfig()
+        self.embedder = embedder
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, sessions: Sequences) -> None:
+        cfg = self.config
+        self.scoring_ = {"half_life": cfg.half_life, "temperature": cfg.temperature}
+        if cfg.calibrate:
+            self.scoring_ = self._calibrate(sessions)
+        self._fit_tables(sessions)
+
+    def _new_embedder(self, n_events: int) -> Any:
+        if self.embedder is None:
+            epochs = self.config.epochs_for(n_events)
+            logger.info("SessionEmbed: Item2Vec with %d epochs", epochs)
+            return Item2Vec(Item2VecConfig(min_count=1, epochs=epochs))
+        return type(self.embedder)(self.embedder.config)
+
+    def _fit_tables(self, sessions: Sequences) -> None:
+        embedder = self._new_embedder(int(sessions.items.size))
+        train = _drop_singletons(sessions)
+        if isinstance(embedder, Item2Vec):
+            embedder.fit(train, progress=False)
+        else:
+            from ..data.graph import Graph
+
+            embedder.fit(Graph.from_sessions(train.to_lists()), progress=False)
+        self.embedder_ = embedder
+        self.in_, self.out_ = _item_tables(embedder, self.item_keys_)
+        self.repeat_table_, self.rank_share_ = repeat_tables(sessions)
+
+    def _calibrate(self, sessions: Sequences) -> dict[str, float]:
+        """Choose ``half_life`` and ``temperature`` on the latest training sessions.
+
+        The embedder is fitted on the earlier ``1 - CALIBRATION_FRACTION`` of the sessions
+        (by last event), and the grid is scored by MRR@20 of next-item prediction at every
+        position of the later ones (the session protocol), so nothing is chosen on data the
+        final model is tested on. Too few sessions: the configured values.
+        """
+        from ..eval.sessions import evaluate_sessions
+
+        cfg = self.config
+        fixed = {"half_life": cfg.half_life, "temperature": cfg.temperature}
+        last = sessions.times[np.maximum(sessions.offsets[1:] - 1, 0)]
+        order = np.argsort(last, kind="stable")
+        n_hold = int(len(sessions) * CALIBRATION_FRACTION)
+        if n_hold < MIN_CALIBRATION_SESSIONS:
+            return fixed
+        hold = np.zeros(len(sessions), dtype=bool)
+        hold[order[-n_hold:]] = True
+        early, late = _pick(sessions, ~hold), _pick(sessions, hold)
+        probe = SessionEmbed(self.config, embedder=self.embedder)
+        probe.item_keys_, probe.item_counts_ = self.item_keys_, self.item_counts_
+        probe._fit_tables(early)
+        best, best_mrr = fixed, -1.0
+        for half_life in (0.5, 1.0, 2.0):
+            for temperature in (0.5, 0.7, 1.0, 1.4):
+                probe.scoring_ = {"half_life": half_life, "temperature": temperature}
+                mrr = evaluate_sessions(probe, late, ks=(20,)).metrics["MRR@20"]
+                if mrr > best_mrr:
+                    best, best_mrr = dict(probe.scoring_), mrr
+        logger.info("SessionEmbed calibration: %s (held-out MRR@20 %.4f)", best, best_mrr)
+        return best
+
+    # ------------------------------------------------------------------ scoring
+    def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
+        cfg = self.config
+        n = len(prefixes)
+        lengths = prefixes.lengths()
+        owner = np.repeat(np.arange(n), lengths)
+        back = (prefixes.offsets[1:][owner] - 1 - np.arange(prefixes.items.size)).astype(np.float64)
+        items = prefixes.items.astype(np.int64)
+        # explore: softmax of the session vector's logits over the items not in the session
+        w = np.exp2(-back / self.scoring_["half_life"])
+        q = np.zeros((n, self.in_.shape[1]), dtype=np.float64)
+        np.add.at(q, owner, w[:, None] * self.in_[items])
+        q /= np.maximum(np.bincount(owner, weights=w, minlength=n), 1e-12)[:, None]
+        logits = (q.astype(np.float32) @ self.out_.T) / np.float32(self.scoring_["temperature"])
+        logits[owner, items] = -np.inf
+        logits -= logits.max(axis=1, keepdims=True)
+        explore = np.exp(logits)
+        explore /= np.maximum(explore.sum(axis=1, keepdims=True), 1e-30)
+        # repeat: the session's own items, recency-weighted
+        repeat = np.zeros_like(explore)
+        if cfg.repeat_rule == "decay":
+            r = np.exp2(-back / cfg.repeat_half_life).astype(np.float32)
+            np.add.at(repeat, (owner, items), r)
+        else:
+            p, item, rank = recency_ranks(owner, items, back)
+            repeat[p, item] = self.rank_share_[np.minimum(rank, N_RANKS - 1)]
+        repeat /= np.maximum(repeat.sum(axis=1, keepdims=True), 1e-30)
+        beta = self._repeat_weight(prefixes)[:, None]
+        out: npt.NDArray[np.float32] = (beta * repeat + (1.0 - beta) * explore).astype(np.float32)
+        return out
+
+    def _repeat_weight(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
+        lengths = prefixes.lengths()
+        has_rep = _has_repeat(prefixes)
+        bucket = np.searchsorted(_LENGTH_EDGES, lengths, side="right")
+        return self.repeat_table_[bucket, has_rep.astype(np.int64)].astype(np.float32)
+
+
+def _pick(s: Sequences, keep: npt.NDArray[np.bool_]) -> Sequences:
+    """The sequences where ``keep`` is True."""
+    ev = np.repeat(keep, s.lengths())
+    off = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(s.lengths()[keep], out=off[1:])
+    return Sequences(s.items[ev], off, s.user[keep], s.item_keys, s.times[ev], s.user_keys)
+
+
+def _drop_singletons(s: Sequences) -> Sequences:
+    keep = s.lengths() >= 2
+    if keep.all():
+        return s
+    ev = np.repeat(keep, s.lengths())
+    off = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(s.lengths()[keep], out=off[1:])
+    return Sequences(s.items[ev], off, s.user[keep], s.item_keys, s.times[ev], s.user_keys)
+
+
+def _item_tables(
+    embedder: Any, keys: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Input and output vectors of ``keys`` (zeros for items the embedder has no row for);
+    without output vectors, unit input vectors on both sides (cosine scoring)."""
+    emb = embedder.embeddings_
+    known = np.array([k in emb for k in keys.tolist()], dtype=bool)
+    rows = np.full(len(keys), -1, dtype=np.int64)
+    rows[known] = emb.index_of(keys[known].tolist())
+    v = np.zeros((len(keys), emb.dim), dtype=np.float32)
+    v[known] = emb.vectors[rows[known]]
+    out_w = getattr(embedder, "output_weights_", None)
+    if out_w is not None:
+        o = np.zeros_like(v)
+        o[known] = out_w[rows[known]]
+        return v, o
+    unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return unit, unit
+
+
+def _has_repeat(prefixes: Sequences) -> npt.NDArray[np.bool_]:
+    """Whether each prefix holds an item twice."""
+    n = len(prefixes)
+    owner = np.repeat(np.arange(n), prefixes.lengths())
+    pairs = np.unique(
+        owner.astype(np.int64) * (int(prefixes.items.max(initial=0)) + 1) + prefixes.items
+    )
+    distinct = np.bincount(pairs // (int(prefixes.items.max(initial=0)) + 1), minlength=n)
+    return distinct < prefixes.lengths()
+
+
+def recency_ranks(
+    owner: npt.NDArray[np.int64], items: npt.NDArray[np.int64], back: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The distinct items of each prefix and their recency rank (0: the latest click's item,
+    1: the next most recent distinct item, ...), from every event's prefix (``owner``), item
+    and distance back from the prefix's end."""
+    order = np.lexsort((back, items, owner))  # per (prefix, item): the latest occurrence first
+    o, it, bk = owner[order], items[order], back[order]
+    first = np.ones(o.size, dtype=bool)
+    first[1:] = (o[1:] != o[:-1]) | (it[1:] != it[:-1])
+    o, it, bk = o[first], it[first], bk[first]
+    by_recency = np.lexsort((bk, o))
+    o, it = o[by_recency], it[by_recency]
+    start = np.zeros(o.size, dtype=np.int64)
+    if o.size:
+        new = np.ones(o.size, dtype=bool)
+        new[1:] = o[1:] != o[:-1]
+        start = np.maximum.accumulate(np.where(new, np.arange(o.size), 0))
+    return o, it, np.arange(o.size) - start
+
+
+def repeat_tables(
+    sessions: Sequences,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+    """What the training sessions say about re-clicks, counted over every prefix.
+
+    Returns
+    -------
+    repeat : (6, 2) float64
+        ``P(next item is already in the prefix)`` per prefix-length bucket (rows: 1, 2, 3, 4,
+        5-9, 10+) and per whether the prefix holds a re-click (columns), Laplace-smoothed:
+        ``(repeats + 1) / (prefixes + 2)``.
+    rank_share : (N_RANKS,) float32
+        Of the re-clicks, the share that went to the item of recency rank ``r`` (0: the latest
+        click's item; the last entry pools older ones), Laplace-smoothed and divided by the
+        mean number of candidate items at that rank, so that it is a per-item weight.
+    """
+    hits = np.zeros((_LENGTH_EDGES.size + 1, 2))
+    total = np.zeros_like(hits)
+    rank_hits = np.ones(N_RANKS)
+    rank_slots = np.ones(N_RANKS)
+    items, off = sessions.items, sessions.offsets
+    for s in range(len(sessions)):
+        seq = items[off[s] : off[s + 1]].tolist()
+        last_seen: dict[int, int] = {}
+        rep = 0
+        for j in range(1, len(seq)):
+            x = seq[j - 1]
+            if x in last_seen:
+                rep = 1
+            last_seen[x] = j - 1
+            b = int(np.searchsorted(_LENGTH_EDGES, j, side="right"))
+            total[b, rep] += 1
+            target = seq[j]
+            if target in last_seen:
+                hits[b, rep] += 1
+                # recency rank of the target among the distinct items so far
+                newer = sum(1 for v in last_seen.values() if v > last_seen[target])
+                rank_hits[min(newer, N_RANKS - 1)] += 1
+                n_distinct = len(last_seen)
+                rank_slots[: min(n_distinct, N_RANKS)] += 1
+                if n_distinct > N_RANKS:
+                    rank_slots[N_RANKS - 1] += n_distinct - N_RANKS
+    share = rank_hits / rank_slots
+    return (hits + 1.0) / (total + 2.0), (share / share.sum()).astype(np.float32)
