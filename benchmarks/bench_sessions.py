@@ -1,0 +1,138 @@
+"""Session-based recommendation: embedrec's session models against the session baselines.
+
+Protocol (issue #16; session-rec's, see :mod:`embedrec.eval.sessions`): next-item prediction
+at every position of each test session, the whole catalogue ranked, re-clicks allowed,
+HR@10/20 and MRR@10/20 as means over all predictions.
+
+Data sets:
+
+* ``yoochoose``: session-rec's prepared YOOCHOOSE 100k sample (``*_train_full.txt`` /
+  ``*_test.txt``, its own last-day split);
+* ``diginetica``: SR-GNN's DIGINETICA sample, :func:`embedrec.data.sessions.session_split`
+  (filters 2 / 5 / 2, the last 7 days of sessions as the test set);
+* ``synthetic``: :func:`embedrec.data.synthetic.session_log` (seed 0), the last 10% of the
+  sessions as the test set.
+
+Methods: S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN at their published RSC15 settings (our
+implementations, :mod:`embedrec.models.session_rules`, :mod:`embedrec.models.session_knn`), and
+``SessionEmbed`` with its defaults (no parameter of it is chosen on the test sessions; its
+calibration holds out the latest tenth of the *training* sessions).
+
+Each (data set, method) runs in its own process, so the peak memory (``ru_maxrss``) is its
+own. Usage::
+
+    python benchmarks/bench_sessions.py                       # every data set and method
+    python benchmarks/bench_sessions.py --datasets yoochoose --methods vsknn session-embed
+
+Datasets are read from ``$EMBEDREC_DATA`` (default ``../shared/data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(
+    os.environ.get("EMBEDREC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+METHODS = ["spop", "ar", "sr", "sknn", "vsknn", "stan", "vstan", "session-embed"]
+DATASETS = ["yoochoose", "diginetica", "synthetic"]
+
+
+def load(name: str):
+    from embedrec.data import datasets
+    from embedrec.data.interactions import Interactions
+    from embedrec.data.sessions import SessionSplit, session_split
+    from embedrec.data.synthetic import session_log
+
+    if name == "yoochoose":
+        d = DATA / "yoochoose-100k-sample"
+        return SessionSplit.from_parts(
+            datasets.yoochoose(d, split="train_full"), datasets.yoochoose(d, split="test")
+        )
+    if name == "diginetica":
+        return session_split(datasets.diginetica(DATA / "diginetica-sample"), test_days=7.0)
+    if name == "synthetic":
+        return session_split(
+            Interactions.from_arrays(*session_log(seed=0)), test_days=None, test_fraction=0.1
+        )
+    raise SystemExit(f"unknown data set {name!r}; use one of {DATASETS}")
+
+
+def make(method: str):
+    if method == "session-embed":
+        from embedrec.models.session_embed import SessionEmbed
+
+        return SessionEmbed()
+    if method in ("spop", "ar", "sr"):
+        from embedrec.models import session_rules as r
+
+        return {"spop": r.SessionPop, "ar": r.AssociationRules, "sr": r.SequentialRules}[method]()
+    from embedrec.models import session_knn as k
+
+    return {"sknn": k.SKNN, "vsknn": k.VSKNN, "stan": k.STAN, "vstan": k.VSTAN}[method]()
+
+
+def child(dataset: str, method: str) -> None:
+    from embedrec.eval.sessions import evaluate_sessions
+
+    split = load(dataset)
+    model = make(method)
+    t0 = time.perf_counter()
+    model.fit(split.train)
+    fit_s = time.perf_counter() - t0
+    r = evaluate_sessions(model, split, ks=(10, 20))
+    out = {
+        "dataset": dataset,
+        "method": method,
+        **{k: r.metrics[k] for k in ("HR@10", "MRR@10", "HR@20", "MRR@20")},
+        "repeat_MRR@20": r.by_kind["repeat"]["MRR@20"],
+        "new_MRR@20": r.by_kind["new"]["MRR@20"],
+        "fit_s": fit_s,
+        "query_s": r.seconds,
+        "predictions": r.n_predictions,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--datasets", nargs="+", default=DATASETS)
+    ap.add_argument("--methods", nargs="+", default=METHODS)
+    ap.add_argument("--out", default="benchmarks/results/sessions.json")
+    args = ap.parse_args()
+    rows = []
+    for d in args.datasets:
+        for m in args.methods:
+            p = subprocess.run(
+                [sys.executable, __file__, "--child", d, m], capture_output=True, text=True
+            )
+            if p.returncode:
+                print(f"{d} {m} FAILED:\n{p.stderr[-2000:]}", flush=True)
+                continue
+            row = json.loads(p.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(
+                f"{d:10s} {m:14s} HR@20 {row['HR@20']:.4f} MRR@20 {row['MRR@20']:.4f} "
+                f"HR@10 {row['HR@10']:.4f} MRR@10 {row['MRR@10']:.4f} "
+                f"(repeat {row['repeat_MRR@20']:.3f}, new {row['new_MRR@20']:.3f}) "
+                f"fit {row['fit_s']:.1f}s query {row['query_s']:.1f}s "
+                f"{row['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        main()
