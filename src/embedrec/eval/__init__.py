@@ -9,6 +9,7 @@ from .baselines import Popularity, RandomScorer
 from .evaluate import EvalResult, Scorer, compare, evaluate
 from .graph import link_prediction, node_classification
 from .metrics import coverage, ranking_metrics, recall_plain
+from .sessions import SessionEvalResult, compare_sessions, evaluate_sessions
 from .split import Split, leave_last_out, random_holdout, temporal_split
 
 __all__ = [
@@ -16,10 +17,13 @@ __all__ = [
     "Popularity",
     "RandomScorer",
     "Scorer",
+    "SessionEvalResult",
     "Split",
     "compare",
+    "compare_sessions",
     "coverage",
     "evaluate",
+    "evaluate_sessions",
     "leave_last_out",
     "link_prediction",
     "node_classification",
