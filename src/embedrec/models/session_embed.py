@@ -27,6 +27,7 @@ graph model (DeepWalk, Node2Vec, EGES) fitted on the session graph
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -37,6 +38,7 @@ import numpy.typing as npt
 from ..data.interactions import Sequences
 from .config import ConfigDict, check_bool, check_choice, check_float, check_int
 from .item2vec import Item2Vec, Item2VecConfig
+from .repeat_gate import RepeatGate
 from .session_base import SessionModel
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ CALIBRATION_FRACTION = 0.1
 MIN_CALIBRATION_SESSIONS = 100
 
 RepeatRule = Literal["counted", "decay"]
+Gate = Literal["logistic", "table"]
 
 #: recency ranks of the counted repeat rule (the last one pools the older items)
 N_RANKS = 10
@@ -69,9 +72,17 @@ class SessionEmbedConfig(ConfigDict):
         ``"decay"``: ``sum over an item's occurrences of 2 ** (-d / repeat_half_life)``
     repeat_half_life : see ``repeat_rule="decay"``
     temperature : of the explore softmax (higher flattens it, and so favours re-clicks)
-    calibrate : choose ``half_life`` and ``temperature`` on the latest tenth of the training
-        sessions (a second, smaller fit; see :meth:`SessionEmbed._calibrate`) instead of
-        taking the values above
+    transition_weight : share of the explore distribution that follows the latest click's
+        sequential rules (``b`` clicked within 10 steps after ``a`` in training sessions,
+        :class:`~embedrec.models.session_rules.SequentialRules`) instead of the embeddings'
+        softmax; the embeddings have no direction, the rules do
+    gate : how ``P(re-click | prefix)`` is estimated: ``"logistic"`` (default,
+        :class:`~embedrec.models.repeat_gate.RepeatGate`: a logistic regression on counted
+        prefix features, fitted on the training sessions) or ``"table"`` (the share of
+        re-clicks per prefix length and per whether the prefix holds one)
+    calibrate : choose ``half_life``, ``temperature`` and ``transition_weight`` on the
+        latest tenth of the training sessions (a second, smaller fit; see
+        :meth:`SessionEmbed._calibrate`) instead of taking the values above
     update_budget : the default Item2Vec trains ``clip(update_budget / n_events, min_epochs,
         max_epochs)`` passes: small session logs need many passes, large ones few
     min_epochs, max_epochs : bounds of that rule
@@ -81,6 +92,8 @@ class SessionEmbedConfig(ConfigDict):
     repeat_rule: RepeatRule = "counted"
     repeat_half_life: float = 1.0
     temperature: float = 1.0
+    transition_weight: float = 0.3
+    gate: Gate = "logistic"
     calibrate: bool = True
     update_budget: int = 10_000_000
     min_epochs: int = 10
@@ -88,6 +101,16 @@ class SessionEmbedConfig(ConfigDict):
 
     def __post_init__(self) -> None:
         check_choice("repeat_rule", self.repeat_rule, get_args(RepeatRule), "'counted' or 'decay'")
+        check_float(
+            "transition_weight",
+            self.transition_weight,
+            ge=0,
+            allowed="a transition_weight in [0, 1]",
+        )
+        if self.transition_weight > 1:
+            raise ValueError(
+                f"transition_weight={self.transition_weight!r} is invalid; use a value in [0, 1]"
+            )
         for name in ("half_life", "repeat_half_life", "temperature"):
             check_float(name, getattr(self, name), gt=0, allowed=f"a finite {name} > 0")
         check_bool("calibrate", self.calibrate)
@@ -130,7 +153,11 @@ class SessionEmbed(SessionModel):
     # ------------------------------------------------------------------ training
     def _fit(self, sessions: Sequences) -> None:
         cfg = self.config
-        self.scoring_ = {"half_life": cfg.half_life, "temperature": cfg.temperature}
+        self.scoring_ = {
+            "half_life": cfg.half_life,
+            "temperature": cfg.temperature,
+            "transition_weight": cfg.transition_weight,
+        }
         if cfg.calibrate:
             self.scoring_ = self._calibrate(sessions)
         self._fit_tables(sessions)
@@ -154,6 +181,8 @@ class SessionEmbed(SessionModel):
         self.embedder_ = embedder
         self.in_, self.out_ = _item_tables(embedder, self.item_keys_)
         self.repeat_table_, self.rank_share_ = repeat_tables(sessions)
+        self.gate_ = RepeatGate().fit(sessions, len(self.item_keys_))
+        self.transitions_ = transition_table(sessions, self.item_keys_)
 
     def _calibrate(self, sessions: Sequences) -> dict[str, float]:
         """Choose ``half_life`` and ``temperature`` on the latest training sessions.
@@ -166,7 +195,11 @@ class SessionEmbed(SessionModel):
         from ..eval.sessions import evaluate_sessions
 
         cfg = self.config
-        fixed = {"half_life": cfg.half_life, "temperature": cfg.temperature}
+        fixed = {
+            "half_life": cfg.half_life,
+            "temperature": cfg.temperature,
+            "transition_weight": cfg.transition_weight,
+        }
         last = sessions.times[np.maximum(sessions.offsets[1:] - 1, 0)]
         order = np.argsort(last, kind="stable")
         n_hold = int(len(sessions) * CALIBRATION_FRACTION)
@@ -179,12 +212,17 @@ class SessionEmbed(SessionModel):
         probe.item_keys_, probe.item_counts_ = self.item_keys_, self.item_counts_
         probe._fit_tables(early)
         best, best_mrr = fixed, -1.0
-        for half_life in (0.5, 1.0, 2.0):
-            for temperature in (0.5, 0.7, 1.0, 1.4):
-                probe.scoring_ = {"half_life": half_life, "temperature": temperature}
-                mrr = evaluate_sessions(probe, late, ks=(20,)).metrics["MRR@20"]
-                if mrr > best_mrr:
-                    best, best_mrr = dict(probe.scoring_), mrr
+        for half_life, temperature, gamma in itertools.product(
+            (0.5, 1.0, 2.0), (0.5, 0.7, 1.0, 1.4), (0.0, 0.3, 0.6)
+        ):
+            probe.scoring_ = {
+                "half_life": half_life,
+                "temperature": temperature,
+                "transition_weight": gamma,
+            }
+            mrr = evaluate_sessions(probe, late, ks=(20,)).metrics["MRR@20"]
+            if mrr > best_mrr:
+                best, best_mrr = dict(probe.scoring_), mrr
         logger.info("SessionEmbed calibration: %s (held-out MRR@20 %.4f)", best, best_mrr)
         return best
 
@@ -206,6 +244,17 @@ class SessionEmbed(SessionModel):
         logits -= logits.max(axis=1, keepdims=True)
         explore = np.exp(logits)
         explore /= np.maximum(explore.sum(axis=1, keepdims=True), 1e-30)
+        gamma = self.scoring_["transition_weight"]
+        if gamma > 0 and n:
+            # the last click's sequential rules, over the items not in the session
+            trans = np.zeros_like(explore)
+            rows = np.flatnonzero(lengths > 0)
+            trans[rows] = self.transitions_[items[prefixes.offsets[1:][rows] - 1]].toarray()
+            trans[owner, items] = 0.0
+            total = trans.sum(axis=1, keepdims=True)
+            use = total[:, 0] > 0
+            trans[use] /= total[use]
+            explore[use] = (1.0 - gamma) * explore[use] + gamma * trans[use]
         # repeat: the session's own items, recency-weighted
         repeat = np.zeros_like(explore)
         if cfg.repeat_rule == "decay":
@@ -220,10 +269,33 @@ class SessionEmbed(SessionModel):
         return out
 
     def _repeat_weight(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
+        if self.config.gate == "logistic":
+            return self.gate_.predict(prefixes).astype(np.float32)
         lengths = prefixes.lengths()
         has_rep = _has_repeat(prefixes)
         bucket = np.searchsorted(_LENGTH_EDGES, lengths, side="right")
         return self.repeat_table_[bucket, has_rep.astype(np.int64)].astype(np.float32)
+
+
+def transition_table(sessions: Sequences, keys: npt.NDArray[Any]) -> Any:
+    """Sequential rules (SR, Ludewig and Jannach 2018: "b follows a within 10 steps",
+    weight ``1 / steps``, the top 20 per item) as an ``(n_keys, n_keys)`` sparse matrix in
+    the code table of ``keys``."""
+    import scipy.sparse as sps
+
+    from .session_rules import SequentialRules
+
+    n = len(keys)
+    if sessions.items.size == 0:
+        return sps.csr_array((n, n), dtype=np.float32)
+    sr = SequentialRules().fit(sessions)
+    # SR compacts its table to the items that occur: map its codes back to ours
+    ours = {k: i for i, k in enumerate(keys.tolist())}
+    to_ours = np.array([ours[k] for k in sr.item_keys_.tolist()], dtype=np.int64)
+    coo = sr.rules_.tocoo()
+    return sps.csr_array(
+        (coo.data, (to_ours[coo.row], to_ours[coo.col])), shape=(n, n), dtype=np.float32
+    )
 
 
 def _pick(s: Sequences, keep: npt.NDArray[np.bool_]) -> Sequences:
