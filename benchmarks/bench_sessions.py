@@ -16,7 +16,11 @@ Data sets:
 Methods: S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN at their published RSC15 settings (our
 implementations, :mod:`embedrec.models.session_rules`, :mod:`embedrec.models.session_knn`), and
 ``SessionEmbed`` with its defaults (no parameter of it is chosen on the test sessions; its
-calibration holds out the latest tenth of the *training* sessions).
+calibration holds out the latest tenth of the *training* sessions), and
+``session-embed-tuned``: :func:`embedrec.tune.tune_session_embed` on a validation split carved
+from the training sessions (YOOCHOOSE: session-rec's own ``train_tr`` / ``train_valid``; the
+others: the same split rule applied to the training sessions), then refitted on all training
+sessions.
 
 Each (data set, method) runs in its own process, so the peak memory (``ru_maxrss``) is its
 own. Usage::
@@ -41,7 +45,17 @@ from pathlib import Path
 DATA = Path(
     os.environ.get("EMBEDREC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
-METHODS = ["spop", "ar", "sr", "sknn", "vsknn", "stan", "vstan", "session-embed"]
+METHODS = [
+    "spop",
+    "ar",
+    "sr",
+    "sknn",
+    "vsknn",
+    "stan",
+    "vstan",
+    "session-embed",
+    "session-embed-tuned",
+]
 DATASETS = ["yoochoose", "diginetica", "synthetic"]
 
 
@@ -65,6 +79,21 @@ def load(name: str):
     raise SystemExit(f"unknown data set {name!r}; use one of {DATASETS}")
 
 
+def validation(name: str, train):
+    """(train part, validation part) carved from the training sessions only."""
+    from embedrec.data import datasets
+    from embedrec.data.sessions import session_split
+
+    if name == "yoochoose":  # session-rec's own validation split of the training days
+        d = DATA / "yoochoose-100k-sample"
+        return datasets.yoochoose(d, split="train_tr"), datasets.yoochoose(d, split="train_valid")
+    if name == "diginetica":
+        v = session_split(train, test_days=7.0)
+    else:
+        v = session_split(train, test_days=None, test_fraction=0.1)
+    return v.train, v.test
+
+
 def make(method: str):
     if method == "session-embed":
         from embedrec.models.session_embed import SessionEmbed
@@ -79,12 +108,22 @@ def make(method: str):
     return {"sknn": k.SKNN, "vsknn": k.VSKNN, "stan": k.STAN, "vstan": k.VSTAN}[method]()
 
 
-def child(dataset: str, method: str) -> None:
+def child(dataset: str, method: str, tune_budget: float) -> None:
     from embedrec.eval.sessions import evaluate_sessions
 
     split = load(dataset)
-    model = make(method)
     t0 = time.perf_counter()
+    tune_s = 0.0
+    if method == "session-embed-tuned":
+        from embedrec.tune import tune_session_embed
+
+        tr, va = validation(dataset, split.train)
+        res = tune_session_embed(tr, va, budget_seconds=tune_budget, progress=False)
+        model = res.model()
+        tune_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+    else:
+        model = make(method)
     model.fit(split.train)
     fit_s = time.perf_counter() - t0
     r = evaluate_sessions(model, split, ks=(10, 20))
@@ -95,6 +134,7 @@ def child(dataset: str, method: str) -> None:
         "repeat_MRR@20": r.by_kind["repeat"]["MRR@20"],
         "new_MRR@20": r.by_kind["new"]["MRR@20"],
         "fit_s": fit_s,
+        "tune_s": tune_s,
         "query_s": r.seconds,
         "predictions": r.n_predictions,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -107,12 +147,15 @@ def main() -> None:
     ap.add_argument("--datasets", nargs="+", default=DATASETS)
     ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--out", default="benchmarks/results/sessions.json")
+    ap.add_argument("--tune-budget", type=float, default=600.0, help="seconds of tuning")
     args = ap.parse_args()
     rows = []
     for d in args.datasets:
         for m in args.methods:
             p = subprocess.run(
-                [sys.executable, __file__, "--child", d, m], capture_output=True, text=True
+                [sys.executable, __file__, "--child", d, m, str(args.tune_budget)],
+                capture_output=True,
+                text=True,
             )
             if p.returncode:
                 print(f"{d} {m} FAILED:\n{p.stderr[-2000:]}", flush=True)
@@ -133,6 +176,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3])
+        child(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
         main()

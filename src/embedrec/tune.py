@@ -14,6 +14,7 @@ defaults far more often than independent draws in a 8-dimensional space).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import time
@@ -254,3 +255,152 @@ def _space_size(space: Mapping[str, Sequence[Any]]) -> int:
     for values in space.values():
         n *= max(len(values), 1)
     return n
+
+
+# ---------------------------------------------------------------------- sessions
+#: the searched embedding fields of :func:`tune_session_embed` (Item2Vec's; the passes follow
+#: ``update_budget``, see :meth:`SessionEmbedConfig.epochs_for`)
+SESSION_SPACE: dict[str, Sequence[Any]] = {
+    "dim": (32, 64, 128),
+    "window": (2, 3, 5),
+    "negative": (5, 10, 20),
+    "ns_exponent": (0.0, 0.5, 0.75, 1.0),
+    "update_budget": (5_000_000, 10_000_000, 20_000_000),
+}
+#: the scoring grid scored for every fitted embedding (cheap: no refit)
+SESSION_SCORING: dict[str, Sequence[float]] = {
+    "half_life": (0.5, 1.0, 2.0),
+    "temperature": (0.7, 1.0, 1.4),
+    "transition_weight": (0.0, 0.3, 0.6),
+}
+
+
+@dataclass(frozen=True)
+class SessionTuneResult:
+    """Trials of :func:`tune_session_embed` and the best configuration.
+
+    Attributes
+    ----------
+    trials : list of dict
+        ``{"trial", "params", "scoring", "metrics", "seconds"}`` per trial, in the order run
+        (each with its best scoring values).
+    best_params : dict
+        The embedding fields of the best trial (``dim``, ``window``, ..., ``update_budget``).
+    best_scoring : dict
+        Its ``half_life``, ``temperature`` and ``transition_weight``.
+    metric : str
+    """
+
+    trials: list[dict[str, Any]]
+    best_params: dict[str, Any]
+    best_scoring: dict[str, float]
+    metric: str
+
+    def model(self, *, workers: int | None = None, seed: int = 1) -> Any:
+        """An unfitted :class:`~embedrec.models.session_embed.SessionEmbed` with the best
+        configuration (no calibration: the values were chosen on validation); fit it on
+        the training sessions (validation included)."""
+        from .models.session_embed import SessionEmbed, SessionEmbedConfig
+
+        p = dict(self.best_params)
+        sc = self.best_scoring
+        cfg = SessionEmbedConfig(
+            calibrate=False,
+            update_budget=int(p.pop("update_budget")),
+            half_life=sc["half_life"],
+            temperature=sc["temperature"],
+            transition_weight=sc["transition_weight"],
+        )
+        return SessionEmbed(cfg, embedder_config={**p, "workers": workers, "seed": seed})
+
+
+def tune_session_embed(
+    train: Interactions,
+    valid: Interactions,
+    *,
+    budget_seconds: float = 600.0,
+    max_trials: int | None = None,
+    metric: str = "MRR@20",
+    seed: int = 0,
+    progress: bool = True,
+) -> SessionTuneResult:
+    """Random search of :class:`~embedrec.models.session_embed.SessionEmbed` on validation
+    sessions: the session protocol (every position), never the test sessions.
+
+    Each trial fits Item2Vec with one draw of :data:`SESSION_SPACE` on ``train`` (the first
+    trial: the defaults; then half random draws, half one-field changes of the best so far),
+    then scores the whole :data:`SESSION_SCORING` grid on ``valid`` without refitting. Stops
+    when ``budget_seconds`` is spent (a started trial finishes) or after ``max_trials``.
+    """
+    from .data.sessions import align_items
+    from .eval.sessions import evaluate_sessions
+    from .models.session_embed import SessionEmbed, SessionEmbedConfig
+
+    k = metric_k(metric)
+    train, valid = align_items(train, valid)
+    rng = np.random.default_rng(seed)
+    defaults = {
+        "dim": 64,
+        "window": 3,
+        "negative": 10,
+        "ns_exponent": 0.5,
+        "update_budget": 10_000_000,
+    }
+    trials: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    t_start = time.perf_counter()
+    seen: set[tuple[Any, ...]] = set()
+    while True:
+        if max_trials is not None and len(trials) >= max_trials:
+            break
+        if trials and time.perf_counter() - t_start > budget_seconds:
+            break
+        if not trials:
+            params = dict(defaults)
+        elif rng.random() < 0.5 or best is None:
+            params = {name: _draw(v, rng) for name, v in SESSION_SPACE.items()}
+        else:
+            params = dict(best["params"])
+            for name in rng.choice(
+                list(SESSION_SPACE), size=int(rng.integers(1, 3)), replace=False
+            ):
+                params[str(name)] = _draw(SESSION_SPACE[str(name)], rng)
+        key = tuple(params[n] for n in SESSION_SPACE)
+        if key in seen:
+            if len(seen) >= _space_size(SESSION_SPACE):
+                break
+            continue
+        seen.add(key)
+        t0 = time.perf_counter()
+        p = dict(params)
+        cfg = SessionEmbedConfig(calibrate=False, update_budget=int(p.pop("update_budget")))
+        model = SessionEmbed(cfg, embedder_config={**p, "seed": seed + 1}).fit(train)
+        top_scoring, top = None, -1.0
+        top_metrics: dict[str, float] = {}
+        for values in itertools.product(*SESSION_SCORING.values()):
+            model.scoring_ = dict(zip(SESSION_SCORING, values, strict=True))
+            m = evaluate_sessions(model, valid, ks=(k,)).metrics
+            if m[metric] > top:
+                top, top_scoring, top_metrics = m[metric], dict(model.scoring_), m
+        trial = {
+            "trial": len(trials),
+            "params": params,
+            "scoring": top_scoring,
+            "metrics": {n: v for n, v in top_metrics.items() if n.startswith(("HR", "MRR"))},
+            "seconds": time.perf_counter() - t0,
+        }
+        trials.append(trial)
+        if best is None or top > best["metrics"][metric]:
+            best = trial
+        if progress:
+            logger.info(
+                "session tune trial %d: %s %s %s=%.4f (%.0f s)",
+                trial["trial"],
+                params,
+                top_scoring,
+                metric,
+                top,
+                trial["seconds"],
+            )
+    assert best is not None
+    return SessionTuneResult(trials, dict(best["params"]), dict(best["scoring"]), metric)

@@ -131,6 +131,8 @@ class SessionEmbed(SessionModel):
     Parameters
     ----------
     config : SessionEmbedConfig, optional
+    embedder_config : dict, optional
+        Item2Vec fields (``dim``, ``window``, ``negative``, ...) of the default embedder.
     embedder : an unfitted model, optional
         What learns the item vectors from the training sessions: an :class:`Item2Vec` (fit on
         the sessions as sentences) or a graph model (DeepWalk, Node2Vec, EGES: fit on the
@@ -146,9 +148,28 @@ class SessionEmbed(SessionModel):
     True
     """
 
-    def __init__(self, config: SessionEmbedConfig | None = None, *, embedder: Any = None):
+    def __init__(
+        self,
+        config: SessionEmbedConfig | None = None,
+        *,
+        embedder: Any = None,
+        embedder_config: dict[str, Any] | None = None,
+    ) -> None:
+        if embedder is not None and embedder_config is not None:
+            raise ValueError(
+                "give embedder (a model) or embedder_config (Item2Vec fields for the default "
+                "embedder), not both"
+            )
         self.config = config if config is not None else SessionEmbedConfig()
         self.embedder = embedder
+        self.embedder_config = dict(embedder_config or {})
+        bad = {"epochs", "min_count"} & set(self.embedder_config)
+        if bad:
+            raise ValueError(
+                f"embedder_config sets {sorted(bad)}; SessionEmbed keeps every item and sets "
+                "the passes from update_budget (or pass your own embedder=Item2Vec(...))"
+            )
+        Item2VecConfig(**self.embedder_config)  # refuse unknown or bad fields now
 
     # ------------------------------------------------------------------ training
     def _fit(self, sessions: Sequences) -> None:
@@ -166,7 +187,7 @@ class SessionEmbed(SessionModel):
         if self.embedder is None:
             epochs = self.config.epochs_for(n_events)
             logger.info("SessionEmbed: Item2Vec with %d epochs", epochs)
-            return Item2Vec(Item2VecConfig(min_count=1, epochs=epochs))
+            return Item2Vec(Item2VecConfig(min_count=1, epochs=epochs, **self.embedder_config))
         return type(self.embedder)(self.embedder.config)
 
     def _fit_tables(self, sessions: Sequences) -> None:
@@ -208,7 +229,11 @@ class SessionEmbed(SessionModel):
         hold = np.zeros(len(sessions), dtype=bool)
         hold[order[-n_hold:]] = True
         early, late = _pick(sessions, ~hold), _pick(sessions, hold)
-        probe = SessionEmbed(self.config, embedder=self.embedder)
+        probe = SessionEmbed(
+            self.config,
+            embedder=self.embedder,
+            embedder_config=None if self.embedder is not None else self.embedder_config,
+        )
         probe.item_keys_, probe.item_counts_ = self.item_keys_, self.item_counts_
         probe._fit_tables(early)
         best, best_mrr = fixed, -1.0
