@@ -15,7 +15,8 @@ Data sets:
 
 Methods: S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN at their published RSC15 settings (our
 implementations, :mod:`embedrec.models.session_rules`, :mod:`embedrec.models.session_knn`), and
-``SessionEmbed`` with its defaults (no parameter of it is chosen on the test sessions; its
+``SessionEmbed`` with its defaults, ``session-embed-deepwalk`` (the same scoring over
+DeepWalk vectors of the session graph) (no parameter of it is chosen on the test sessions; its
 calibration holds out the latest tenth of the *training* sessions), and
 ``session-embed-tuned``: :func:`embedrec.tune.tune_session_embed` on a validation split carved
 from the training sessions (YOOCHOOSE: session-rec's own ``train_tr`` / ``train_valid``; the
@@ -54,6 +55,7 @@ METHODS = [
     "stan",
     "vstan",
     "session-embed",
+    "session-embed-deepwalk",
     "session-embed-tuned",
 ]
 DATASETS = ["yoochoose", "diginetica", "synthetic"]
@@ -99,6 +101,11 @@ def make(method: str):
         from embedrec.models.session_embed import SessionEmbed
 
         return SessionEmbed()
+    if method == "session-embed-deepwalk":
+        from embedrec.models import DeepWalk
+        from embedrec.models.session_embed import SessionEmbed
+
+        return SessionEmbed(embedder=DeepWalk())
     if method in ("spop", "ar", "sr"):
         from embedrec.models import session_rules as r
 

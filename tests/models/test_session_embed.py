@@ -123,3 +123,14 @@ def test_bad_config_and_unfitted_use_are_named():
     assert SessionEmbedConfig().epochs_for(70_000) == 143
     assert SessionEmbedConfig().epochs_for(10**9) == 10
     assert SessionEmbedConfig.from_dict(SessionEmbedConfig().to_dict()) == SessionEmbedConfig()
+
+
+def test_graph_embedder_on_the_session_graph():
+    from embedrec.models import DeepWalk, DeepWalkConfig
+
+    sessions = [["a", "b", "c"], ["b", "c", "d"], ["c", "d", "a"]] * 10
+    dw = DeepWalk(DeepWalkConfig(dim=8, walks_per_node=4, walk_length=10, workers=1))
+    model = SessionEmbed(SessionEmbedConfig(calibrate=False), embedder=dw).fit(sessions)
+    assert model.embedder_ is not dw  # a fresh copy of the given configuration is fitted
+    assert model.in_.shape == (4, 8)
+    assert len(model.recommend(["a", "b"], k=3).keys) == 3

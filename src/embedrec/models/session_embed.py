@@ -198,7 +198,7 @@ class SessionEmbed(SessionModel):
         else:
             from ..data.graph import Graph
 
-            embedder.fit(Graph.from_sessions(train.to_lists()), progress=False)
+            embedder.fit(Graph.from_sessions(train), progress=False)
         self.embedder_ = embedder
         self.in_, self.out_ = _item_tables(embedder, self.item_keys_)
         self.repeat_table_, self.rank_share_ = repeat_tables(sessions)
