@@ -141,3 +141,52 @@ def test_headerless_file_by_column_position(log_csv, tmp_path):
     res = run("-q", "item2vec", "train", raw, *pos, *FAST, "--out", out)
     assert json.loads(res.output)["n_items"] == Item2Vec.load(out).embeddings_.vectors.shape[0]
     assert Item2Vec.load(out).embeddings_.key_type == "int"
+
+
+@pytest.fixture(scope="module")
+def session_csv(tmp_path_factory):
+    """600 sessions, 864 s apart (6 days); session s walks 4 items of chain s % 3 in order."""
+    rng = np.random.default_rng(1)
+    rows = ["session,item,ts"]
+    for s in range(600):
+        c = s % 3
+        start = int(rng.integers(0, 6))
+        t0 = s * 864.0
+        for j in range(4):
+            rows.append(f"{s},{100 * c + start + j},{t0 + 30 * j}")
+    path = tmp_path_factory.mktemp("sessions") / "sessions.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_eval_session_protocol_fits_the_method_and_the_baselines(session_csv):
+    cols = ["--user-col", "session", "--item-col", "item", "--time-col", "ts"]
+    res = run("-q", "eval", "sr", session_csv, *cols, "--protocol", "session", "-k", "3", "--json")
+    out = json.loads(res.output)
+    assert out["protocol"] == "session" and list(out["results"]) == [
+        "sr",
+        "s-pop",
+        "vsknn",
+        "stan",
+        "vstan",
+    ]
+    sr = out["results"]["sr"]
+    # the last event is at 599 * 864 + 90; sessions ending within a day of it are s >= 499
+    # (499 * 864 + 90 >= 599 * 864 + 90 - 86400): 101 sessions of 4 clicks, 303 predictions.
+    # Chains are planted, so the sequential rules find the next item
+    assert sr["n_predictions"] == 303 and sr["metrics"]["HR@3"] > 0.9
+    table = run(
+        "-q",
+        "eval",
+        "session-embed",
+        session_csv,
+        *cols,
+        "--protocol",
+        "session",
+        "--no-baselines",
+        "-k",
+        "3",
+    )
+    assert "HR@3" in table.output and "session-embed" in table.output
+    bad = run("eval", "gru4rec", session_csv, *cols, "--protocol", "session", ok=False)
+    assert bad.exit_code != 0 and "one of session-embed" in bad.output

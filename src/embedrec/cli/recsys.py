@@ -38,6 +38,9 @@ logger = logging.getLogger("embedrec")
 F = TypeVar("F", bound=Callable[..., Any])
 Holdout = Literal["none", "leave-last-out", "temporal", "random"]
 _PROTOCOLS = ["leave-last-out", "temporal", "random"]
+#: the session protocol's methods (fitted by ``eval`` itself on the training sessions)
+_SESSION_METHODS = ["session-embed", "s-pop", "ar", "sr", "sknn", "vsknn", "stan", "vstan"]
+_SESSION_BASELINES = ["s-pop", "sr", "vsknn", "stan", "vstan"]
 
 
 def interaction_options(f: F) -> F:
@@ -340,15 +343,83 @@ def recommend(
     echo_table(table, "><<")
 
 
+def _session_model(name: str) -> Any:
+    from ..models import session_knn as knn
+    from ..models import session_rules as rules
+    from ..models.session_embed import SessionEmbed
+
+    makers = {
+        "session-embed": SessionEmbed,
+        "s-pop": rules.SessionPop,
+        "ar": rules.AssociationRules,
+        "sr": rules.SequentialRules,
+        "sknn": knn.SKNN,
+        "vsknn": knn.VSKNN,
+        "stan": knn.STAN,
+        "vstan": knn.VSTAN,
+    }
+    if name not in makers:
+        raise ValueError(
+            f"with --protocol session, MODEL is a method fitted on the training sessions: one "
+            f"of {', '.join(_SESSION_METHODS)}; got {name!r} (saved session models are not "
+            "supported yet)"
+        )
+    return makers[name]()
+
+
+def _eval_sessions(
+    name: str,
+    inter: Any,
+    *,
+    ks: tuple[int, ...],
+    baselines: bool,
+    test_days: float,
+    min_item_support: int,
+) -> tuple[dict[str, Any], str]:
+    from ..data.sessions import session_split
+    from ..eval.sessions import compare_sessions, evaluate_sessions
+
+    names = [name] + ([b for b in _SESSION_BASELINES if b != name] if baselines else [])
+    models = {n: _session_model(n) for n in names}  # unknown names fail before any work
+    split = session_split(inter, test_days=test_days, min_item_support=min_item_support)
+    results = {}
+    for n, m in models.items():
+        logger.info("session protocol: fitting %s", n)
+        results[n] = evaluate_sessions(m.fit(split.train), split, ks=ks)
+    payload = {
+        "model": name,
+        "protocol": "session",
+        "test_days": test_days,
+        "results": {n: r.to_dict() for n, r in results.items()},
+    }
+    return payload, compare_sessions(results)
+
+
 @click.command(name="eval")
 @click.argument("model", type=click.Path(path_type=Path))
 @interaction_options
 @click.option(
     "--protocol",
-    type=click.Choice(_PROTOCOLS),
+    type=click.Choice([*_PROTOCOLS, "session"]),
     default="leave-last-out",
     show_default=True,
-    help="How the test events are chosen.",
+    help="How the test events are chosen. 'session': the session-rec protocol (users are "
+    "sessions; the last --test-days are the test; the next item at every position); MODEL is "
+    f"then a method fitted here: {', '.join(_SESSION_METHODS)}.",
+)
+@click.option(
+    "--test-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Session protocol: sessions ending in the last N days are the test set.",
+)
+@click.option(
+    "--min-item-support",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Session protocol: drop items with fewer events (session-rec: 5).",
 )
 @_split_seed
 @click.option(
@@ -392,12 +463,16 @@ def eval_recommendations(
     keep_seen: bool,
     as_json: bool,
     out: Path | None,
+    test_days: float,
+    min_item_support: int,
     **flags: Any,
 ) -> None:
     """Next-item evaluation of MODEL on INTERACTIONS: full ranking, seen items excluded.
 
     Prints HR, Recall, NDCG, MRR and catalogue coverage at each k for the model and, by
-    default, the popularity and random baselines.
+    default, the popularity and random baselines. With ``--protocol session`` the users are
+    sessions, seen items stay in the ranking, MODEL names a method fitted on the training
+    sessions and the baselines are S-POP, SR, V-SKNN, STAN and V-STAN.
     """
     from ..eval import Popularity, RandomScorer, compare, evaluate
 
@@ -405,6 +480,24 @@ def eval_recommendations(
     data = _pop_data_flags(flags)
     if out is not None:
         check_out_file(out)
+    if protocol == "session":
+        payload, table = _eval_sessions(
+            str(model),
+            _read(interactions, data),
+            ks=tuple(ks) or (10, 20),
+            baselines=baselines,
+            test_days=test_days,
+            min_item_support=min_item_support,
+        )
+        if out is not None:
+            from .._io import write_json
+
+            write_json(out, jsonable(payload))
+        if as_json:
+            echo_json(payload)
+        else:
+            click.echo(table)
+        return
     m = _load_model(model)
     trained = m.metadata_.get("holdout")
     same_split = m.metadata_.get("split_seed", 0) == split_seed or protocol != "random"
