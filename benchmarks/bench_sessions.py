@@ -10,6 +10,8 @@ Data sets:
   ``*_test.txt``, its own last-day split);
 * ``diginetica``: SR-GNN's DIGINETICA sample, :func:`embedrec.data.sessions.session_split`
   (filters 2 / 5 / 2, the last 7 days of sessions as the test set);
+* ``taobao``: the Taobao UserBehavior sample's page views cut into sessions at 30 minutes
+  of inactivity (:func:`embedrec.data.sessions.sessionize`), the last day as the test set;
 * ``synthetic``: :func:`embedrec.data.synthetic.session_log` (seed 0), the last 10% of the
   sessions as the test set.
 
@@ -58,7 +60,7 @@ METHODS = [
     "session-embed-deepwalk",
     "session-embed-tuned",
 ]
-DATASETS = ["yoochoose", "diginetica", "synthetic"]
+DATASETS = ["yoochoose", "diginetica", "taobao", "synthetic"]
 
 
 def load(name: str):
@@ -74,6 +76,21 @@ def load(name: str):
         )
     if name == "diginetica":
         return session_split(datasets.diginetica(DATA / "diginetica-sample"), test_days=7.0)
+    if name == "taobao":
+        from embedrec.data.interactions import read_interactions
+        from embedrec.data.sessions import sessionize
+
+        log = read_interactions(
+            DATA / "taobao-userbehavior-sample" / "UserBehavior_head84475.csv",
+            user_col="user",
+            item_col="item",
+            time_col="ts",
+            event_col="behavior",
+            event_types=["pv"],
+            has_header=False,
+            column_names=["user", "item", "category", "behavior", "ts"],
+        )
+        return session_split(sessionize(log, gap=1800, min_length=2), test_days=1.0)
     if name == "synthetic":
         return session_split(
             Interactions.from_arrays(*session_log(seed=0)), test_days=None, test_fraction=0.1
@@ -89,8 +106,8 @@ def validation(name: str, train):
     if name == "yoochoose":  # session-rec's own validation split of the training days
         d = DATA / "yoochoose-100k-sample"
         return datasets.yoochoose(d, split="train_tr"), datasets.yoochoose(d, split="train_valid")
-    if name == "diginetica":
-        v = session_split(train, test_days=7.0)
+    if name in ("diginetica", "taobao"):
+        v = session_split(train, test_days=7.0 if name == "diginetica" else 1.0)
     else:
         v = session_split(train, test_days=None, test_fraction=0.1)
     return v.train, v.test

@@ -47,8 +47,8 @@ class SessionSplit:
 
     def __repr__(self) -> str:
         return (
-            f"SessionSplit(train={self.train.n_users} sessions / {len(self.train)} events, "
-            f"test={self.test.n_users} sessions / {len(self.test)} events, "
+            f"SessionSplit(train={_n_sessions(self.train)} sessions / {len(self.train)} "
+            f"events, test={_n_sessions(self.test)} sessions / {len(self.test)} events, "
             f"{int((self.train.item_counts() > 0).sum())} training items)"
         )
 

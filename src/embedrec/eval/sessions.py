@@ -270,6 +270,22 @@ def evaluate_sessions(
     )
 
 
+def next_item_prefixes(
+    sessions: Sequences, item_keys: npt.NDArray[Any]
+) -> tuple[Sequences, npt.NDArray[np.int64]]:
+    """Every prediction of the session protocol at once: the prefixes (codes into
+    ``item_keys``, unknown items dropped) and the targets' codes (``-1``: unknown). For
+    held-out training sessions (calibration, re-ranking); :func:`evaluate_sessions` builds
+    the same pairs in batches."""
+    codes = _model_codes(sessions.item_keys, item_keys)[sessions.items]
+    lengths = sessions.lengths()
+    n_pred = np.maximum(lengths - 1, 0)
+    sess = np.repeat(np.arange(len(sessions)), n_pred)
+    j = np.arange(sess.size, dtype=np.int64) - np.repeat(np.cumsum(n_pred) - n_pred, n_pred) + 1
+    prefixes, _ = _prefixes(sessions, codes, sess, j, item_keys)
+    return prefixes, codes[sessions.offsets[:-1][sess] + j]
+
+
 def _batches(j: npt.NDArray[np.int64], budget: int) -> list[int]:
     """Prediction indices cutting the predictions into runs of about ``budget`` prefix
     events."""
