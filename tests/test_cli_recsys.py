@@ -190,3 +190,14 @@ def test_eval_session_protocol_fits_the_method_and_the_baselines(session_csv):
     assert "HR@3" in table.output and "session-embed" in table.output
     bad = run("eval", "gru4rec", session_csv, *cols, "--protocol", "session", ok=False)
     assert bad.exit_code != 0 and "one of session-embed" in bad.output
+
+
+def test_recommend_reads_a_saved_session_model(session_csv, tmp_path):
+    from embedrec.data import read_interactions
+    from embedrec.models import SequentialRules
+
+    log = read_interactions(session_csv, user_col="session", item_col="item", time_col="ts")
+    SequentialRules().fit(log).save(tmp_path / "sr")
+    # chain 1 is 100..111 in order: after 103 comes 104
+    res = run("recommend", tmp_path / "sr", "--history", "102 103", "-k", "1", "--json")
+    assert [r["key"] for r in json.loads(res.output)["items"]] == [104]

@@ -111,6 +111,14 @@ def _embeddings() -> Any:
     return Embeddings(ITEMS, rng.standard_normal((len(ITEMS), 8)).astype(np.float32))
 
 
+def _session_embed() -> Any:
+    from embedrec import Item2Vec, Item2VecConfig
+    from embedrec.models import SessionEmbed, SessionEmbedConfig
+
+    emb = Item2Vec(Item2VecConfig(dim=8, epochs=2, workers=1, seed=1))
+    return SessionEmbed(SessionEmbedConfig(calibrate=False), embedder=emb).fit(_histories())
+
+
 MODELS: dict[str, Callable[[], Any]] = {
     "Word2Vec": _word2vec,
     "Item2Vec": _item2vec,
@@ -119,6 +127,7 @@ MODELS: dict[str, Callable[[], Any]] = {
     "EGES": _eges,
     "TwoTower": _two_tower,
     "Embeddings": _embeddings,
+    "SessionEmbed": _session_embed,
 }
 
 

@@ -19,7 +19,7 @@ import click
 from ..artifacts import load_consistent
 from ..keys import parse_key
 from ..models.item2vec import Item2Vec, Item2VecConfig
-from ..models.registry import model_class, read_model
+from ..models.registry import SESSION_CLASSES, model_class, read_model
 from ..models.word2vec import MAX_SEED
 from ._common import (
     State,
@@ -266,7 +266,7 @@ def item2vec_train(
 
 
 #: the model classes that recommend and are evaluated here
-_RECOMMENDERS = ("Item2Vec", "TwoTower")
+_RECOMMENDERS = ("Item2Vec", "TwoTower", *SESSION_CLASSES)
 
 
 def _load_model(path: Path) -> Any:
@@ -279,7 +279,8 @@ def _load_model_dir(directory: Path) -> Any:
     kind = model_class(directory)
     if kind not in _RECOMMENDERS:
         raise ValueError(
-            f"{directory} holds a {kind!r}; this command needs an Item2Vec or TwoTower model "
+            f"{directory} holds a {kind!r}; this command needs an Item2Vec, TwoTower or "
+            "session model "
             "(`embedrec similar` and `embedrec export` read the vectors of any model)"
         )
     return read_model(directory)
@@ -287,6 +288,9 @@ def _load_model_dir(directory: Path) -> Any:
 
 def _parse_keys(texts: tuple[str, ...], model: Any) -> list[Any]:
     """The --history items in the model's key type (the one key policy)."""
+    keys = getattr(model, "item_keys_", None)
+    if keys is not None:  # a session model
+        return [parse_key(t, "int" if keys.dtype.kind in "iu" else "str") for t in texts]
     emb = model.embeddings_
     return list(texts) if emb is None else [parse_key(t, emb.key_type) for t in texts]
 

@@ -170,6 +170,37 @@ register("TwoTower", _two_tower, _keys_vectors)
 register("Embeddings", Embeddings.load, Embeddings.load)
 
 
+def _session_loader(name: str) -> Callable[[Path], Any]:
+    def load(directory: Path) -> Any:
+        from . import session_embed, session_knn, session_rules
+
+        for module in (session_rules, session_knn, session_embed):
+            cls = getattr(module, name, None)
+            if cls is not None:
+                return cls._load_generation(directory)
+        raise ValueError(f"no session model class {name!r}")  # pragma: no cover
+
+    return load
+
+
+#: the session recommenders (:mod:`embedrec.models.session_base`)
+SESSION_CLASSES = (
+    "SessionPop",
+    "AssociationRules",
+    "SequentialRules",
+    "SKNN",
+    "VSKNN",
+    "STAN",
+    "VSTAN",
+    "SessionEmbed",
+)
+#: recommenders without item vectors: ``load_model`` reads them, vector commands refuse them
+_RECOMMENDERS_ONLY: dict[str, Callable[[Path], Any]] = {
+    name: _session_loader(name) for name in SESSION_CLASSES if name != "SessionEmbed"
+}
+register("SessionEmbed", _session_loader("SessionEmbed"))
+
+
 # ---------------------------------------------------------------------------------- lookups
 def model_class(path: str | os.PathLike[str]) -> str:
     """The ``class`` that the ``manifest.json`` of a model directory (its live generation)
@@ -202,8 +233,11 @@ def read_model(directory: str | os.PathLike[str]) -> Any:
     directory = Path(directory)
     entry = _entry(directory)
     if entry is None:
+        kind = model_class(directory)
+        if kind in _RECOMMENDERS_ONLY:
+            return _RECOMMENDERS_ONLY[kind](directory)
         raise ValueError(
-            f"{directory} holds a {model_class(directory)!r}, which is not a model class "
+            f"{directory} holds a {kind!r}, which is not a model class "
             f"embedrec can load; it loads {_names()}"
         )
     return entry.load(directory)
@@ -224,6 +258,13 @@ def read_embeddings(directory: str | os.PathLike[str]) -> Embeddings:
         return entry.embeddings(directory)
     if (directory / KEYS_FILE).is_file() and (directory / VECTORS_FILE).is_file():
         return _keys_vectors(directory)
+    kind = model_class(directory)
+    if kind in _RECOMMENDERS_ONLY:
+        raise ValueError(
+            f"{directory} holds a {kind}, a session baseline without item vectors; "
+            "`embedrec recommend` reads it, vector commands need a model with vectors "
+            "(e.g. a SessionEmbed)"
+        )
     raise ValueError(
         f"{directory} holds a {model_class(directory)!r} without {KEYS_FILE} and "
         f"{VECTORS_FILE}; embedrec reads the vectors of {_names()} directories, of any "

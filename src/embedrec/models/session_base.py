@@ -24,15 +24,25 @@ have a positive score (as in session-rec, which ranks every training item).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from .._io import make_manifest, read_manifest, read_npy, write_json, write_npy
+from ..artifacts import (
+    check_savable,
+    load_consistent,
+    publish_artifact,
+    read_json,
+    verify_artifact,
+)
 from ..data.interactions import Interactions, Sequences
 from ..index.topk import check_k, top_k
-from ..keys import key_array, normalise_keys
+from ..keys import key_array, key_type_of, keys_array, normalise_keys, plain
 from .item2vec import Recommendations
 
 #: prefixes scored at once by :meth:`SessionModel.recommend_next` (bounds the score matrix)
@@ -137,6 +147,82 @@ class SessionModel:
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+        """What a save holds besides the config and the item table: numeric arrays (by
+        name) and JSON-able facts."""
+        raise NotImplementedError
+
+    def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    #: the arrays a save of this class holds (checked before anything is read)
+    _ARRAYS: tuple[str, ...] = ()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted model as a new generation of the directory ``path``
+        (:mod:`embedrec.artifacts`): manifest.json, items.json, item_counts.npy and the
+        model's arrays (``.npy``, never pickle). An interrupted save leaves the previous one
+        intact."""
+        keys = self._fitted()
+        arrays, facts = self._state()
+        arrays = {"item_counts": self.item_counts_, **arrays}
+        for name, arr in arrays.items():
+            check_savable(np.asarray(arr), name)
+        config = getattr(self, "config", None)
+        with publish_artifact(path) as tmp:
+            write_json(tmp / "items.json", [plain(k) for k in keys.tolist()])
+            for name, arr in arrays.items():
+                write_npy(tmp / f"{name}.npy", np.ascontiguousarray(arr))
+            write_json(
+                tmp / "manifest.json",
+                make_manifest(
+                    type(self).__name__,
+                    config=None if config is None else config.to_dict(),
+                    n_items=len(keys),
+                    key_type=key_type_of(keys.tolist()),
+                    arrays=sorted(arrays),
+                    state=facts,
+                ),
+            )
+
+    @classmethod
+    def load(cls: type[_M], path: str | os.PathLike[str]) -> _M:
+        """Load a directory written by :meth:`save`; ``ValueError`` if it is corrupt or holds
+        another class."""
+        return load_consistent(path, cls._load_generation)
+
+    @classmethod
+    def _load_generation(cls: type[_M], directory: Path) -> _M:
+        manifest = read_manifest(directory, cls.__name__)
+        names = ["item_counts", *cls._ARRAYS]
+        verify_artifact(directory, manifest, ["items.json", *(f"{n}.npy" for n in names)])
+        config_cls = getattr(cls, "config_class", None)
+        maker: Any = cls
+        try:
+            config = config_cls.from_dict(manifest["config"]) if config_cls else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{directory}/manifest.json has no valid config ({exc})") from exc
+        model: _M = maker(config) if config_cls else maker()
+        raw = read_json(directory / "items.json")
+        if not isinstance(raw, list) or not all(
+            isinstance(k, (str, int)) and not isinstance(k, bool) for k in raw
+        ):
+            raise ValueError(
+                f"{directory}/items.json is not a list of str or int keys; re-save the model"
+            )
+        model.item_keys_ = keys_array(raw, key_type_of(raw))
+        arrays = {n: read_npy(directory / f"{n}.npy") for n in names}
+        counts = arrays.pop("item_counts")
+        if counts.shape != (len(raw),):
+            raise ValueError(
+                f"{directory}: item_counts.npy has shape {counts.shape} for {len(raw)} items; "
+                "the directory is corrupt, re-save the model"
+            )
+        model.item_counts_ = counts.astype(np.int64)
+        model._set_state(arrays, dict(manifest.get("state") or {}))
+        return model
+
     # ------------------------------------------------------------------ queries
     @property
     def n_items(self) -> int:
@@ -226,6 +312,41 @@ class SessionModel:
         cols, vals = cols[0], vals[0]
         ok = cols >= 0
         return Recommendations(keys[cols[ok]], vals[ok].astype(np.float32), unknown)
+
+
+def check_array(
+    arr: npt.NDArray[Any], name: str, kind: str, shape: tuple[int | None, ...]
+) -> npt.NDArray[Any]:
+    """A loaded array of the expected dtype kind (``"i"``, ``"f"``) and shape (``None``: any
+    length), else ``ValueError``."""
+    ok = arr.dtype.kind == kind or (kind == "i" and arr.dtype.kind == "u")
+    ok = ok and arr.ndim == len(shape)
+    ok = ok and all(
+        want is None or got == want for got, want in zip(arr.shape, shape, strict=False)
+    )
+    if not ok:
+        raise ValueError(
+            f"{name}.npy has dtype {arr.dtype} and shape {arr.shape}, expected kind {kind!r} "
+            f"and shape {shape}; the directory is corrupt, re-save the model"
+        )
+    if kind == "f" and not bool(np.isfinite(arr).all()):
+        raise ValueError(f"{name}.npy holds NaN or infinite values; re-save the model")
+    return arr
+
+
+def check_csr(
+    indptr: npt.NDArray[Any], indices: npt.NDArray[Any], n_rows: int, n_cols: int, name: str
+) -> None:
+    """A loaded CSR structure that the kernels may index without bounds checks."""
+    check_array(indptr, f"{name} indptr", "i", (n_rows + 1,))
+    check_array(indices, f"{name} indices", "i", (None,))
+    if (
+        indptr[0] != 0
+        or indptr[-1] != indices.size
+        or bool(np.any(np.diff(indptr) < 0))
+        or (indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n_cols))
+    ):
+        raise ValueError(f"{name} is not a valid sparse structure; re-save the model")
 
 
 def _slice(s: Sequences, a: int, b: int) -> Sequences:

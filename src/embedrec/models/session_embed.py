@@ -36,10 +36,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ..data.interactions import Sequences
+from ..vectors import Embeddings, Neighbors
 from .config import ConfigDict, check_bool, check_choice, check_float, check_int
 from .item2vec import Item2Vec, Item2VecConfig
 from .repeat_gate import RepeatGate
-from .session_base import SessionModel
+from .session_base import SessionModel, check_array, check_csr
 from .session_rerank import Reranker, candidates, features
 
 logger = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class SessionEmbed(SessionModel):
             )
         self.config = config if config is not None else SessionEmbedConfig()
         self.embedder = embedder
+        self.reranker_: Reranker | None = None
         self.embedder_config = dict(embedder_config or {})
         bad = {"epochs", "min_count"} & set(self.embedder_config)
         if bad:
@@ -177,6 +179,100 @@ class SessionEmbed(SessionModel):
             )
         Item2VecConfig(**self.embedder_config)  # refuse unknown or bad fields now
 
+    config_class = SessionEmbedConfig
+
+    #: the item (input) vectors (cosine): ``most_similar``, exports and indexes read them
+    embeddings_: Embeddings
+
+    def most_similar(
+        self, key: Any, k: int = 10, *, missing: Literal["raise", "skip"] = "raise"
+    ) -> Neighbors:
+        """Nearest items to ``key`` (or to each key of a list) by the cosine of their
+        vectors (:meth:`embedrec.vectors.Embeddings.most_similar`)."""
+        self._fitted()
+        return self.embeddings_.most_similar(key, k=k, missing=missing)
+
+    _ARRAYS = (
+        "input_vectors",
+        "output_vectors",
+        "repeat_table",
+        "rank_share",
+        "gate_item_logit",
+        "gate_weights",
+        "rules_data",
+        "rules_indices",
+        "rules_indptr",
+    )
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+        t = self.transitions_
+        arrays = {
+            "input_vectors": self.in_,
+            "output_vectors": self.out_,
+            "repeat_table": self.repeat_table_,
+            "rank_share": self.rank_share_,
+            "gate_item_logit": self.gate_.item_logit_,
+            "gate_weights": self.gate_.weights_,
+            "rules_data": t.data,
+            "rules_indices": t.indices,
+            "rules_indptr": t.indptr,
+        }
+        rr = self.reranker_
+        facts = {
+            "scoring": dict(self.scoring_),
+            "reranker": None if rr is None else [float(w) for w in rr.weights_],
+            "embedder": type(self.embedder_).__name__,
+        }
+        return arrays, facts
+
+    def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
+        import scipy.sparse as sps
+
+        from .repeat_gate import N_FEATURES
+        from .session_rerank import FEATURES
+
+        n = len(self.item_keys_)
+        vin = check_array(arrays["input_vectors"], "input_vectors", "f", (n, None))
+        self.in_ = vin.astype(np.float32)
+        dim = vin.shape[1]
+        self.embeddings_ = Embeddings(list(self.item_keys_.tolist()), self.in_)
+        self.out_ = check_array(arrays["output_vectors"], "output_vectors", "f", (n, dim)).astype(
+            np.float32
+        )
+        self.repeat_table_ = check_array(
+            arrays["repeat_table"], "repeat_table", "f", (_LENGTH_EDGES.size + 1, 2)
+        )
+        self.rank_share_ = check_array(arrays["rank_share"], "rank_share", "f", (N_RANKS,))
+        gate = RepeatGate()
+        gate.item_logit_ = check_array(arrays["gate_item_logit"], "gate_item_logit", "f", (n,))
+        gate.weights_ = check_array(arrays["gate_weights"], "gate_weights", "f", (N_FEATURES,))
+        self.gate_ = gate
+        indptr, indices = arrays["rules_indptr"], arrays["rules_indices"]
+        check_csr(indptr, indices, n, n, "rules")
+        data = check_array(arrays["rules_data"], "rules_data", "f", (indices.size,))
+        self.transitions_ = sps.csr_array(
+            (data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
+            shape=(n, n),
+        )
+        scoring = facts.get("scoring")
+        names = ("half_life", "temperature", "transition_weight")
+        if not isinstance(scoring, dict) or not all(
+            isinstance(scoring.get(k), (int, float)) and np.isfinite(scoring[k]) for k in names
+        ):
+            raise ValueError("the manifest has no valid state.scoring; re-save the model")
+        if scoring["half_life"] <= 0 or scoring["temperature"] <= 0:
+            raise ValueError("the manifest's state.scoring is out of range; re-save the model")
+        self.scoring_ = {k: float(scoring[k]) for k in names}
+        weights = facts.get("reranker")
+        self.reranker_ = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.shape != (len(FEATURES),) or not bool(np.isfinite(w).all()):
+                raise ValueError("the manifest's state.reranker is invalid; re-save the model")
+            self.reranker_ = Reranker()
+            self.reranker_.weights_ = w
+
     # ------------------------------------------------------------------ training
     def _fit(self, sessions: Sequences) -> None:
         cfg = self.config
@@ -185,7 +281,7 @@ class SessionEmbed(SessionModel):
             "temperature": cfg.temperature,
             "transition_weight": cfg.transition_weight,
         }
-        self.reranker_: Reranker | None = None
+        self.reranker_ = None
         if cfg.calibrate:
             self.scoring_ = self._calibrate(sessions)
         self._fit_tables(sessions)
@@ -208,6 +304,7 @@ class SessionEmbed(SessionModel):
             embedder.fit(Graph.from_sessions(train), progress=False)
         self.embedder_ = embedder
         self.in_, self.out_ = _item_tables(embedder, self.item_keys_)
+        self.embeddings_ = Embeddings(list(self.item_keys_.tolist()), self.in_)
         self.repeat_table_, self.rank_share_ = repeat_tables(sessions)
         self.gate_ = RepeatGate().fit(sessions, len(self.item_keys_))
         self.transitions_ = transition_table(sessions, self.item_keys_)

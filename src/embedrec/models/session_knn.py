@@ -38,6 +38,7 @@ Departures from session-rec, none of which changes a ranking unless said:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -58,7 +59,7 @@ from ..kernels.session_knn import (
     score_stan_batch,
 )
 from .config import ConfigDict, check_bool, check_choice, check_float, check_int
-from .session_base import SessionModel
+from .session_base import SessionModel, check_array, check_csr
 
 SKNNSimilarity = Literal["jaccard", "cosine"]
 VSKNNSimilarity = Literal["vec", "cosine"]
@@ -385,9 +386,47 @@ class _SessionKNN(SessionModel):
     """What the four kNN models share: the index and the prefix checks."""
 
     index_: SessionIndex
+    _ARRAYS = tuple(f"index_{f.name}" for f in dataclasses.fields(SessionIndex))
 
     def _fit(self, sessions: Sequences) -> None:
         self.index_ = build_session_index(sessions, len(self.item_keys_))
+
+    def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+        ix = self.index_
+        arrays = {f"index_{f.name}": getattr(ix, f.name) for f in dataclasses.fields(ix)}
+        return arrays, {"n_sessions": ix.n_sessions}
+
+    def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
+        n_items = len(self.item_keys_)
+        n_s = facts.get("n_sessions")
+        if not isinstance(n_s, int) or isinstance(n_s, bool) or n_s < 0:
+            raise ValueError("the manifest has no valid state.n_sessions; re-save the model")
+        a = {name.removeprefix("index_"): arr for name, arr in arrays.items()}
+        check_csr(a["item_indptr"], a["item_sessions"], n_items, n_s, "item -> sessions")
+        check_csr(a["session_indptr"], a["session_items"], n_s, n_items, "session -> items")
+        pairs = a["item_sessions"].size
+        check_array(a["item_positions"], "index_item_positions", "i", (pairs,))
+        check_array(a["session_positions"], "index_session_positions", "i", (pairs,))
+        check_array(a["session_rank"], "index_session_rank", "i", (n_s,))
+        check_array(a["idf"], "index_idf", "f", (n_items,))
+        t = a["session_time"]
+        if t.dtype.kind != "f" or t.shape != (n_s,) or bool(np.isnan(t).any()):
+            raise ValueError("index_session_time.npy is corrupt; re-save the model")
+        if a["session_rank"].size and (
+            int(a["session_rank"].min()) < 0 or int(a["session_rank"].max()) >= n_s
+        ):
+            raise ValueError("index_session_rank.npy is corrupt; re-save the model")
+        self.index_ = SessionIndex(
+            item_indptr=a["item_indptr"].astype(np.int64),
+            item_sessions=a["item_sessions"].astype(np.int32),
+            item_positions=a["item_positions"].astype(np.int32),
+            session_indptr=a["session_indptr"].astype(np.int64),
+            session_items=a["session_items"].astype(np.int32),
+            session_positions=a["session_positions"].astype(np.int32),
+            session_time=t.astype(np.float64),
+            session_rank=a["session_rank"].astype(np.int32),
+            idf=a["idf"].astype(np.float64),
+        )
 
     def _prepared(
         self, prefixes: Sequences
@@ -418,6 +457,8 @@ class SKNN(_SessionKNN):
     >>> model.recommend(["b"], k=2).keys.tolist()
     ['b', 'a']
     """
+
+    config_class = SKNNConfig
 
     def __init__(self, config: SKNNConfig | None = None) -> None:
         self.config = config if config is not None else SKNNConfig()
@@ -465,6 +506,8 @@ class VSKNN(_SessionKNN):
     >>> VSKNN().fit(sessions).recommend(["a"], k=2).keys.tolist()
     ['a', 'b']
     """
+
+    config_class = VSKNNConfig
 
     def __init__(self, config: VSKNNConfig | None = None) -> None:
         self.config = config if config is not None else VSKNNConfig()
@@ -554,6 +597,8 @@ class STAN(_TimeAwareKNN):
     ['c', 'b']
     """
 
+    config_class = STANConfig
+
     def __init__(self, config: STANConfig | None = None) -> None:
         self.config = config if config is not None else STANConfig()
 
@@ -584,6 +629,8 @@ class VSTAN(_TimeAwareKNN):
     >>> VSTAN().fit(sessions).recommend(["c"], k=2).keys.tolist()
     ['c', 'd']
     """
+
+    config_class = VSTANConfig
 
     def __init__(self, config: VSTANConfig | None = None) -> None:
         self.config = config if config is not None else VSTANConfig()

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from ..data.interactions import Sequences
 from .config import ConfigDict, check_choice, check_int
-from .session_base import SessionModel
+from .session_base import SessionModel, check_array, check_csr
 
 if TYPE_CHECKING:
     import scipy.sparse as sps
@@ -191,8 +191,19 @@ class SessionPop(SessionModel):
 
     popularity_boost_: npt.NDArray[np.float32]
 
+    config_class = SessionPopConfig
+    _ARRAYS = ("popularity_boost",)
+
     def __init__(self, config: SessionPopConfig | None = None) -> None:
         self.config = config if config is not None else SessionPopConfig()
+
+    def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+        return {"popularity_boost": self.popularity_boost_}, {}
+
+    def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
+        n = len(self.item_keys_)
+        boost = check_array(arrays["popularity_boost"], "popularity_boost", "f", (n,))
+        self.popularity_boost_ = boost.astype(np.float32)
 
     def _fit(self, sessions: Sequences) -> None:
         counts = self.item_counts_
@@ -217,6 +228,23 @@ class _RuleModel(SessionModel):
 
     #: (n_items, n_items) float32 CSR: ``rules_[a, b]`` is the weight of the rule a -> b
     rules_: sps.csr_array
+    _ARRAYS = ("rules_data", "rules_indices", "rules_indptr")
+
+    def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+        r = self.rules_
+        return {"rules_data": r.data, "rules_indices": r.indices, "rules_indptr": r.indptr}, {}
+
+    def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
+        import scipy.sparse as sps
+
+        n = len(self.item_keys_)
+        indptr, indices = arrays["rules_indptr"], arrays["rules_indices"]
+        check_csr(indptr, indices, n, n, "rules")
+        data = check_array(arrays["rules_data"], "rules_data", "f", (indices.size,))
+        self.rules_ = sps.csr_array(
+            (data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
+            shape=(n, n),
+        )
 
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
         n_items = self.rules_.shape[0]
@@ -257,6 +285,8 @@ class AssociationRules(_RuleModel):
     (['c', 'b'], [2.0, 1.0])
     """
 
+    config_class = AssociationRulesConfig
+
     def __init__(self, config: AssociationRulesConfig | None = None) -> None:
         self.config = config if config is not None else AssociationRulesConfig()
 
@@ -296,6 +326,8 @@ class SequentialRules(_RuleModel):
     >>> rec.keys.tolist(), rec.scores.tolist()
     (['b', 'c'], [2.0, 0.5])
     """
+
+    config_class = SequentialRulesConfig
 
     def __init__(self, config: SequentialRulesConfig | None = None) -> None:
         self.config = config if config is not None else SequentialRulesConfig()
