@@ -308,3 +308,30 @@ def test_workers_keep_tcp_nodelay(monkeypatch, w2v_dir):
                 proto = object.__new__(server.NoDelayHTTPProtocol)
                 proto.connection_made(transport)
                 assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_a_session_embed_model_is_served_with_its_session_scores(tmp_path):
+    from embedrec import Item2Vec, Item2VecConfig
+    from embedrec.models import SessionEmbed, SessionEmbedConfig
+
+    rng = np.random.default_rng(3)
+    sessions = [[f"i{c}_{int(j)}" for j in rng.integers(0, 6, 4)] for c in rng.integers(0, 4, 200)]
+    model = SessionEmbed(
+        SessionEmbedConfig(calibrate=False),
+        embedder=Item2Vec(Item2VecConfig(dim=8, epochs=3, workers=1)),
+    ).fit(sessions)
+    model.save(tmp_path / "sess")
+    art = load_artifact(tmp_path / "sess")
+    assert art.model_class == "SessionEmbed" and art.strategy.startswith("session")
+    rec = art.recommend(["i1_0", "i1_2", "zz"], 5, exclude_seen=False)
+    want = model.recommend(["i1_0", "i1_2", "zz"], 5)
+    assert rec.ranked.keys == want.keys.tolist() and rec.unknown == ["zz"]
+    assert_allclose(rec.ranked.scores, want.scores, rtol=1e-6)
+    scores, unknown, fallback = art.score(["i1_0", "i1_2"], [want.keys[0], "nope"])
+    assert_allclose(scores[0], want.scores[0], rtol=1e-6)
+    assert scores[1] is None and unknown == [] and not fallback
+    with TestClient(create_app(tmp_path / "sess")) as client:
+        body = client.post(
+            "/v1/recommend", json={"history": ["i1_0", "i1_2"], "k": 3, "exclude_seen": False}
+        ).json()
+        assert [r["key"] for r in body["items"]] == want.keys.tolist()[:3]

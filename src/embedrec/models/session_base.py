@@ -261,6 +261,58 @@ class SessionModel:
             out[a:b] = top_k(scores, width, drop_inf=False)[0]
         return out
 
+    def score_next(
+        self,
+        history: Sequence[Hashable],
+        candidates: Sequence[Hashable],
+        *,
+        times: Sequence[float] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """The score :meth:`recommend` ranks by, of each candidate after the session
+        ``history``; NaN for a candidate the model does not know."""
+        scores = self._history_scores(history, times)[0]
+        lookup = self._key_lookup()
+        cands, _ = normalise_keys(list(candidates)) if len(candidates) else ([], "str")
+        rows = np.array([lookup.get(c, -1) for c in cands], dtype=np.int64)
+        out = np.full(rows.size, np.nan, dtype=np.float32)
+        out[rows >= 0] = scores[rows[rows >= 0]]
+        return out
+
+    def _key_lookup(self) -> dict[Any, int]:
+        lookup: dict[Any, int] | None = getattr(self, "_lookup", None)
+        if lookup is None or len(lookup) != len(self._fitted()):
+            lookup = {key: i for i, key in enumerate(self.item_keys_.tolist())}
+            self._lookup = lookup
+        return lookup
+
+    def _history_scores(
+        self, history: Sequence[Hashable], times: Sequence[float] | None
+    ) -> npt.NDArray[np.float32]:
+        """``(1, n_items)`` scores after ``history`` (popularity for no known key)."""
+        keys = self._fitted()
+        hist, _ = normalise_keys(list(history)) if len(history) else ([], "str")
+        lookup = self._key_lookup()
+        codes = [lookup.get(h, -1) for h in hist]
+        if times is not None and len(times) != len(hist):
+            raise ValueError(f"times has {len(times)} entries but history has {len(hist)}")
+        t = (
+            np.asarray(times, dtype=np.float64)
+            if times is not None
+            else np.arange(len(hist), dtype=np.float64)
+        )
+        known = np.array([c >= 0 for c in codes], dtype=bool)
+        items = np.array([c for c in codes if c >= 0], dtype=np.int32)
+        if not items.size:
+            return self.item_counts_.astype(np.float32)[None, :].copy()
+        prefix = Sequences(
+            items=items,
+            offsets=np.array([0, items.size], dtype=np.int64),
+            user=np.zeros(1, dtype=np.int32),
+            item_keys=keys,
+            times=t[known],
+        )
+        return self._score_prefixes(prefix)
+
     def recommend(
         self,
         history: Sequence[Hashable],
@@ -280,32 +332,10 @@ class SessionModel:
         keys = self._fitted()
         k = check_k(k)
         hist, _ = normalise_keys(list(history)) if len(history) else ([], "str")
-        lookup = getattr(self, "_lookup", None)
-        if lookup is None:
-            lookup = {key: i for i, key in enumerate(keys.tolist())}
-            self._lookup = lookup
-        codes = [lookup.get(h, -1) for h in hist]
-        unknown = [h for h, c in zip(hist, codes, strict=True) if c < 0]
-        if times is not None and len(times) != len(hist):
-            raise ValueError(f"times has {len(times)} entries but history has {len(hist)}")
-        t = (
-            np.asarray(times, dtype=np.float64)
-            if times is not None
-            else np.arange(len(hist), dtype=np.float64)
-        )
-        known = np.array([c >= 0 for c in codes], dtype=bool)
-        items = np.array([c for c in codes if c >= 0], dtype=np.int32)
-        prefix = Sequences(
-            items=items,
-            offsets=np.array([0, items.size], dtype=np.int64),
-            user=np.zeros(1, dtype=np.int32),
-            item_keys=keys,
-            times=t[known] if len(hist) else np.zeros(0),
-        )
-        if items.size:
-            scores = self._score_prefixes(prefix)
-        else:
-            scores = self.item_counts_.astype(np.float32)[None, :].copy()
+        lookup = self._key_lookup()
+        unknown = [h for h in hist if h not in lookup]
+        scores = self._history_scores(hist, times)
+        items = np.array([lookup[h] for h in hist if h in lookup], dtype=np.int64)
         if exclude_seen and items.size:
             scores[0, items] = -np.inf
         cols, vals = top_k(scores, min(k, len(keys)))

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from .._io import MANIFEST, read_manifest
 from ..keys import Key, parse_key
 from ..models.registry import load_embeddings, read_embeddings, read_model
+from ..models.session_embed import SessionEmbed
 from ..vectors import Embeddings
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class ServedArtifact:
     model_class: str
     manifest: dict[str, Any]
     embeddings: Embeddings
-    model: Item2Vec | None
+    model: Item2Vec | SessionEmbed | None
     index: Index
     index_source: IndexSource
     load_seconds: float
@@ -160,6 +161,11 @@ class ServedArtifact:
     @property
     def strategy(self) -> str:
         """How ``/v1/recommend`` and ``/v1/score`` turn a history into scores."""
+        if isinstance(self.model, SessionEmbed):
+            return (
+                "session: a re-click / new-item mixture over the item vectors "
+                f"({self.model.scoring_})"
+            )
         if self.model is not None:
             cfg = self.model.config
             return f"item2vec: user_vector={cfg.user_vector}, scoring={cfg.scoring}"
@@ -256,6 +262,10 @@ class ServedArtifact:
         idx = self._indices(history)
         unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
         self._check_times(times, history)
+        if isinstance(self.model, SessionEmbed):
+            srec = self.model.recommend(list(history), k, times=times, exclude_seen=exclude_seen)
+            (ranked,) = _rows(srec.keys[None, :], srec.scores[None, :])
+            return Recommendation(ranked, unknown, fallback=bool((idx < 0).all()))
         if self.model is not None:
             rec = self.model.recommend_users(
                 [list(history)],
@@ -312,7 +322,10 @@ class ServedArtifact:
         idx = self._indices(history)
         unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
         self._check_times(times, history)
-        if self.model is not None:
+        if isinstance(self.model, SessionEmbed):
+            s = self.model.score_next(list(history), list(candidates), times=times)
+            fallback = bool((idx < 0).all())
+        elif self.model is not None:
             s = self.model.score(
                 [list(history)],
                 list(candidates),
@@ -446,7 +459,9 @@ def _rows(keys: npt.NDArray[Any], scores: npt.NDArray[np.float32]) -> list[Ranke
 
 
 # ---------------------------------------------------------------------------------- loading
-_Read = tuple[str, dict[str, Any], Embeddings, "Item2Vec | None", "UserTowerRuntime | None"]
+_Read = tuple[
+    str, dict[str, Any], Embeddings, "Item2Vec | SessionEmbed | None", "UserTowerRuntime | None"
+]
 
 
 def _read_embeddings(path: Path) -> _Read:
@@ -457,7 +472,7 @@ def _read_embeddings(path: Path) -> _Read:
         return "word2vec-format", {}, load_embeddings(path), None, None
     manifest = read_manifest(path)
     kind = str(manifest.get("class"))
-    if kind == "Item2Vec":
+    if kind in ("Item2Vec", "SessionEmbed"):
         model = read_model(path)
         return kind, manifest, model.embeddings_, model, None
     emb = read_embeddings(path)

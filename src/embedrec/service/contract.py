@@ -342,8 +342,11 @@ def served_openapi(
                 param["schema"]["maximum"] = limits.max_k
 
     # the request fields this model takes
-    needs_times = art.model is not None and (
-        art.model.config.user_vector == "recency" and art.model.config.recency_by == "time"
+    cfg = None if art.model is None else art.model.config
+    needs_times = (
+        cfg is not None
+        and getattr(cfg, "user_vector", None) == "recency"
+        and getattr(cfg, "recency_by", None) == "time"
     )
     for name in ("RecommendRequest", "ScoreRequest"):
         model = comps.get(name)
