@@ -234,6 +234,14 @@ class SessionModel:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet; call .fit(sessions)")
         return keys
 
+    def score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
+        """``(n_prefixes, n_items)`` float32 scores of every item after each prefix (codes of
+        this model's table; :func:`recode` maps others). Higher ranks first."""
+        keys = self._fitted()
+        if prefixes.item_keys is not keys:
+            prefixes, _ = recode(prefixes, keys)
+        return self._score_prefixes(prefixes)
+
     def recommend_next(self, prefixes: Sequences, k: int) -> npt.NDArray[np.int64]:
         """``(n_prefixes, min(k, n_items))`` item codes, best first, for each prefix.
 
