@@ -134,3 +134,11 @@ def test_graph_embedder_on_the_session_graph():
     assert model.embedder_ is not dw  # a fresh copy of the given configuration is fitted
     assert model.in_.shape == (4, 8)
     assert len(model.recommend(["a", "b"], k=3).keys) == 3
+
+
+def test_score_prefixes_maps_other_key_tables():
+    sessions = [["a", "b", "c"], ["b", "c", "d"]] * 10
+    model = small().fit(sessions)
+    other = as_sessions([["c", "b"]])  # its own table: b, c
+    mine, _ = recode(other, model.item_keys_)
+    np.testing.assert_array_equal(model.score_prefixes(other), model.score_prefixes(mine))
