@@ -387,6 +387,28 @@ def check_csr(
         raise ValueError(f"{name} is not a valid sparse structure; re-save the model")
 
 
+def csr_arrays(matrix: Any, name: str) -> dict[str, npt.NDArray[Any]]:
+    """A square float32 CSR matrix as the arrays a save holds (``{name}_data``, ...)."""
+    return {
+        f"{name}_data": matrix.data,
+        f"{name}_indices": matrix.indices,
+        f"{name}_indptr": matrix.indptr,
+    }
+
+
+def csr_from_arrays(arrays: dict[str, npt.NDArray[Any]], name: str, n: int) -> Any:
+    """The ``(n, n)`` float32 CSR matrix saved by :func:`csr_arrays`, checked first."""
+    import scipy.sparse as sps
+
+    indptr, indices = arrays[f"{name}_indptr"], arrays[f"{name}_indices"]
+    check_csr(indptr, indices, n, n, name)
+    data = check_array(arrays[f"{name}_data"], f"{name}_data", "f", (indices.size,))
+    return sps.csr_array(
+        (data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
+        shape=(n, n),
+    )
+
+
 def _slice(s: Sequences, a: int, b: int) -> Sequences:
     """Sequences ``a..b`` of ``s`` (sharing its key table)."""
     lo, hi = int(s.offsets[a]), int(s.offsets[b])

@@ -40,7 +40,7 @@ from ..vectors import Embeddings, Neighbors
 from .config import ConfigDict, check_bool, check_choice, check_float, check_int
 from .item2vec import Item2Vec, Item2VecConfig
 from .repeat_gate import RepeatGate
-from .session_base import SessionModel, check_array, check_csr
+from .session_base import SessionModel, check_array, csr_arrays, csr_from_arrays
 from .session_rerank import Reranker, candidates, features
 
 logger = logging.getLogger(__name__)
@@ -214,9 +214,7 @@ class SessionEmbed(SessionModel):
             "rank_share": self.rank_share_,
             "gate_item_logit": self.gate_.item_logit_,
             "gate_weights": self.gate_.weights_,
-            "rules_data": t.data,
-            "rules_indices": t.indices,
-            "rules_indptr": t.indptr,
+            **csr_arrays(t, "rules"),
         }
         rr = self.reranker_
         facts = {
@@ -227,7 +225,6 @@ class SessionEmbed(SessionModel):
         return arrays, facts
 
     def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
-        import scipy.sparse as sps
 
         from .repeat_gate import N_FEATURES
         from .session_rerank import FEATURES
@@ -248,13 +245,7 @@ class SessionEmbed(SessionModel):
         gate.item_logit_ = check_array(arrays["gate_item_logit"], "gate_item_logit", "f", (n,))
         gate.weights_ = check_array(arrays["gate_weights"], "gate_weights", "f", (N_FEATURES,))
         self.gate_ = gate
-        indptr, indices = arrays["rules_indptr"], arrays["rules_indices"]
-        check_csr(indptr, indices, n, n, "rules")
-        data = check_array(arrays["rules_data"], "rules_data", "f", (indices.size,))
-        self.transitions_ = sps.csr_array(
-            (data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
-            shape=(n, n),
-        )
+        self.transitions_ = csr_from_arrays(arrays, "rules", n)
         scoring = facts.get("scoring")
         names = ("half_life", "temperature", "transition_weight")
         if not isinstance(scoring, dict) or not all(
@@ -524,12 +515,7 @@ def _pick(s: Sequences, keep: npt.NDArray[np.bool_]) -> Sequences:
 
 def _drop_singletons(s: Sequences) -> Sequences:
     keep = s.lengths() >= 2
-    if keep.all():
-        return s
-    ev = np.repeat(keep, s.lengths())
-    off = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
-    np.cumsum(s.lengths()[keep], out=off[1:])
-    return Sequences(s.items[ev], off, s.user[keep], s.item_keys, s.times[ev], s.user_keys)
+    return s if keep.all() else _pick(s, keep)
 
 
 def _item_tables(

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from ..data.interactions import Sequences
 from .config import ConfigDict, check_choice, check_int
-from .session_base import SessionModel, check_array, check_csr
+from .session_base import SessionModel, check_array, csr_arrays, csr_from_arrays
 
 if TYPE_CHECKING:
     import scipy.sparse as sps
@@ -231,20 +231,10 @@ class _RuleModel(SessionModel):
     _ARRAYS = ("rules_data", "rules_indices", "rules_indptr")
 
     def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
-        r = self.rules_
-        return {"rules_data": r.data, "rules_indices": r.indices, "rules_indptr": r.indptr}, {}
+        return csr_arrays(self.rules_, "rules"), {}
 
     def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
-        import scipy.sparse as sps
-
-        n = len(self.item_keys_)
-        indptr, indices = arrays["rules_indptr"], arrays["rules_indices"]
-        check_csr(indptr, indices, n, n, "rules")
-        data = check_array(arrays["rules_data"], "rules_data", "f", (indices.size,))
-        self.rules_ = sps.csr_array(
-            (data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
-            shape=(n, n),
-        )
+        self.rules_ = csr_from_arrays(arrays, "rules", len(self.item_keys_))
 
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
         n_items = self.rules_.shape[0]
