@@ -391,6 +391,49 @@ class _SessionKNN(SessionModel):
     def _fit(self, sessions: Sequences) -> None:
         self.index_ = build_session_index(sessions, len(self.item_keys_))
 
+    def _score_sknn(
+        self,
+        prefixes: Sequences,
+        k: int,
+        sample_size: int,
+        similarity: int,
+        *,
+        weighting: int,
+        weighting_score: int,
+        idf_weighting: float,
+        remind: bool,
+        push_reminders: bool,
+        add_reminders: bool,
+        sknn_remind: bool,
+    ) -> npt.NDArray[np.float32]:
+        """The SKNN / V-SKNN kernel over this model's index (one call for a whole batch)."""
+        ix = self.index_
+        items, offsets, out = self._prepared(prefixes)
+        score_sknn_batch(
+            ix.item_indptr,
+            ix.item_sessions,
+            ix.item_positions,
+            ix.session_indptr,
+            ix.session_items,
+            ix.session_rank,
+            ix.idf,
+            items,
+            offsets,
+            k,
+            sample_size,
+            similarity,
+            weighting,
+            weighting_score,
+            idf_weighting,
+            remind,
+            push_reminders,
+            add_reminders,
+            sknn_remind,
+            _n_blocks(len(prefixes)),
+            out,
+        )
+        return out
+
     def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
         ix = self.index_
         arrays = {f"index_{f.name}": getattr(ix, f.name) for f in dataclasses.fields(ix)}
@@ -464,32 +507,20 @@ class SKNN(_SessionKNN):
         self.config = config if config is not None else SKNNConfig()
 
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
-        cfg, ix = self.config, self.index_
-        items, offsets, out = self._prepared(prefixes)
-        score_sknn_batch(
-            ix.item_indptr,
-            ix.item_sessions,
-            ix.item_positions,
-            ix.session_indptr,
-            ix.session_items,
-            ix.session_rank,
-            ix.idf,
-            items,
-            offsets,
+        cfg = self.config
+        return self._score_sknn(
+            prefixes,
             cfg.k,
             cfg.sample_size,
             _SIMILARITY_CODES[cfg.similarity],
-            DECAY_SAME,
-            DECAY_SAME,
-            0.0,
-            True,
-            False,
-            False,
-            cfg.remind,
-            _n_blocks(len(prefixes)),
-            out,
+            weighting=DECAY_SAME,
+            weighting_score=DECAY_SAME,
+            idf_weighting=0.0,
+            remind=True,
+            push_reminders=False,
+            add_reminders=False,
+            sknn_remind=cfg.remind,
         )
-        return out
 
 
 class VSKNN(_SessionKNN):
@@ -513,32 +544,20 @@ class VSKNN(_SessionKNN):
         self.config = config if config is not None else VSKNNConfig()
 
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
-        cfg, ix = self.config, self.index_
-        items, offsets, out = self._prepared(prefixes)
-        score_sknn_batch(
-            ix.item_indptr,
-            ix.item_sessions,
-            ix.item_positions,
-            ix.session_indptr,
-            ix.session_items,
-            ix.session_rank,
-            ix.idf,
-            items,
-            offsets,
+        cfg = self.config
+        return self._score_sknn(
+            prefixes,
             cfg.k,
             cfg.sample_size,
             _SIMILARITY_CODES[cfg.similarity],
-            _WEIGHTING_CODES[cfg.weighting],
-            _WEIGHTING_CODES[cfg.weighting_score],
-            float(cfg.idf_weighting),
-            cfg.remind,
-            cfg.push_reminders,
-            cfg.add_reminders,
-            False,
-            _n_blocks(len(prefixes)),
-            out,
+            weighting=_WEIGHTING_CODES[cfg.weighting],
+            weighting_score=_WEIGHTING_CODES[cfg.weighting_score],
+            idf_weighting=float(cfg.idf_weighting),
+            remind=cfg.remind,
+            push_reminders=cfg.push_reminders,
+            add_reminders=cfg.add_reminders,
+            sknn_remind=False,
         )
-        return out
 
 
 class _TimeAwareKNN(_SessionKNN):
