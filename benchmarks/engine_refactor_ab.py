@@ -1,7 +1,9 @@
-"""In-process A/B of the training kernels before and after the engine refactor (#15).
+"""In-process A/B of the training kernels of another git revision against the working tree.
 
-The pre-refactor ``kernels/`` package is taken from a git revision (default ``ded4b0a``,
-the last commit before #15) and imported under another name, so both kernel versions run
+Written for the engine refactor (#15) and reused for every later kernel change. The old
+``kernels/`` package is taken from a git revision (default ``ded4b0a``, the last commit
+before #15; ``--before 646253a`` is the last one before Airbnb's extensions) and imported
+under another name, so both kernel versions run
 in one process on the same encoded corpus, tables, shards, seeds and learning rates: the
 machine's drift hits both alike. Fits alternate (before, after, then after, before, ...);
 the medians, the minimum ratio and the count of rounds where "after" was slower are printed.
@@ -10,6 +12,7 @@ Usage::
 
     python benchmarks/engine_refactor_ab.py --rounds 16            # Item2Vec ML-100K, 2 threads
     python benchmarks/engine_refactor_ab.py --rounds 8 --workers 1
+    python benchmarks/engine_refactor_ab.py --before 646253a --rounds 16   # session extensions
 
 Datasets are read from ``$EMBEDREC_DATA`` (default ``../shared/data``).
 """
@@ -56,12 +59,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     sys.path.insert(0, str(old_kernels(args.before)))
-    from kernels_before.train import train_shard as ts_before  # type: ignore[import-not-found]
+    import kernels_before.train as before  # type: ignore[import-not-found]
+
+    ts_before = before.train_shard
+    grouped_before = ts_before.py_func.__code__.co_argcount == 6
+    p_before = getattr(before, "shard_params", None)
 
     from embedrec.data import datasets
     from embedrec.eval import leave_last_out
     from embedrec.kernels.rng import seed_state
-    from embedrec.kernels.train import shard_params
+    from embedrec.kernels.train import no_session, shard_params
     from embedrec.kernels.train import train_shard as ts_after
     from embedrec.models import Item2Vec, Item2VecConfig
     from embedrec.models import _engine as engine
@@ -100,6 +107,17 @@ def main() -> None:
                         priv_base=base,
                     )  # fmt: skip
                     return ts_after(
+                        (enc.tokens, enc.offsets), (w_in, w_out), t.as_tuple(), p,
+                        np.array([a0, a1]), st, no_session(),
+                    )  # fmt: skip
+                if grouped_before:  # the grouped signature of #15, before the session tuple
+                    p = p_before(
+                        s_begin=a, s_end=b, cbow=False, cbow_mean=True, window=s.window,
+                        shrink_windows=s.shrink_windows, basket=False, use_hs=False,
+                        negative=s.negative, share_mode=share, priv_lo=0, priv_hi=n_priv,
+                        priv_base=base,
+                    )  # fmt: skip
+                    return ts_before(
                         (enc.tokens, enc.offsets), (w_in, w_out), t.as_tuple(), p,
                         np.array([a0, a1]), st,
                     )  # fmt: skip

@@ -9,8 +9,10 @@ from embedrec.kernels.sampling import (
     alias_sample,
     alias_thresholds,
     build_alias,
+    build_segment_alias,
     keep_probabilities,
 )
+from embedrec.kernels.sgns import fill_session_targets
 from tests.reference.word2vec_ref import keep_probability_ref
 
 
@@ -67,3 +69,57 @@ def test_rng_below_is_uniform_and_seeded():
     a, b = seed_state(1, 2), seed_state(1, 2)
     assert [rng_below(a, 1000) for _ in range(5)] == [rng_below(b, 1000) for _ in range(5)]
     assert seed_state(1, 2)[0] != seed_state(2, 1)[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 300), min_size=0, max_size=12), min_size=1, max_size=8))
+def test_segment_alias_is_each_segments_own_table(segments):
+    # one alias table per segment, side by side; an all-zero segment gets the uniform table
+    weights = np.array([w for seg in segments for w in seg], dtype=np.float64)
+    offsets = np.zeros(len(segments) + 1, dtype=np.int64)
+    np.cumsum([len(seg) for seg in segments], out=offsets[1:])
+    prob, alias = build_segment_alias(weights, offsets)
+    for g, seg in enumerate(segments):
+        lo, hi = offsets[g], offsets[g + 1]
+        if hi == lo:
+            continue
+        w = np.array(seg, dtype=np.float64)
+        want = w / w.sum() if w.sum() > 0 else np.full(w.size, 1.0 / w.size)
+        assert alias[lo:hi].min() >= 0 and alias[lo:hi].max() < hi - lo  # local columns
+        np.testing.assert_allclose(_alias_probs(prob[lo:hi], alias[lo:hi]), want, atol=1e-12)
+
+
+def test_group_negatives_stay_in_the_centers_group_and_follow_its_counts():
+    # keys 0..5; groups {0, 2, 4} (weights 1, 3, 6) and {1, 3}; key 5 has no group
+    key_group = np.array([0, 1, 0, 1, 0, -1], np.int32)
+    items = np.array([0, 2, 4, 1, 3], np.int32)
+    offsets = np.array([0, 3, 5], np.int64)
+    weights = np.array([1.0, 3.0, 6.0, 1.0, 1.0])
+    prob, alias = build_segment_alias(weights, offsets)
+    prob_u32 = alias_thresholds(prob)
+    state = seed_state(5, 0)
+    out = np.empty(8, np.int32)
+    labels = np.empty(8, np.float32)
+    drawn = []
+    for _ in range(20_000):
+        n = fill_session_targets(
+            4, -1, 3, key_group, offsets, items, prob_u32, alias, state, out, labels
+        )
+        drawn.extend(out[:n].tolist())
+        assert np.all(labels[:n] == 0.0)
+    counts = np.bincount(drawn, minlength=6)
+    # never the center (4), never another group; the rest in the ratio 1 : 3 of weights
+    assert counts[4] == 0 and counts[[1, 3, 5]].sum() == 0
+    expected = np.array([1.0, 3.0]) / 4.0 * (counts[0] + counts[2])
+    assert stats.chisquare(counts[[0, 2]], expected).pvalue > 1e-6
+    # a center without a group gets only its global context item (label 1)
+    n = fill_session_targets(
+        5, 2, 3, key_group, offsets, items, prob_u32, alias, state, out, labels
+    )
+    assert n == 1 and out[0] == 2 and labels[0] == 1.0
+    # the global context item is never drawn as a negative of the same center
+    for _ in range(2_000):
+        n = fill_session_targets(
+            4, 2, 3, key_group, offsets, items, prob_u32, alias, state, out, labels
+        )
+        assert out[0] == 2 and labels[0] == 1.0 and 2 not in out[1:n].tolist()

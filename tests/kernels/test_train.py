@@ -7,8 +7,9 @@ import pytest
 from embedrec.kernels import SHARE_BATCH, SHARE_NONE, SHARE_SEQUENTIAL
 from embedrec.kernels.huffman import build_huffman
 from embedrec.kernels.rng import seed_state
+from embedrec.kernels.sampling import alias_thresholds, build_segment_alias
 from embedrec.kernels.sgns import sigmoid_tables
-from embedrec.kernels.train import P_PRIV_HI, P_WINDOW, shard_params, train_shard
+from embedrec.kernels.train import P_PRIV_HI, P_WINDOW, no_session, shard_params, train_shard
 from tests.reference.word2vec_ref import train_shard_ref
 
 SIG, LOGSIG = sigmoid_tables()
@@ -28,7 +29,7 @@ def _tables(n, codes=None, points=None, lens=None):
     return (keep, neg_prob, neg_alias, codes, points, lens, SIG, LOGSIG)
 
 
-def _run(tokens, offsets, w_in, w_out, tables, *, lr, **kw):
+def _run(tokens, offsets, w_in, w_out, tables, *, lr, session=None, **kw):
     params = dict(
         s_begin=0,
         s_end=len(offsets) - 1,
@@ -49,6 +50,7 @@ def _run(tokens, offsets, w_in, w_out, tables, *, lr, **kw):
         shard_params(**params),
         np.array([lr, lr], np.float64),
         seed_state(1, 0, 0),
+        no_session() if session is None else session,
     )
 
 
@@ -71,6 +73,76 @@ def test_one_skipgram_sentence_of_two_words_by_hand():
     np.testing.assert_allclose(w_in, [[0.483691, -0.244564], [0.109500, 0.219000]], atol=3e-4)
     np.testing.assert_allclose(w_out, [[0.204750, 0.409500], [-0.272818, 0.086409]], atol=3e-4)
     assert loss == pytest.approx(1.428859, abs=5e-3)
+
+
+def _session(sentence_global=(), key_group=(), offsets=(0,), items=(), weights=()):
+    prob, alias = build_segment_alias(
+        np.asarray(weights, np.float64), np.asarray(offsets, np.int64)
+    )
+    return (
+        np.asarray(sentence_global, np.int32),
+        np.asarray(key_group, np.int32),
+        np.asarray(offsets, np.int64),
+        np.asarray(items, np.int32),
+        alias_thresholds(prob),
+        alias,
+    )
+
+
+def test_global_context_by_hand():
+    # sentence [b] alone has no (center, context) pair; its global context a is predicted from
+    # b: input w_in[b] = [0.1, 0.2] against output w_out[a] = [0.2, 0.4], label 1, lr = 0.1:
+    # the numbers of the first pair above: g = 0.0475021, w_out[a] = [0.204750, 0.409500],
+    # w_in[b] = [0.109500, 0.219000], loss 0.644397
+    w_in = np.array([[0.5, -0.25], [0.1, 0.2]], np.float32)
+    w_out = np.array([[0.2, 0.4], [-0.3, 0.1]], np.float32)
+    loss, examples, _, _ = _run(
+        [1], [0, 1], w_in, w_out, _tables(2), lr=0.1, session=_session(sentence_global=[0])
+    )
+    assert examples == 1
+    np.testing.assert_allclose(w_in, [[0.5, -0.25], [0.109500, 0.219000]], atol=3e-4)
+    np.testing.assert_allclose(w_out, [[0.204750, 0.409500], [-0.3, 0.1]], atol=3e-4)
+    assert loss == pytest.approx(0.644397, abs=5e-3)
+    # a sentence whose global context is its own only item learns nothing
+    before = (w_in.copy(), w_out.copy())
+    _, examples, _, _ = _run(
+        [1], [0, 1], w_in, w_out, _tables(2), lr=0.1, session=_session(sentence_global=[1])
+    )
+    assert examples == 0
+    np.testing.assert_array_equal(w_in, before[0])
+    np.testing.assert_array_equal(w_out, before[1])
+
+
+def test_in_group_negative_by_hand():
+    # sentence [b]; a and b form one group in which b has weight 0, so the one in-group
+    # negative of center b is a (label 0): score 0.1, sigmoid 0.524979, g = 0.1 (0 - 0.524979)
+    # = -0.0524979; w_out[a] += g [0.1, 0.2] = [0.194750, 0.389500]; w_in[b] += g [0.2, 0.4]
+    # = [0.089500, 0.179001]; loss -log(1 - 0.524979) = 0.744396
+    w_in = np.array([[0.5, -0.25], [0.1, 0.2]], np.float32)
+    w_out = np.array([[0.2, 0.4], [-0.3, 0.1]], np.float32)
+    session = _session(key_group=[0, 0], offsets=[0, 2], items=[0, 1], weights=[1.0, 0.0])
+    loss, examples, _, _ = _run(
+        [1], [0, 1], w_in, w_out, _tables(2), lr=0.1, session=session, group_negative=1
+    )
+    assert examples == 1
+    np.testing.assert_allclose(w_in, [[0.5, -0.25], [0.089500, 0.179001]], atol=3e-4)
+    np.testing.assert_allclose(w_out, [[0.194750, 0.389500], [-0.3, 0.1]], atol=3e-4)
+    assert loss == pytest.approx(0.744396, abs=5e-3)
+
+
+def test_no_session_arrays_change_nothing():
+    # the empty session tuple and a tuple that names no global item and draws no in-group
+    # negative train bit for bit alike
+    tokens, offsets = _corpus()
+    runs = []
+    for session in (None, _session(sentence_global=[-1] * 4, key_group=[-1, -1, -1])):
+        rng = np.random.default_rng(0)
+        w_in = rng.random((3, 4), dtype=np.float32)
+        w_out = rng.random((3, 4), dtype=np.float32)
+        _run(tokens, offsets, w_in, w_out, _tables(3), lr=0.05, session=session, window=2)
+        runs.append((w_in, w_out))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
 def test_one_cbow_center_by_hand():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -233,12 +234,31 @@ def sessionize(
         Users are sessions with int keys ``0..n_sessions-1`` in (user, time) order; the item
         key table is the log's.
     """
+    if len(log) == 0:
+        _cut_sessions(log, gap, min_length, min_dwell)  # checks the arguments
+        return log
+    keep, new = _cut_sessions(log, gap, min_length, min_dwell)
+    return Interactions(
+        user_keys=np.arange(int(new[-1]) + 1, dtype=np.int64),
+        item_keys=log.item_keys,
+        user=new,
+        item=log.item[keep],
+        time=log.time[keep],
+        weight=None if log.weight is None else log.weight[keep],
+    )
+
+
+def _cut_sessions(
+    log: Interactions, gap: float, min_length: int, min_dwell: float | None
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int32]]:
+    """:func:`sessionize`'s cut: which events are kept, and the session code (``0..``, in
+    (user, time) order) of each kept one."""
     if not (isinstance(gap, (int, float)) and gap >= 0):
         raise ValueError(f"gap={gap!r} is invalid; use a number of seconds >= 0")
     _check_min("min_length", min_length)
     n = len(log)
     if n == 0:
-        return log
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int32)
     start = np.empty(n, dtype=bool)
     start[0] = True
     start[1:] = (log.user[1:] != log.user[:-1]) | (np.diff(log.time) > gap)
@@ -259,12 +279,74 @@ def sessionize(
             f"min_dwell={min_dwell}; loosen them"
         )
     kept_sessions = np.unique(session[keep])
-    new = np.searchsorted(kept_sessions, session[keep]).astype(np.int32)
-    return Interactions(
-        user_keys=np.arange(kept_sessions.size, dtype=np.int64),
-        item_keys=log.item_keys,
-        user=new,
-        item=log.item[keep],
-        time=log.time[keep],
-        weight=None if log.weight is None else log.weight[keep],
-    )
+    return keep, np.searchsorted(kept_sessions, session[keep]).astype(np.int32)
+
+
+def session_conversions(
+    log: Interactions,
+    conversions: Interactions,
+    *,
+    gap: float = 1800.0,
+    min_length: int = 1,
+    min_dwell: float | None = None,
+) -> dict[int, Any]:
+    """The item each session of :func:`sessionize` converted on: Airbnb's global context.
+
+    Call it with the arguments given to :func:`sessionize`; the result maps its session keys
+    to items, ready for ``Item2Vec.fit(sessions, global_context=...)``.
+
+    A conversion event (a purchase, a booking: read them from the same log with another
+    ``event_types``) of user ``u`` at time ``t`` belongs to ``u``'s latest session that began
+    at or before ``t``, if ``t`` is at most ``gap`` seconds after that session's last event
+    (it happened during the session or right after it); otherwise it belongs to none. A
+    session with several conversions keeps the latest (Airbnb's booking ends the session).
+
+    Parameters
+    ----------
+    log : Interactions
+        The user log that :func:`sessionize` cut (e.g. its clicks).
+    conversions : Interactions
+        The conversion events, with the same user keys (their item keys need not be in
+        ``log``).
+    gap, min_length, min_dwell
+        As given to :func:`sessionize`.
+
+    Returns
+    -------
+    dict
+        Session key -> item key, for the sessions with a conversion.
+
+    Examples
+    --------
+    >>> clicks = Interactions.from_arrays(["u"] * 4, [1, 2, 3, 4], [0, 60, 9000, 9060])
+    >>> buys = Interactions.from_arrays(["u", "u"], [2, 9], [100, 99999])
+    >>> sessionize(clicks, gap=1800).sequences().to_lists()
+    [[1, 2], [3, 4]]
+    >>> session_conversions(clicks, buys, gap=1800)
+    {0: 2}
+    """
+    keep, code = _cut_sessions(log, gap, min_length, min_dwell)
+    if code.size == 0 or len(conversions) == 0:
+        return {}
+    first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    last = np.r_[first[1:], code.size] - 1
+    s_user = log.user[keep][first]
+    s_start = log.time[keep][first]
+    s_end = log.time[keep][last]
+    # sessions are in (user, start) order: each user's sessions are one contiguous run
+    u_lo = np.searchsorted(s_user, np.arange(len(log.user_keys)), side="left")
+    u_hi = np.searchsorted(s_user, np.arange(len(log.user_keys)), side="right")
+    user_code = {k: i for i, k in enumerate(log.user_keys.tolist())}
+    c_user = [user_code.get(k, -1) for k in conversions.user_keys[conversions.user].tolist()]
+    c_item = conversions.item_keys[conversions.item].tolist()
+    out: dict[int, tuple[float, Any]] = {}
+    for u, t, item in zip(c_user, conversions.time.tolist(), c_item, strict=True):
+        if u < 0:
+            continue
+        lo, hi = int(u_lo[u]), int(u_hi[u])
+        j = lo + int(np.searchsorted(s_start[lo:hi], t, side="right")) - 1
+        if j < lo or t > s_end[j] + gap:
+            continue
+        if j not in out or t >= out[j][0]:
+            out[j] = (t, item)
+    return {j: item for j, (_, item) in sorted(out.items())}

@@ -69,6 +69,43 @@ def alias_draw(prob_u32, alias, state):
     return np.int64(alias[col])
 
 
+@njit(cache=True, nogil=True, inline="always")
+def alias_draw_segment(prob_u32, alias, lo, n, state):
+    """One draw from the alias table stored in ``prob_u32[lo:lo + n]`` / ``alias[lo:lo + n]``
+    (its columns numbered ``0..n-1``, as :func:`build_segment_alias` stores them); returns
+    the column in ``0..n-1``. The arithmetic of :func:`alias_draw`."""
+    r = rng_next(state)
+    col = np.int64(((r >> S32) * np.uint64(n)) >> S32)
+    if (r & LOW32) < prob_u32[lo + col]:
+        return col
+    return np.int64(alias[lo + col])
+
+
+@njit(cache=True, nogil=True)
+def build_segment_alias(weights, offsets):
+    """One alias table per segment ``weights[offsets[g]:offsets[g + 1]]``, stored side by side.
+
+    Returns ``(prob float64[n], alias int32[n])`` where segment ``g``'s entries are
+    :func:`build_alias` of its weights (alias columns local to the segment). A segment whose
+    weights are all zero gets the uniform table.
+    """
+    n = weights.shape[0]
+    prob = np.ones(n, dtype=np.float64)
+    alias = np.zeros(n, dtype=np.int32)
+    for g in range(offsets.shape[0] - 1):
+        lo = offsets[g]
+        hi = offsets[g + 1]
+        if hi <= lo:
+            continue
+        seg = weights[lo:hi].copy()
+        if seg.sum() <= 0.0:
+            seg[:] = 1.0
+        p, a = build_alias(seg)
+        prob[lo:hi] = p
+        alias[lo:hi] = a
+    return prob, alias
+
+
 def alias_thresholds(prob: np.ndarray) -> np.ndarray:
     """Scale alias keep-probabilities in [0, 1] to uint64 thresholds against 32 random bits."""
     return np.minimum(np.round(prob * 2.0**32), 2.0**32).astype(np.uint64)

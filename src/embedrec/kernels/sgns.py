@@ -15,7 +15,7 @@ rows in a copy private to each thread.
 import numpy as np
 from numba import njit
 
-from .sampling import alias_draw
+from .sampling import alias_draw, alias_draw_segment
 
 MAX_EXP = 6.0
 TABLE_SIZE = 1024
@@ -324,6 +324,51 @@ def fill_targets(
             out_rows[n] = w
             labels[n] = 0.0
             n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def fill_session_targets(
+    center,
+    glob,
+    group_negative,
+    key_group,
+    group_offsets,
+    group_items,
+    group_prob_u32,
+    group_alias,
+    state,
+    out_rows,
+    labels,
+):
+    """The extra output rows and labels of one center (Grbovic and Cheng, KDD 2018); returns
+    their number.
+
+    The session's global context item ``glob`` (e.g. the item it converted on; ``-1``: none)
+    with label 1, unless it is the center itself; then ``group_negative`` noise draws from the
+    center's group (``key_group[center]``; ``-1``: none) with label 0, drawn from that group's
+    alias table in ``group_prob_u32`` / ``group_alias`` (columns local to the group, items
+    ``group_items[group_offsets[g]:group_offsets[g + 1]]``); a draw equal to the center or to
+    ``glob`` is dropped, as :func:`fill_targets` drops a noise draw equal to the center.
+    """
+    n = 0
+    if glob >= 0 and glob != center:
+        out_rows[0] = glob
+        labels[0] = 1.0
+        n = 1
+    if group_negative > 0 and key_group.shape[0] > 0:
+        g = key_group[center]
+        if g >= 0:
+            lo = group_offsets[g]
+            size = group_offsets[g + 1] - lo
+            if size > 1:
+                for _ in range(group_negative):
+                    col = alias_draw_segment(group_prob_u32, group_alias, lo, size, state)
+                    w = group_items[lo + col]
+                    if w != center and w != glob:
+                        out_rows[n] = w
+                        labels[n] = 0.0
+                        n += 1
     return n
 
 

@@ -10,7 +10,14 @@ from numba import njit
 
 from . import SHARE_BATCH, SHARE_NONE
 from .sentences import draw_window
-from .sgns import apply_rows, batch_update, fill_targets, pair_update, remap_private
+from .sgns import (
+    apply_rows,
+    batch_update,
+    fill_session_targets,
+    fill_targets,
+    pair_update,
+    remap_private,
+)
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -42,6 +49,9 @@ def skipgram_sentence(
     labels,
     g_buf,
     grad_buf,
+    glob,
+    group_negative,
+    session,
 ):
     """Train every center of the kept sentence ``buf[:n]``; returns (loss, examples).
 
@@ -63,10 +73,50 @@ def skipgram_sentence(
     costs two reference-count updates, too many to pay per center (a per-center kernel
     measured 25-50% slower), and the call itself, once per sentence, still cost Item2Vec
     about 6% with two workers (benchmarks/README.md, "Engine refactor").
+
+    Airbnb's two extensions (Grbovic and Cheng, KDD 2018) add one more update per center,
+    its input row against :func:`.sgns.fill_session_targets`'s rows: the sentence's global
+    context item ``glob`` (``-1``: none) as a positive, and ``group_negative`` negatives drawn
+    from the center's group (``session``: :func:`.train.train_shard`'s tuple of group tables,
+    its ``key_group`` empty for no groups; CPython passes a call of more than 30 arguments as
+    one tuple, which numba cannot inline, so they travel grouped). ``examples`` then also counts
+    the centers that got such an update.
     """
     loss = 0.0
     examples = 0
     for i in range(n):
+        center = buf[i]
+        if glob >= 0 or group_negative > 0:
+            n_x = fill_session_targets(
+                center,
+                glob,
+                group_negative,
+                session[1],
+                session[2],
+                session[3],
+                session[4],
+                session[5],
+                state,
+                out_rows,
+                labels,
+            )
+            if n_x > 0:
+                if priv_hi > priv_lo:
+                    remap_private(out_rows, n_x, priv_lo, priv_hi, priv_base)
+                loss += pair_update(
+                    w_in,
+                    w_out,
+                    center,
+                    out_rows,
+                    labels,
+                    n_x,
+                    lr,
+                    sig_table,
+                    logsig_table,
+                    g_buf[0],
+                    grad_buf[0],
+                )
+                examples += 1
         b = n if whole else draw_window(window, shrink_windows, state)
         lo = max(0, i - b)
         hi = min(n, i + b + 1)
@@ -77,7 +127,6 @@ def skipgram_sentence(
                 n_in += 1
         if n_in == 0:
             continue
-        center = buf[i]
         n_out = 0
         # one draw of output rows per center when shared, else per pair
         for c in range(n_in):

@@ -214,6 +214,68 @@ def build_tables(
     return SGNSTables(keep, neg_prob, alias, codes, points, lens, sig, logsig)
 
 
+@dataclass(frozen=True)
+class SessionContext:
+    """Airbnb's skip-gram extensions (Grbovic and Cheng, KDD 2018), in vocabulary rows.
+
+    Parameters
+    ----------
+    sentence_global : (n_sentences,) int32 or None
+        Each sentence's global context row (e.g. the item its session converted on), ``-1``
+        for none: every center of the sentence also predicts it.
+    key_group : (n_keys,) int32 or None
+        Each key's group code (e.g. its category or market), ``-1`` for none.
+    group_negative : int
+        Negatives drawn per center from the center's group (with ``key_group``).
+    """
+
+    sentence_global: npt.NDArray[np.int32] | None = None
+    key_group: npt.NDArray[np.int32] | None = None
+    group_negative: int = 0
+
+    def check(self, n_sentences: int, n_keys: int) -> None:
+        """Refuse arrays that do not fit the corpus (``n_sentences``) and vocabulary."""
+        for name, arr, n in (
+            ("sentence_global", self.sentence_global, n_sentences),
+            ("key_group", self.key_group, n_keys),
+        ):
+            if arr is None:
+                continue
+            if arr.shape != (n,):
+                raise ValueError(f"{name} has shape {arr.shape}; expected ({n},)")
+            if arr.size and arr.min() < -1:
+                raise ValueError(f"{name} holds codes below -1 (-1 means none)")
+        glob = self.sentence_global
+        if glob is not None and glob.size and glob.max() >= n_keys:
+            raise ValueError(f"sentence_global holds rows past the vocabulary of {n_keys} keys")
+        if self.group_negative < 0:
+            raise ValueError(f"group_negative={self.group_negative} is invalid; use >= 0")
+
+    def kernel_arrays(
+        self, counts: npt.NDArray[np.int64], ns_exponent: float
+    ) -> tuple[npt.NDArray[Any], ...]:
+        """``train_shard``'s ``session`` tuple: the group noise tables are
+        ``count ** ns_exponent`` within each group, as the unigram noise is over all keys."""
+        from ..kernels.sampling import alias_thresholds, build_segment_alias
+        from ..kernels.train import no_session
+
+        empty = no_session()
+        glob = empty[0] if self.sentence_global is None else self.sentence_global
+        if self.key_group is None or self.group_negative == 0:
+            return (glob, *empty[1:])
+        key_group = self.key_group
+        grouped = np.flatnonzero(key_group >= 0)
+        items = grouped[np.argsort(key_group[grouped], kind="stable")].astype(np.int32)
+        n_groups = int(key_group.max()) + 1 if grouped.size else 0
+        offsets = np.zeros(n_groups + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key_group[grouped], minlength=n_groups), out=offsets[1:])
+        seen = counts[items] > 0
+        with np.errstate(divide="ignore"):
+            weights = np.where(seen, counts[items].astype(np.float64) ** float(ns_exponent), 0.0)
+        prob, alias = build_segment_alias(weights, offsets)
+        return glob, key_group, offsets, items, alias_thresholds(prob), alias
+
+
 # ------------------------------------------------------------------------------ init
 def init_weights(
     n_in: int, n_out: int, dim: int, seed: int, width: float = 1.0
@@ -446,6 +508,7 @@ def train_sgns(
     *,
     basket: bool = False,
     init_width: float = 1.0,
+    session: SessionContext | None = None,
     progress: bool,
     on_epoch: EpochHook,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
@@ -460,6 +523,7 @@ def train_sgns(
     s : EngineSettings
     basket : every sentence is an unordered set (Item2Vec's ``mode="set"``)
     init_width : initial input vectors in ``[-0.5, 0.5) * init_width / dim``
+    session : Airbnb's global context and in-group negatives (skip-gram only); ``None``: off
     progress : progress bar and INFO log lines
     on_epoch : ``on_epoch(epoch, stats)`` after every epoch (see :func:`epoch_recorder`)
 
@@ -470,7 +534,7 @@ def train_sgns(
     MemoryError
         The tables cannot fit in memory (checked before allocating).
     """
-    from ..kernels.train import shard_params, train_shard
+    from ..kernels.train import no_session, shard_params, train_shard
 
     n = int(counts.shape[0])
     check_trainable(enc)
@@ -497,6 +561,17 @@ def train_sgns(
     corpus = (enc.tokens, enc.offsets)
     weights = (w_in, w_out)
     tables = t.as_tuple()
+    if session is not None:
+        session.check(enc.n_sentences, n)
+        if s.arch != "skipgram" or s.loss != "neg":
+            raise ValueError(
+                "global context and in-group negatives are extensions of skip-gram with "
+                "negative sampling; use arch='skipgram', loss='neg'"
+            )
+    session_arrays = (
+        no_session() if session is None else session.kernel_arrays(counts, s.ns_exponent)
+    )
+    group_negative = 0 if session is None or session.key_group is None else session.group_negative
 
     def train(
         a: int, b: int, alpha_begin: float, alpha_end: float, state: npt.NDArray[np.uint64]
@@ -517,9 +592,10 @@ def train_sgns(
                 priv_lo=priv_lo,
                 priv_hi=priv_lo + n_priv,
                 priv_base=base,
+                group_negative=group_negative,
             )
             alphas = np.array([alpha_begin, alpha_end], dtype=np.float64)
-            res = train_shard(corpus, weights, tables, params, alphas, state)
+            res = train_shard(corpus, weights, tables, params, alphas, state, session_arrays)
         finally:
             slots.put(base)
         return float(res[0]), int(res[1]), int(res[2]), int(res[3])

@@ -6,13 +6,21 @@ time-ordered sequences (Grbovic et al. 2015, Caselles-Dupré et al. 2018). Both 
 SGNS training engine (:func:`embedrec.models._engine.train_sgns`); ``mode="set"`` shuffles
 every sequence each epoch and uses the whole set as context (bounded by ``2 * window`` for
 long sequences).
+
+:meth:`Item2Vec.fit` also takes Airbnb's two training extensions for sessions (Grbovic and
+Cheng, KDD 2018, "Real-time Personalization using Embeddings for Search Ranking at Airbnb"):
+a **global context** item per sequence (the item the session converted on: a booking, a
+purchase), which every item of the sequence learns to predict as if it were in its window,
+and **in-group negatives**: ``group_negative`` extra negatives per center drawn from the
+center's own group (its category or market), so that the vectors learn what tells items of
+one group apart and not only the group itself.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
@@ -26,8 +34,9 @@ from ..data.corpus import Corpus, build_corpus, encode_sequences
 from ..data.interactions import Interactions
 from ..data.vocab import Vocab
 from ..index.topk import blocked_top_k, check_k
+from ..keys import plain
 from ..vectors import Embeddings, Neighbors
-from ._engine import epoch_recorder, train_sgns
+from ._engine import SessionContext, epoch_recorder, train_sgns
 from .base import EmbeddingModel, read_model_dir, write_model_dir
 from .config import ConfigDict, check_choice, check_float, check_int, shared_fields
 from .word2vec import Word2VecConfig
@@ -83,6 +92,9 @@ class Item2VecConfig(ConfigDict):
         Item2Vec item-item cosine between ``q`` and the input vectors (popularity-free, and
         much worse at next-item prediction: figures in benchmarks/README.md). ``most_similar``
         always uses cosine between input vectors.
+    group_negative : extra negatives per center drawn from the center's group when
+        :meth:`Item2Vec.fit` is given ``groups`` (Airbnb's in-group negatives); ignored
+        without groups
     """
 
     mode: Mode = "window"
@@ -104,6 +116,7 @@ class Item2VecConfig(ConfigDict):
     last_n: int = 5
     n_interests: int = 3
     scoring: Scoring = "output"
+    group_negative: int = 5
 
     def __post_init__(self) -> None:
         check_choice("mode", self.mode, get_args(Mode), "'window' or 'set'")
@@ -117,6 +130,7 @@ class Item2VecConfig(ConfigDict):
         check_choice("scoring", self.scoring, get_args(Scoring), "'output' or 'cosine'")
         for name in ("last_n", "n_interests"):
             check_int(name, getattr(self, name), 1)
+        check_int("group_negative", self.group_negative, 0)
         check_float("half_life", self.half_life, gt=0, allowed="a finite half_life>0")
         self.word2vec_config()  # validates the engine's fields with the engine's messages
 
@@ -162,6 +176,96 @@ class Recommendations(Neighbors):
         return self
 
 
+#: one global-context item key per sequence (``None``: none), or session key -> item key
+GlobalContext = Sequence[Any] | Mapping[Any, Any]
+
+
+def _is_plain_iterable(data: Any) -> bool:
+    """Whether ``data`` is an iterable of key sequences (not a log, coded sequences or a
+    prebuilt corpus)."""
+    if isinstance(data, Interactions):
+        return False
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], Corpus):
+        return False
+    return not all(hasattr(data, a) for a in ("items", "offsets", "item_keys"))
+
+
+def _global_rows(
+    data: Any, global_context: GlobalContext, vocab: Vocab, n_sentences: int
+) -> npt.NDArray[np.int32]:
+    """The vocabulary row of each training sentence's global context item (``-1``: none).
+
+    Sentences of a log or of coded sequences are the sequences themselves (empty ones
+    included); a plain list of sequences loses those that ``min_count`` emptied, so the
+    entries of those are dropped too.
+    """
+    if isinstance(global_context, Mapping):
+        if not isinstance(data, Interactions):
+            raise TypeError(
+                "global_context as a mapping (session key -> item key) needs an Interactions "
+                "log, whose user keys are the session keys; for other inputs give one entry "
+                "per sequence, in order"
+            )
+        seq_keys = data.user_keys.tolist()
+        entries = [global_context.get(k) for k in seq_keys]
+    else:
+        if isinstance(global_context, (str, bytes)):
+            raise TypeError("global_context must be a sequence of item keys, not a string")
+        entries = list(global_context)
+    if isinstance(data, Interactions):
+        n_seq = data.n_users
+    elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], Corpus):
+        n_seq = data[1].n_sentences
+    elif hasattr(data, "offsets"):
+        n_seq = len(data.offsets) - 1
+    else:
+        n_seq = len(data)
+    if len(entries) != n_seq:
+        raise ValueError(
+            f"global_context has {len(entries)} entries but there are {n_seq} sequences; give "
+            "one item key (or None) per sequence, in order"
+        )
+    index = vocab.key_to_index
+    rows = np.array([-1 if e is None else index.get(plain(e), -1) for e in entries], dtype=np.int32)
+    unknown = sum(e is not None for e in entries) - int((rows >= 0).sum())
+    if unknown:
+        logger.info(
+            "%d of the global context items have no vector (not in the sequences, or below "
+            "min_count) and are ignored",
+            unknown,
+        )
+    if _is_plain_iterable(data):  # build_corpus dropped the sequences min_count emptied
+        kept = np.array([any(plain(k) in index for k in seq) for seq in data], dtype=bool)
+        rows = rows[kept]
+    if rows.shape != (n_sentences,):
+        raise ValueError(
+            f"global_context gives {rows.size} sentences but the corpus has {n_sentences}; "
+            "give one entry per sequence of the data"
+        )
+    return rows
+
+
+def _group_codes(groups: Mapping[Any, Hashable], vocab: Vocab) -> npt.NDArray[np.int32]:
+    """Each vocabulary row's group code (``-1``: no group), groups numbered by first sight."""
+    if not isinstance(groups, Mapping):
+        raise TypeError(
+            f"groups must be a mapping from item key to group, not {type(groups).__name__}; "
+            "e.g. dict(zip(items.item_id, items.category))"
+        )
+    codes: dict[Hashable, int] = {}
+    out = np.full(len(vocab), -1, dtype=np.int32)
+    for row, key in enumerate(vocab.keys):
+        label = groups.get(key)
+        if label is not None:
+            out[row] = codes.setdefault(label, len(codes))
+    if not codes:
+        raise ValueError(
+            "no item of the vocabulary has a group in groups; its keys must be the item keys "
+            f"(e.g. {vocab.keys[0]!r})"
+        )
+    return out
+
+
 class Item2Vec(EmbeddingModel):
     """Item embeddings from interaction sequences, with user vectors and recommendations.
 
@@ -190,6 +294,8 @@ class Item2Vec(EmbeddingModel):
         self,
         data: SequenceInput,
         *,
+        global_context: GlobalContext | None = None,
+        groups: Mapping[Any, Hashable] | None = None,
         progress: bool = True,
         callbacks: Sequence[Item2VecCallback] = (),
     ) -> Item2Vec:
@@ -202,19 +308,45 @@ class Item2Vec(EmbeddingModel):
             in time order, is one sequence), coded ``Sequences`` (e.g. sessions from
             ``Interactions.sequences(session_gap=...)``), any iterable of key sequences
             (``int`` or ``str`` keys), or a prebuilt ``(Vocab, Corpus)``.
+        global_context
+            Airbnb's global context: the item each sequence converted on (a purchase, a
+            booking), which every item of that sequence is also trained to predict. Either one
+            entry per sequence, in order (``None`` for a sequence without one), or, for an
+            :class:`~embedrec.data.interactions.Interactions` log, a mapping from user (session)
+            key to item key (sessions left out have none). Items outside the vocabulary (no
+            event of theirs survived ``min_count``) are ignored, with an INFO line.
+        groups
+            Airbnb's in-group negatives: a mapping from item key to its group (category,
+            market; any hashable label). Each center then also gets
+            ``config.group_negative`` negatives drawn from its own group, by ``count **
+            ns_exponent`` as the other negatives; items without a group get none.
         progress
             Progress bar and INFO log lines (rate, loss); ``False`` silences them.
         callbacks
             ``cb(model, epoch, stats)`` after every epoch.
         """
         cfg = self.config
+        if global_context is not None and _is_plain_iterable(data):
+            if isinstance(data, (str, bytes, os.PathLike)):
+                raise TypeError("global_context needs sequences of item keys, not a path")
+            data = [list(seq) for seq in data]  # type: ignore[union-attr, arg-type]
         vocab, enc = self._encode(data, progress)
         self.vocab_ = vocab
+        session = None
+        if global_context is not None or groups is not None:
+            session = SessionContext(
+                sentence_global=None
+                if global_context is None
+                else _global_rows(data, global_context, vocab, enc.n_sentences),
+                key_group=None if groups is None else _group_codes(groups, vocab),
+                group_negative=cfg.group_negative,
+            )
         w_in, w_out = train_sgns(
             vocab.counts,
             enc,
             cfg.word2vec_config().engine_settings(),
             basket=cfg.mode == "set",
+            session=session,
             progress=progress,
             on_epoch=epoch_recorder(self, callbacks),
         )
