@@ -143,3 +143,14 @@ def test_errors_name_the_problem():
         Item2Vec(_cfg()).fit(seqs, groups={"zzz": 1}, progress=False)
     with pytest.raises(ValueError, match="group_negative"):
         Item2VecConfig(group_negative=-1)
+
+
+def test_global_context_mapping_over_sequences_uses_their_user_keys():
+    seqs, glob = _converting_sessions()
+    users = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    times = np.concatenate([np.arange(len(s)) for s in seqs]).astype(float)
+    log = Interactions.from_arrays(users, np.concatenate(seqs), times)
+    by_session = dict(enumerate(glob))
+    a = Item2Vec(_cfg()).fit(log.sequences(), global_context=by_session, progress=False)
+    b = Item2Vec(_cfg()).fit(log, global_context=by_session, progress=False)
+    np.testing.assert_array_equal(a.embeddings_.vectors, b.embeddings_.vectors)

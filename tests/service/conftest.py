@@ -171,3 +171,25 @@ def i2v_server(i2v_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     server = Server(i2v_dir, log=log)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def stan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A STAN model (a session baseline: no item vectors, reads times) on synthetic sessions
+    over 40 int items."""
+    from embedrec.data import Interactions
+    from embedrec.data.synthetic import session_log
+    from embedrec.models import STAN
+
+    users, items, times = session_log(n_sessions=300, n_items=40, seed=4)
+    path = tmp_path_factory.mktemp("stan") / "model"
+    STAN().fit(Interactions.from_arrays(users, items, times)).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stan_server(stan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    log = tmp_path_factory.mktemp("logs") / "stan-server.log"
+    server = Server(stan_dir, log=log)
+    yield server
+    server.stop()

@@ -124,7 +124,7 @@ def test_every_error_status_is_documented_with_the_one_error_schema(server):
         ("post", "/v1/recommend"): {"200", "400", "404", "413", "422", "500"},
         ("post", "/v1/score"): {"200", "400", "404", "413", "422", "500"},
         ("get", "/v1/embedding/{key}"): {"200", "404", "422", "500"},
-        ("post", "/v1/embeddings"): {"200", "400", "413", "422", "500"},
+        ("post", "/v1/embeddings"): {"200", "400", "404", "413", "422", "500"},
         ("get", "/v1/info"): {"200", "500"},
         ("get", "/healthz"): {"200", "500"},
     }

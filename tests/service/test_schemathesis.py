@@ -1,19 +1,20 @@
 """The HTTP contract checked by a tool nobody here wrote: schemathesis against real servers.
 
 ``schemathesis run --checks all`` (the CLI, in a subprocess) against ``embedrec serve`` on
-loopback, once over a Word2Vec model (str keys, small caps) and once over an Item2Vec model
-(int keys, default caps). Every phase runs (the schema's examples, the coverage phase with its
-boundary values, unsupported methods and missing parts, and hypothesis fuzzing, positive and
-negative); every check runs, and the run must find nothing: no 5xx, no status, header, content
-type or body the OpenAPI description does not document, no schema-valid request refused and no
-schema-violating request accepted.
+loopback, once over a Word2Vec model (str keys, small caps), once over an Item2Vec model
+(int keys, default caps) and once over a STAN model (a session baseline without item vectors:
+its vector endpoints answer 404, its scores read ``times``). Every phase runs (the schema's
+examples, the coverage phase with its boundary values, unsupported methods and missing parts,
+and hypothesis fuzzing, positive and negative); every check runs, and the run must find
+nothing: no 5xx, no status, header, content type or body the OpenAPI description does not
+document, no schema-valid request refused and no schema-violating request accepted.
 
 Two settings, both about rules JSON Schema cannot state (see ``schemathesis_hooks.py`` and
 :data:`CONFIG`): positive cases keep ``times`` as long as ``history``, and a 413 (a batch
 over the server's cap, which the description states as ``maxItems``) counts as a rejection.
 
 Reproducible: a fixed seed, one worker, no example database. ``EMBEDREC_SCHEMATHESIS_EXAMPLES``
-raises the examples per operation (the default, 150, keeps this file near 40 s on 2 cores).
+raises the examples per operation (the default, 150, keeps this file near 60 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _cases(out: str) -> int:
     return int(m.group(1))
 
 
-@pytest.mark.parametrize("which", ["w2v_server", "i2v_server"])
+@pytest.mark.parametrize("which", ["w2v_server", "i2v_server", "stan_server"])
 def test_schemathesis_finds_nothing(which, request, tmp_path):
     server: Server = request.getfixturevalue(which)
     out = run_schemathesis(server, tmp_path)

@@ -38,9 +38,21 @@ logger = logging.getLogger("embedrec")
 F = TypeVar("F", bound=Callable[..., Any])
 Holdout = Literal["none", "leave-last-out", "temporal", "random"]
 _PROTOCOLS = ["leave-last-out", "temporal", "random"]
-#: the session protocol's methods (fitted by ``eval`` itself on the training sessions)
-_SESSION_METHODS = ["session-embed", "s-pop", "ar", "sr", "sknn", "vsknn", "stan", "vstan"]
+#: the session protocol's methods (fitted by ``eval`` itself on the training sessions), by name,
+#: and their model classes (the name a saved one is reported under)
+_SESSION_METHODS = {
+    "session-embed": "SessionEmbed",
+    "s-pop": "SessionPop",
+    "ar": "AssociationRules",
+    "sr": "SequentialRules",
+    "sknn": "SKNN",
+    "vsknn": "VSKNN",
+    "stan": "STAN",
+    "vstan": "VSTAN",
+}
 _SESSION_BASELINES = ["s-pop", "sr", "vsknn", "stan", "vstan"]
+#: session protocol: test sessions shorter than this (after removing unknown items) are dropped
+_MIN_SESSION_LENGTH = 2
 
 
 def interaction_options(f: F) -> F:
@@ -267,22 +279,25 @@ def item2vec_train(
 
 #: the model classes that recommend and are evaluated here
 _RECOMMENDERS = ("Item2Vec", "TwoTower", *SESSION_CLASSES)
+_NEEDS_RECOMMENDER = (
+    "this command needs an Item2Vec, TwoTower or session model (`embedrec similar` and "
+    "`embedrec export` read the vectors of any model)"
+)
 
 
-def _load_model(path: Path) -> Any:
-    """An Item2Vec or TwoTower model directory, through the model registry."""
-    return load_consistent(path, _load_model_dir)
+def _load_model(
+    path: Path, classes: tuple[str, ...] = _RECOMMENDERS, needs: str = _NEEDS_RECOMMENDER
+) -> Any:
+    """A model directory of one of ``classes``, through the model registry; ``ValueError``
+    saying what the command ``needs`` for another class."""
+    return load_consistent(path, lambda directory: _load_model_dir(directory, classes, needs))
 
 
-def _load_model_dir(directory: Path) -> Any:
+def _load_model_dir(directory: Path, classes: tuple[str, ...], needs: str) -> Any:
     """The model of one generation directory."""
     kind = model_class(directory)
-    if kind not in _RECOMMENDERS:
-        raise ValueError(
-            f"{directory} holds a {kind!r}; this command needs an Item2Vec, TwoTower or "
-            "session model "
-            "(`embedrec similar` and `embedrec export` read the vectors of any model)"
-        )
+    if kind not in classes:
+        raise ValueError(f"{directory} holds a {kind!r}; {needs}")
     return read_model(directory)
 
 
@@ -348,27 +363,16 @@ def recommend(
 
 
 def _session_model(name: str) -> Any:
-    from ..models import session_knn as knn
-    from ..models import session_rules as rules
-    from ..models.session_embed import SessionEmbed
+    """A new model of the session method ``name``."""
+    from .. import models
 
-    makers = {
-        "session-embed": SessionEmbed,
-        "s-pop": rules.SessionPop,
-        "ar": rules.AssociationRules,
-        "sr": rules.SequentialRules,
-        "sknn": knn.SKNN,
-        "vsknn": knn.VSKNN,
-        "stan": knn.STAN,
-        "vstan": knn.VSTAN,
-    }
-    if name not in makers:
+    if name not in _SESSION_METHODS:
         raise ValueError(
             f"with --protocol session, MODEL is a method fitted on the training sessions: one "
-            f"of {', '.join(_SESSION_METHODS)}; got {name!r} (saved session models are not "
-            "supported yet)"
+            f"of {', '.join(_SESSION_METHODS)}; or a saved session model's directory: {name!r} "
+            "is neither"
         )
-    return makers[name]()
+    return getattr(models, _SESSION_METHODS[name])()
 
 
 def _eval_sessions(
@@ -399,8 +403,117 @@ def _eval_sessions(
     return payload, compare_sessions(results)
 
 
+def _saved_session_test(inter: Any, item_keys: Any) -> tuple[Any, dict[str, int]]:
+    """The session log ``inter`` as test sessions of a saved model whose item table is
+    ``item_keys``: the session protocol's last step (:func:`embedrec.data.sessions.session_split`)
+    removes the events of items the model does not know, then the sessions left shorter than
+    2. Returns the sessions on the model's item table and what was removed.
+
+    Keys are matched by the one key policy (:func:`embedrec.keys.parse_key`), so a log read
+    with int item keys meets a model with str keys ``"42"``, and the reverse.
+    """
+    import numpy as np
+
+    from ..data.interactions import Interactions
+    from ..keys import key_type_of
+
+    model_keys = item_keys.tolist()
+    key_type = key_type_of(model_keys)
+    lookup = {key: i for i, key in enumerate(model_keys)}
+    table = np.array(
+        [lookup.get(parse_key(key, key_type), -1) for key in inter.item_keys.tolist()],
+        dtype=np.int64,
+    )
+    codes = table[inter.item]
+    known = codes >= 0
+    lengths = np.bincount(inter.user[known], minlength=inter.n_users)
+    keep = known & (lengths[inter.user] >= _MIN_SESSION_LENGTH)
+    test = Interactions(
+        inter.user_keys,
+        item_keys,
+        inter.user[keep],
+        codes[keep].astype(np.int32),
+        inter.time[keep],
+        None if inter.weight is None else inter.weight[keep],
+    )
+    n_sessions = int((np.bincount(inter.user, minlength=inter.n_users) > 0).sum())
+    kept = int((lengths >= _MIN_SESSION_LENGTH).sum())
+    facts = {
+        "sessions": kept,
+        "events": int(keep.sum()),
+        "unknown_item_events": int((~known).sum()),
+        "short_sessions_dropped": n_sessions - kept,
+    }
+    if kept == 0:
+        raise ValueError(
+            f"no test session is left with {_MIN_SESSION_LENGTH} events of items the model "
+            f"knows ({facts['unknown_item_events']} of {len(inter)} events are of unknown "
+            "items); check that --item-col names the items the model was trained on"
+        )
+    return test, facts
+
+
+def _eval_saved_session(
+    path: Path, inter: Any, *, ks: tuple[int, ...]
+) -> tuple[dict[str, Any], str]:
+    """A saved session model evaluated on ``inter``, every session of which is a test
+    session (the model was trained elsewhere, on other sessions)."""
+    from ..eval.sessions import compare_sessions, evaluate_sessions
+
+    needs = (
+        f"--protocol session evaluates a saved session model ({', '.join(SESSION_CLASSES)}) "
+        f"or fits a method ({', '.join(_SESSION_METHODS)}); evaluate other models with "
+        f"--protocol {' / '.join(_PROTOCOLS)}"
+    )
+    m = _load_model(path, SESSION_CLASSES, needs)
+    test, facts = _saved_session_test(inter, m.item_keys_)
+    cls = type(m).__name__
+    name = next((n for n, c in _SESSION_METHODS.items() if c == cls), cls)
+    result = evaluate_sessions(m, test, ks=ks)
+    payload = {
+        "model": str(path),
+        "model_class": cls,
+        "protocol": "session",
+        "test": facts,
+        "results": {name: result.to_dict()},
+    }
+    note = (
+        f"test log: {facts['sessions']} sessions, {facts['events']} events; removed "
+        f"{facts['unknown_item_events']} events of items unknown to the model, then "
+        f"{facts['short_sessions_dropped']} sessions shorter than {_MIN_SESSION_LENGTH}"
+    )
+    return payload, f"{compare_sessions({name: result})}\n{note}"
+
+
+#: flags of the session protocol's split and baselines, which a saved model does not use
+_SPLIT_FLAGS = {
+    "test_days": "--test-days",
+    "min_item_support": "--min-item-support",
+    "baselines": "--baselines",
+}
+
+
+def _refuse_split_flags(model: Path) -> None:
+    """Refuse the split and baseline flags, when given, with a saved session model."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = [
+        flag
+        for name, flag in _SPLIT_FLAGS.items()
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+        and not (name == "baselines" and not ctx.params.get(name))
+    ]
+    if given:
+        raise click.UsageError(
+            f"{' and '.join(given)}: only for a method fitted here (they split the log and fit "
+            f"baselines on its training sessions); {model} is a saved model, evaluated on "
+            "every session of INTERACTIONS (its test log): leave them out"
+        )
+
+
 @click.command(name="eval")
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=click.Path())
 @interaction_options
 @click.option(
     "--protocol",
@@ -408,22 +521,25 @@ def _eval_sessions(
     default="leave-last-out",
     show_default=True,
     help="How the test events are chosen. 'session': the session-rec protocol (users are "
-    "sessions; the last --test-days are the test; the next item at every position); MODEL is "
-    f"then a method fitted here: {', '.join(_SESSION_METHODS)}.",
+    "sessions; the next item at every position). MODEL is then either a method fitted here "
+    f"({', '.join(_SESSION_METHODS)}) on the log's training sessions, the last --test-days "
+    "being the test; or a saved session model's directory (write ./sr for a directory named "
+    "like a method), evaluated on every session of INTERACTIONS, events of items it does not "
+    "know removed.",
 )
 @click.option(
     "--test-days",
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Session protocol: sessions ending in the last N days are the test set.",
+    help="Session protocol, fitted method: sessions ending in the last N days are the test set.",
 )
 @click.option(
     "--min-item-support",
     type=click.IntRange(min=1),
     default=5,
     show_default=True,
-    help="Session protocol: drop items with fewer events (session-rec: 5).",
+    help="Session protocol, fitted method: drop items with fewer events (session-rec: 5).",
 )
 @_split_seed
 @click.option(
@@ -458,7 +574,7 @@ def _eval_sessions(
 def eval_recommendations(
     state: State,
     /,
-    model: Path,
+    model: str,
     protocol: str,
     split_seed: int,
     ks: tuple[int, ...],
@@ -475,8 +591,11 @@ def eval_recommendations(
 
     Prints HR, Recall, NDCG, MRR and catalogue coverage at each k for the model and, by
     default, the popularity and random baselines. With ``--protocol session`` the users are
-    sessions, seen items stay in the ranking, MODEL names a method fitted on the training
-    sessions and the baselines are S-POP, SR, V-SKNN, STAN and V-STAN.
+    sessions and seen items stay in the ranking. MODEL then names a method fitted on the
+    training sessions (the baselines are S-POP, SR, V-SKNN, STAN and V-STAN), or is a saved
+    session model's directory, evaluated on every session of INTERACTIONS (a test log it was
+    not trained on): events of items it does not know are removed, then sessions shorter than
+    2, and the output says how many.
     """
     from ..eval import Popularity, RandomScorer, compare, evaluate
 
@@ -485,14 +604,29 @@ def eval_recommendations(
     if out is not None:
         check_out_file(out)
     if protocol == "session":
-        payload, table = _eval_sessions(
-            str(model),
-            _read(interactions, data),
-            ks=tuple(ks) or (10, 20),
-            baselines=baselines,
-            test_days=test_days,
-            min_item_support=min_item_support,
-        )
+        # an exact method name is the method, even beside a directory of that name (./sr)
+        if model in _SESSION_METHODS or not Path(model).is_dir():
+            if model in _SESSION_METHODS and Path(model).is_dir():
+                logger.info(
+                    "fitting the method %s (to evaluate the saved model in the directory %s, "
+                    "write ./%s)",
+                    model,
+                    model,
+                    model,
+                )
+            payload, table = _eval_sessions(
+                model,
+                _read(interactions, data),
+                ks=tuple(ks) or (10, 20),
+                baselines=baselines,
+                test_days=test_days,
+                min_item_support=min_item_support,
+            )
+        else:
+            _refuse_split_flags(Path(model))
+            payload, table = _eval_saved_session(
+                Path(model), _read(interactions, data), ks=tuple(ks) or (10, 20)
+            )
         if out is not None:
             from .._io import write_json
 
@@ -502,7 +636,12 @@ def eval_recommendations(
         else:
             click.echo(table)
         return
-    m = _load_model(model)
+    m = _load_model(
+        Path(model),
+        tuple(c for c in _RECOMMENDERS if c not in SESSION_CLASSES),
+        f"--protocol {protocol} evaluates an Item2Vec or TwoTower model; evaluate a session "
+        "model with --protocol session",
+    )
     trained = m.metadata_.get("holdout")
     same_split = m.metadata_.get("split_seed", 0) == split_seed or protocol != "random"
     if (trained != protocol or not same_split) and not allow_leak:
@@ -529,7 +668,7 @@ def eval_recommendations(
             RandomScorer(seed=split_seed), split.train_full, split.test, ks=cutoffs, exclude_seen=ex
         )
     payload = {
-        "model": str(model),
+        "model": str(Path(model)),
         "protocol": protocol,
         "results": {name: r.to_dict() for name, r in results.items()},
     }

@@ -50,7 +50,8 @@ def _index_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     type=click.Choice(INDEX_KINDS),
     default=None,
     help="Similarity index to build at start (MODEL/index/ is then not used). Default: load "
-    "MODEL/index/ when it exists, else build an exact one. hnsw and ivf-* need the faiss extra.",
+    "MODEL/index/ when it exists, else build an exact one. hnsw and ivf-* need the faiss extra. "
+    "A model without item vectors (a session baseline) has no index.",
 )
 @click.option(
     "--index-param",
@@ -151,11 +152,14 @@ def serve(
 ) -> None:
     """Serve MODEL over HTTP: similar items, recommendations, scores and embeddings.
 
-    MODEL is a directory a train command wrote (Word2Vec, Item2Vec, TwoTower, Embeddings) or a
-    word2vec-format file; it is only read. Endpoints are under /v1 (docs at /docs, health at
-    /healthz). Reload a re-saved or new model on every worker without dropping requests with
-    `kill -HUP PID`, --watch SECONDS, or (with --admin and a token) `POST /admin/reload`
-    (body {"path": NAME} to switch to an artifact under MODEL or a --reload-root).
+    MODEL is a directory a train command wrote (Word2Vec, Item2Vec, TwoTower, Embeddings), a
+    saved session model (SessionEmbed, or a baseline without item vectors: S-POP, AR, SR,
+    SKNN, V-SKNN, STAN, V-STAN, which recommend, score and answer /v1/similar with their
+    next items) or a word2vec-format file; it is only read. Endpoints are under /v1 (docs
+    at /docs, health at /healthz). Reload a re-saved or new model on every worker without
+    dropping requests with `kill -HUP PID`, --watch SECONDS, or (with --admin and a token)
+    `POST /admin/reload` (body {"path": NAME} to switch to an artifact under MODEL or a
+    --reload-root).
     """
     from ..service.config import ServeConfig, ServiceLimits
 

@@ -200,13 +200,16 @@ def _global_rows(
     entries of those are dropped too.
     """
     if isinstance(global_context, Mapping):
-        if not isinstance(data, Interactions):
+        if isinstance(data, Interactions):
+            seq_keys = data.user_keys.tolist()
+        elif getattr(data, "user_keys", None) is not None:  # Sequences: the user of each
+            seq_keys = data.user_keys[data.user].tolist()
+        else:
             raise TypeError(
                 "global_context as a mapping (session key -> item key) needs an Interactions "
-                "log, whose user keys are the session keys; for other inputs give one entry "
-                "per sequence, in order"
+                "log or Sequences with user keys, whose user keys are the session keys; for "
+                "other inputs give one entry per sequence, in order"
             )
-        seq_keys = data.user_keys.tolist()
         entries = [global_context.get(k) for k in seq_keys]
     else:
         if isinstance(global_context, (str, bytes)):
@@ -313,7 +316,8 @@ class Item2Vec(EmbeddingModel):
             booking), which every item of that sequence is also trained to predict. Either one
             entry per sequence, in order (``None`` for a sequence without one), or, for an
             :class:`~embedrec.data.interactions.Interactions` log, a mapping from user (session)
-            key to item key (sessions left out have none). Items outside the vocabulary (no
+            key to item key (sessions left out have none; ``Sequences`` look up the user key
+            of each sequence). Items outside the vocabulary (no
             event of theirs survived ``min_count``) are ignored, with an INFO line.
         groups
             Airbnb's in-group negatives: a mapping from item key to its group (category,

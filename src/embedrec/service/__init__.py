@@ -1,5 +1,6 @@
 """HTTP service: ``embedrec serve DIR`` answers similarity, recommendation, scoring and
-embedding-lookup requests from one artifact directory, read-only.
+embedding-lookup requests from one artifact directory (any model, the session baselines
+without item vectors included), read-only.
 
 The query logic (:mod:`~embedrec.service.artifact`) and the hot-reload state
 (:mod:`~embedrec.service.state`) need only NumPy; the FastAPI app
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .artifact import NoKnownKeyError, ServedArtifact, load_artifact
+from .artifact import NoKnownKeyError, NoVectorsError, ServedArtifact, load_artifact
 from .config import ServeConfig, ServiceLimits
 from .state import ReloadInProgressError, ReloadStatus, ServiceState
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NoKnownKeyError",
+    "NoVectorsError",
     "ReloadInProgressError",
     "ReloadStatus",
     "ServeConfig",

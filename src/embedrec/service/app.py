@@ -2,16 +2,20 @@
 
 ============================  =====================================================
 ``GET  /v1/similar``          nearest keys of one key (``?key=...&k=10``), via the index
+                              (a session model without vectors: its next items after the
+                              one-item session ``[key]``)
 ``POST /v1/similar``          nearest keys of a batch of keys (per-key ``null`` if unknown)
 ``POST /v1/recommend``        items for a history (Item2Vec: the model's own user vector
-                              and scoring; TwoTower: the user tower over a user key, raw
-                              features and/or history, via the index; others: mean of unit
-                              vectors via the index)
+                              and scoring; session models: their own next-item scores, the
+                              history being the session so far; TwoTower: the user tower
+                              over a user key, raw features and/or history, via the index;
+                              others: mean of unit vectors via the index)
 ``POST /v1/score``            score of each candidate for a history (or TwoTower user)
-``GET  /v1/embedding/{key}``  the vector of one key
+``GET  /v1/embedding/{key}``  the vector of one key (404 for a model without vectors)
 ``POST /v1/embeddings``       vectors of a batch of keys (per-key ``null`` if unknown)
-``GET  /v1/info``             model class, config, sizes, metric, index, limits, reload,
-                              and a TwoTower model's user features
+``GET  /v1/info``             model class, config, sizes, metric, index (``null`` for a
+                              model without vectors), limits, reload, and a TwoTower
+                              model's user features
 ``GET  /healthz``             liveness and the served generation
 ``POST /admin/reload``        load an artifact in the background and swap it in on every
                               worker (off unless ``--admin``; needs the bearer token)
@@ -19,9 +23,11 @@
 ============================  =====================================================
 
 Status codes: 404 for an unknown key in a single-key request (batches answer ``null`` for that
-key instead) and for a history with no known key when the model has no popularity fallback
-and no user tower; 422 for malformed input, ``k`` over ``--max-k``, ``user``/``features``
-sent to a model that is not two-tower, and raw feature values of the wrong type; 413 for a
+key instead), for a history with no known key when the model has no popularity fallback
+and no user tower, and for vectors asked of a model that has none (``/v1/embedding`` and
+``/v1/embeddings`` of a session baseline: what was asked for does not exist, as for an
+unknown key); 422 for malformed input, ``k`` over ``--max-k``, ``user``/``features`` sent to
+a model that is not two-tower, and raw feature values of the wrong type; 413 for a
 batch over ``--max-batch`` (also the values of one multi-categorical feature) or a history over
 ``--max-history``; 400 for a body that is not JSON (invalid JSON, ``NaN``, a lone UTF-16
 surrogate, a Content-Type other than ``application/json``); 405, with an ``Allow`` header
@@ -54,7 +60,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-from .artifact import NoKnownKeyError, ServedArtifact, load_artifact
+from .artifact import NoKnownKeyError, NoVectorsError, ServedArtifact, load_artifact
 from .channel import ReloadChannel
 from .config import CHANNEL_ENV, CONFIG_ENV, ServeConfig, ServiceLimits
 from .state import ReloadInProgressError, ReloadStatus, ServiceState
@@ -94,6 +100,11 @@ _E400 = _error(
     "or a Content-Type other than application/json. The detail says which.",
 )
 _E404 = _error(404, "Unknown key.")
+_E404_VECTORS = _error(
+    404,
+    "Unknown key (GET only; a batch answers null for it), or a served model without item "
+    "vectors (a session baseline): the detail names its class.",
+)
 _E404_HISTORY = _error(
     404, "No history key is known, for a model without a popularity fallback or user tower."
 )
@@ -246,21 +257,29 @@ Serves one embedrec model directory, read-only.
 * **Keys** are JSON strings or integers, read in the model's key type (`GET /v1/info` shows
   it): with int keys `"42"` is `42`; with str keys `42` is `"42"`.
 * **Errors**: 404 for an unknown key in a single-key request (batch requests answer `null`
-  for that key and list it in `unknown`); 422 for input that does not match the schema and
-  for `k` over the server's `--max-k`; 413 for a batch over `--max-batch` or a history over
-  `--max-history`; 400 for a body that is not strict JSON in UTF-8 sent as
-  `application/json`; 405 (with `Allow`) for a method a path does not serve. Every error body
-  is an `ErrorResponse`: `{"detail": ...}` saying what to change, plus `errors` (each
-  problem) for a 422 and `error_id` for a 500 (the server log has the traceback under it).
+  for that key and list it in `unknown`), and for `/v1/embedding` and `/v1/embeddings` when
+  the model has no item vectors (a session baseline; the detail names its class); 422 for
+  input that does not match the schema and for `k` over the server's `--max-k`; 413 for a
+  batch over `--max-batch` or a history over `--max-history`; 400 for a body that is not
+  strict JSON in UTF-8 sent as `application/json`; 405 (with `Allow`) for a method a path
+  does not serve. Every error body is an `ErrorResponse`: `{"detail": ...}` saying what to
+  change, plus `errors` (each problem) for a 422 and `error_id` for a 500 (the server log has
+  the traceback under it).
 * **This description is the served model's**: it states the server's caps (`maximum`,
   `maxItems`), and the fields the model takes (`user` and `features` for TwoTower models
   only); its examples are keys of the model. `times` has one entry per `history` key.
 * **Recommend and score**: Item2Vec models use their own user vector and scoring (a history
-  with no known key gets popular items, `fallback: true`); TwoTower models run their user
-  tower (in NumPy) on `user` (a key), `features` (raw side features; `GET /v1/info` lists
-  them under `user_tower`) and/or `history`, and rank by cosine (or dot) through the index;
-  other models use the mean of the history's unit vectors, cosine (or dot) through the index.
-  `user` and `features` are for TwoTower models only (422 elsewhere).
+  with no known key gets popular items, `fallback: true`); session models (S-POP, AR, SR,
+  SKNN, V-SKNN, STAN, V-STAN, SessionEmbed) use their own next-item scores, the history being
+  the session so far (an empty history, or one with no known key, gets popular items,
+  `fallback: true`); TwoTower models run their user tower (in NumPy) on `user` (a key),
+  `features` (raw side features; `GET /v1/info` lists them under `user_tower`) and/or
+  `history`, and rank by cosine (or dot) through the index; other models use the mean of the
+  history's unit vectors, cosine (or dot) through the index. `user` and `features` are for
+  TwoTower models only (422 elsewhere).
+* **Models without item vectors** (the session baselines): `GET /v1/info` shows `dim`,
+  `metric` and `index` as `null`; `/v1/similar` answers with the model's next items after the
+  one-item session `[key]` (the key excluded; `strategy` says so).
 * **Cold start (TwoTower)**: an unknown `user` key is not an error; it gets the user tower's
   default row (every feature missing), plus any `features` and `history` sent, and the
   answer says `known_user: false`. A known user without `history` is answered from their
@@ -420,7 +439,7 @@ def create_app(
         """Library errors caused by the request become 404 / 422 with the library's message."""
         try:
             return fn(*args, **kwargs)
-        except NoKnownKeyError as exc:
+        except (NoKnownKeyError, NoVectorsError) as exc:
             _fail(404, str(exc))
         except _LIBRARY_ERRORS as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -440,7 +459,9 @@ def create_app(
     ) -> s.SimilarResponse:
         """Nearest keys of ``key`` through the index, best first, ``key`` itself excluded.
 
-        With int keys, integer-looking text is looked up as an int. 404 if ``key`` is unknown.
+        A session model without item vectors answers with its next items after the one-item
+        session ``[key]`` (``strategy`` says which). With int keys, integer-looking text is
+        looked up as an int. 404 if ``key`` is unknown.
         """
         art = served(response)
         check.k(k)
@@ -448,7 +469,9 @@ def create_app(
         (res,) = library_call(art.similar, [q], k)
         if res is None:
             _fail(404, f"unknown key {q!r}; GET /v1/info shows the key type and count")
-        return s.SimilarResponse(key=q, k=k, neighbors=_neighbors(res.keys, res.scores))
+        return s.SimilarResponse(
+            key=q, k=k, neighbors=_neighbors(res.keys, res.scores), strategy=art.similar_strategy
+        )
 
     @app.post(
         "/v1/similar",
@@ -475,6 +498,7 @@ def create_app(
                 for q, r in zip(keys, results, strict=True)
             ],
             unknown=[q for q, r in zip(keys, results, strict=True) if r is None],
+            strategy=art.similar_strategy,
         )
 
     # ------------------------------------------------------------------ recommend / score
@@ -503,13 +527,16 @@ def create_app(
 
         Item2Vec models answer through ``Item2Vec.recommend_users`` (the model's user-vector
         strategy and scoring); a history with no known key gets its most popular items
-        (``fallback: true``). TwoTower models run their user tower on ``user``, ``features``
-        and ``history`` (as ``TwoTower.recommend``) and rank by cosine (or dot) through the
-        index: an unknown ``user`` is the cold-start user (``known_user: false``), a known
-        user without ``history`` is answered from (and ``exclude_seen`` excludes) their stored
-        history. Other models rank by the cosine (or dot) to the mean of the known history
-        keys' unit vectors, through the index; a history with no known key is a 404 there.
-        Unknown history keys are listed in ``unknown``.
+        (``fallback: true``). Session models (S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN,
+        SessionEmbed) answer through their own ``recommend``: the history is the session so
+        far (``times`` reach STAN, V-STAN and SessionEmbed), and an empty history or one with
+        no known key gets their most popular items (``fallback: true``). TwoTower models run
+        their user tower on ``user``, ``features`` and ``history`` (as ``TwoTower.recommend``)
+        and rank by cosine (or dot) through the index: an unknown ``user`` is the cold-start
+        user (``known_user: false``), a known user without ``history`` is answered from (and
+        ``exclude_seen`` excludes) their stored history. Other models rank by the cosine (or
+        dot) to the mean of the known history keys' unit vectors, through the index; a history
+        with no known key is a 404 there. Unknown history keys are listed in ``unknown``.
         """
         art = served(response)
         check.k(body.k)
@@ -535,9 +562,10 @@ def create_app(
         """Score of each candidate for a history (TwoTower: for a user key, raw features
         and/or a history, as in ``/v1/recommend``): the number ``/v1/recommend`` ranks by.
 
-        Item2Vec: ``Item2Vec.score``; TwoTower: cosine (or dot, the model's metric) of the
-        user tower's vector and each candidate; others: cosine (or dot) of the mean of the
-        history's unit vectors and each candidate. ``null`` for an unknown candidate.
+        Item2Vec: ``Item2Vec.score``; session models: their ``score_next``; TwoTower: cosine
+        (or dot, the model's metric) of the user tower's vector and each candidate; others:
+        cosine (or dot) of the mean of the history's unit vectors and each candidate. ``null``
+        for an unknown candidate.
         """
         art = served(response)
         check.batch(len(body.candidates), "candidates")
@@ -558,36 +586,39 @@ def create_app(
     @app.get(
         "/v1/embedding/{key:path}",
         response_model=s.EmbeddingResponse,
-        responses={**_E404, **_E422, **_E500},
+        responses={**_E404_VECTORS, **_E422, **_E500},
         tags=["embeddings"],
     )
     async def embedding(
         response: Response,
         key: Annotated[str, PathParam(max_length=s.MAX_KEY_LENGTH, description="The key.")],
     ) -> s.EmbeddingResponse:
-        """The stored vector of ``key`` (URL-encode keys with reserved characters)."""
+        """The stored vector of ``key`` (URL-encode keys with reserved characters); 404 if
+        ``key`` is unknown or the model has no item vectors (a session baseline)."""
         art = served(response)
+        emb, _ = library_call(art.require_vectors)
         q = art.parse_key(key)
         (vec,) = art.vectors([q])
         if vec is None:
             _fail(404, f"unknown key {q!r}; GET /v1/info shows the key type and count")
-        return s.EmbeddingResponse(key=q, dim=art.embeddings.dim, vector=vec)
+        return s.EmbeddingResponse(key=q, dim=emb.dim, vector=vec)
 
     @app.post(
         "/v1/embeddings",
         response_model=s.EmbeddingsResponse,
-        responses={**_E400, **_E413, **_E422, **_E500},
+        responses={**_E400, **_E404_VECTORS, **_E413, **_E422, **_E500},
         tags=["embeddings"],
     )
     async def embeddings(body: s.EmbeddingsRequest, response: Response) -> s.EmbeddingsResponse:
         """Vectors of a batch of keys (feature lookup); ``null`` for an unknown key (also
-        listed in ``unknown``)."""
+        listed in ``unknown``); 404 if the model has no item vectors (a session baseline)."""
         art = served(response)
+        emb, _ = library_call(art.require_vectors)
         check.batch(len(body.keys))
         keys = art.parse_keys(body.keys)
         vectors = art.vectors(keys)
         return s.EmbeddingsResponse(
-            dim=art.embeddings.dim,
+            dim=emb.dim,
             vectors=vectors,
             unknown=[q for q, v in zip(keys, vectors, strict=True) if v is None],
         )
@@ -607,20 +638,22 @@ def create_app(
     @app.get("/v1/info", response_model=s.InfoResponse, tags=["service"])
     async def info(response: Response) -> s.InfoResponse:
         """What is served: model class and config, sizes, metric, index, limits, reloads, and
-        (TwoTower) the user tower's inputs: which go in ``features``, under which column."""
+        (TwoTower) the user tower's inputs: which go in ``features``, under which column.
+        ``dim``, ``metric`` and ``index`` are ``null`` for a model without item vectors."""
         art = served(response)
-        emb = art.embeddings
+        emb, index = art.embeddings, art.index
         return s.InfoResponse(
             model_class=art.model_class,
             config=art.config,
-            dim=emb.dim,
-            n_items=len(emb),
-            key_type=emb.key_type,
-            metric=emb.metric,
-            index=s.IndexInfo(
-                kind=art.index_kind, params=art.index_params, source=art.index_source
-            ),
+            dim=None if emb is None else emb.dim,
+            n_items=len(art.item_keys),
+            key_type=art.key_type,
+            metric=None if emb is None else emb.metric,
+            index=None
+            if index is None or art.index_source is None
+            else s.IndexInfo(kind=index.kind, params=art.index_params, source=art.index_source),
             recommend_strategy=art.strategy,
+            similar_strategy=art.similar_strategy,
             user_tower=_user_tower_info(art),
             artifact=printable_name(art.path.name),
             artifact_generation=art.artifact_generation,

@@ -1,8 +1,11 @@
 """What the service serves: one loaded artifact directory and the queries it answers.
 
-:func:`load_artifact` reads a model directory once (embeddings, the Item2Vec model when there
-is one, the user tower of a two-tower model, and a similarity index: ``DIR/index/`` when saved,
-else built in memory) into an immutable :class:`ServedArtifact`. The HTTP layer
+:func:`load_artifact` reads a model directory once (embeddings, the Item2Vec or session model
+when there is one, the user tower of a two-tower model, and a similarity index: ``DIR/index/``
+when saved, else built in memory) into an immutable :class:`ServedArtifact`. A session
+recommender without item vectors (S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN) is served too:
+it has no embeddings and no index, and answers every query through its own
+``recommend`` / ``score_next`` (a session is a history). The HTTP layer
 (:mod:`embedrec.service.app`) only parses requests and formats answers; every query runs
 here, on NumPy (a two-tower user tower too: no torch), so it can be tested without a server
 and compared one to one with the library's own calls.
@@ -24,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .._io import MANIFEST, read_manifest
-from ..keys import Key, parse_key
-from ..models.registry import load_embeddings, read_embeddings, read_model
+from ..keys import Key, KeyType, key_type_of, parse_key
+from ..models.registry import SESSION_CLASSES, load_embeddings, read_embeddings, read_model
+from ..models.session_base import SessionModel
 from ..models.session_embed import SessionEmbed
 from ..vectors import Embeddings
 
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NoKnownKeyError",
+    "NoVectorsError",
     "Ranked",
     "Recommendation",
     "ServedArtifact",
@@ -55,6 +60,10 @@ _LOAD_ATTEMPTS = 5
 
 class NoKnownKeyError(LookupError):
     """A query (a history) has no key the model knows, so there is nothing to compute."""
+
+
+class NoVectorsError(LookupError):
+    """A query for item vectors to a model that has none (a session baseline)."""
 
 
 @dataclass(frozen=True)
@@ -99,16 +108,19 @@ class ServedArtifact:
         ``manifest.json``'s ``class`` (``"word2vec-format"`` for a file).
     manifest : dict
         The manifest (empty for a word2vec-format file).
-    embeddings : Embeddings
-        The vectors that ``/v1/similar`` and ``/v1/embedding`` serve.
-    model : Item2Vec or None
-        The Item2Vec model, which ``/v1/recommend`` and ``/v1/score`` go through (its own user
-        vectors and scoring); ``None`` for other artifacts, which use the mean of the
-        history's unit vectors and the index (or, for a two-tower model, the user tower).
-    index : Index
-        The similarity index over :attr:`embeddings`.
-    index_source : {"loaded", "built"}
-        Whether the index came from ``DIR/index/`` or was built at load time.
+    embeddings : Embeddings or None
+        The vectors that ``/v1/similar`` and ``/v1/embedding`` serve; ``None`` for a session
+        recommender without item vectors (then :attr:`index` is ``None`` too).
+    model : Item2Vec, SessionModel or None
+        The Item2Vec or session model, which ``/v1/recommend`` and ``/v1/score`` go through
+        (its own user vectors or session scores); ``None`` for other artifacts, which use the
+        mean of the history's unit vectors and the index (or, for a two-tower model, the user
+        tower).
+    index : Index or None
+        The similarity index over :attr:`embeddings`; ``None`` without embeddings.
+    index_source : {"loaded", "built"} or None
+        Whether the index came from ``DIR/index/`` or was built at load time; ``None``
+        without an index.
     load_seconds : float
         Wall time of :func:`load_artifact`.
     loaded_at : datetime
@@ -124,39 +136,78 @@ class ServedArtifact:
         The generation of the artifact's own store that was read (``"gen-000003"``: what its
         ``CURRENT`` pointer named when loading began); ``None`` for a flat directory or a
         word2vec-format file.
+    item_keys : list of keys
+        The served items (set at construction): the vectors' keys, or the item table of a
+        model without vectors.
+    key_type : {"str", "int"}
+        Their type (set at construction).
+
+    Raises
+    ------
+    ValueError
+        Neither vectors nor a session model, or vectors without an index (or the reverse).
     """
 
     path: Path
     model_class: str
     manifest: dict[str, Any]
-    embeddings: Embeddings
-    model: Item2Vec | SessionEmbed | None
-    index: Index
-    index_source: IndexSource
+    embeddings: Embeddings | None
+    model: Item2Vec | SessionModel | None
+    index: Index | None
+    index_source: IndexSource | None
     load_seconds: float
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     generation: int = 0
     user_tower: UserTowerRuntime | None = None
     artifact_generation: str | None = None
+    item_keys: list[Key] = field(init=False, repr=False, compare=False)
+    key_type: KeyType = field(init=False, repr=False, compare=False)
+    _rows: dict[Key, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the key table is built here, at load time, never lazily by a request
+        emb = self.embeddings
+        if (emb is None) != (self.index is None):
+            raise ValueError(
+                "an artifact needs both item vectors and their index, or neither (a session "
+                "model without vectors)"
+            )
+        if emb is not None:
+            keys, key_type, rows = emb.keys, emb.key_type, emb.key_to_index
+        elif isinstance(self.model, SessionModel):
+            keys = self.model.item_keys_.tolist()
+            key_type = key_type_of(keys)
+            rows = {key: i for i, key in enumerate(keys)}
+        else:
+            raise ValueError(
+                f"{self.model_class} has no item vectors and is not a session recommender; "
+                "there is nothing to serve"
+            )
+        object.__setattr__(self, "item_keys", keys)
+        object.__setattr__(self, "key_type", key_type)
+        object.__setattr__(self, "_rows", rows)
 
     # ------------------------------------------------------------------ description
     @property
     def config(self) -> dict[str, Any]:
         """The model's configuration (``{}`` when the artifact has none)."""
-        if self.model is not None:
-            return self.model.config.to_dict()
+        # every model class has a config; the session base class does not declare one
+        model_cfg = getattr(self.model, "config", None)
+        if model_cfg is not None:
+            return dict(model_cfg.to_dict())
         cfg = self.manifest.get("config")
         return dict(cfg) if isinstance(cfg, dict) else {}
 
     @property
-    def index_kind(self) -> str:
-        """Kind of :attr:`index` (``"exact"``, ``"hnsw"``, ``"ivf-flat"``, ``"ivf-pq"``)."""
-        return self.index.kind
+    def index_kind(self) -> str | None:
+        """Kind of :attr:`index` (``"exact"``, ``"hnsw"``, ``"ivf-flat"``, ``"ivf-pq"``);
+        ``None`` without one."""
+        return None if self.index is None else self.index.kind
 
     @property
     def index_params(self) -> dict[str, Any]:
-        """The index's (JSON-able) parameters."""
-        return dict(self.index.params)
+        """The index's (JSON-able) parameters (``{}`` without one)."""
+        return {} if self.index is None else dict(self.index.params)
 
     @property
     def strategy(self) -> str:
@@ -166,15 +217,29 @@ class ServedArtifact:
                 "session: a re-click / new-item mixture over the item vectors "
                 f"({self.model.scoring_})"
             )
+        if isinstance(self.model, SessionModel):
+            return (
+                f"session: {self.model_class}'s next-item scores after the history (the "
+                "session so far); a history with no known key gets the most popular items"
+            )
         if self.model is not None:
             cfg = self.model.config
             return f"item2vec: user_vector={cfg.user_vector}, scoring={cfg.scoring}"
+        emb, _ = self.require_vectors()
         if self.user_tower is not None:
             inputs = ", ".join(f"{f.name} ({f.kind})" for f in self.user_tower.features)
+            return f"two-tower: the user tower over {inputs}; {emb.metric} via the index"
+        return f"mean of the history's unit vectors, {emb.metric} via the index"
+
+    @property
+    def similar_strategy(self) -> str:
+        """How ``/v1/similar`` ranks the neighbours of a key."""
+        if self.embeddings is None:
             return (
-                f"two-tower: the user tower over {inputs}; {self.embeddings.metric} via the index"
+                f"session: {self.model_class}'s next items after the one-item session [key] "
+                "(the model has no item vectors), the key itself excluded"
             )
-        return f"mean of the history's unit vectors, {self.embeddings.metric} via the index"
+        return f"{self.embeddings.metric} of the item vectors via the {self.index_kind} index"
 
     # ------------------------------------------------------------------ keys
     def parse_key(self, raw: str | int) -> Key:
@@ -189,7 +254,7 @@ class ServedArtifact:
         >>> art.parse_key("2"), art.parse_key("x")
         (2, 'x')
         """
-        return parse_key(raw, self.embeddings.key_type)
+        return parse_key(raw, self.key_type)
 
     def parse_keys(self, raws: Sequence[str | int]) -> list[Key]:
         """:meth:`parse_key` of each element."""
@@ -203,19 +268,46 @@ class ServedArtifact:
         return parse_key(raw, self.user_tower.user_key_type)
 
     def _indices(self, keys: Sequence[Key]) -> npt.NDArray[np.int64]:
-        get = self.embeddings.key_to_index.get
+        get = self._rows.get
         return np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+
+    def require_vectors(self) -> tuple[Embeddings, Index]:
+        """The item vectors and their index.
+
+        Raises
+        ------
+        NoVectorsError
+            The model has none (a session baseline).
+        """
+        if self.embeddings is None or self.index is None:
+            raise NoVectorsError(
+                f"model class {self.model_class} has no item vectors; /v1/embedding serves "
+                "vector models only (so does POST /v1/embeddings); this model answers "
+                "/v1/similar, /v1/recommend and /v1/score"
+            )
+        return self.embeddings, self.index
 
     # ------------------------------------------------------------------ queries
     def similar(self, keys: Sequence[Key], k: int) -> list[Ranked | None]:
         """The ``k`` nearest keys of each key through the index (the key itself excluded);
-        ``None`` for an unknown key. Fewer than ``k`` when the catalogue is smaller."""
+        ``None`` for an unknown key. Fewer than ``k`` when the catalogue is smaller.
+
+        A session model without item vectors answers with its next items after the one-item
+        session ``[key]`` (its ``recommend([key], k, exclude_seen=True)``).
+        """
         idx = self._indices(keys)
-        known = [key for key, i in zip(keys, idx.tolist(), strict=True) if i >= 0]
         out: list[Ranked | None] = [None] * len(keys)
+        if self.embeddings is None and isinstance(self.model, SessionModel):
+            for j, (key, i) in enumerate(zip(keys, idx.tolist(), strict=True)):
+                if i >= 0:
+                    rec = self.model.recommend([key], k, exclude_seen=True)
+                    (out[j],) = _rows(rec.keys[None, :], rec.scores[None, :])
+            return out
+        _, index = self.require_vectors()
+        known = [key for key, i in zip(keys, idx.tolist(), strict=True) if i >= 0]
         if not known:
             return out
-        res = self.index.search_keys(known, k)
+        res = index.search_keys(known, k)
         rows = iter(_rows(res.keys, res.scores))
         for j, i in enumerate(idx.tolist()):
             if i >= 0:
@@ -235,7 +327,10 @@ class ServedArtifact:
         """Top-``k`` items for a history (or, for a two-tower model, a user and features).
 
         Item2Vec goes through :meth:`Item2Vec.recommend_users` (its user-vector strategy and
-        scoring; a history with no known key gets its popularity fallback). A two-tower model
+        scoring; a history with no known key gets its popularity fallback). A session model
+        (with or without item vectors) goes through its own ``recommend`` (the history is the
+        session so far; ``times`` reach the time-aware models; a history with no known key,
+        or an empty one, gets its most popular items: ``fallback``). A two-tower model
         runs its user tower on ``user``, ``features`` and ``history`` (the semantics of
         ``TwoTower.recommend``: see :meth:`_user_query`) and searches the index with the
         result. Other models search the index with the mean of the known history keys' unit
@@ -244,26 +339,30 @@ class ServedArtifact:
         Raises
         ------
         NoKnownKeyError
-            A model without a user tower or Item2Vec and no known history key.
+            A model without a user tower or its own recommender, and no known history key.
         ValueError
             ``user`` or ``features`` for a model without a user tower; no history for one
-            without; an empty history for a model that is neither Item2Vec nor two-tower;
-            bad ``times`` (wrong length, or missing where the model needs them); bad raw
-            feature values.
+            without; an empty history for a model that recommends by the mean of the
+            history's vectors; bad ``times`` (wrong length, or missing where the model needs
+            them); bad raw feature values.
         """
         if self.user_tower is not None:
+            _, index = self.require_vectors()
             self._check_times(times, history)
             uq = self._user_query(history, user, features)
             exclude = [uq.seen] if exclude_seen and uq.seen else None
-            res = self.index.search(uq.vector[None, :], k, exclude=exclude)
+            res = index.search(uq.vector[None, :], k, exclude=exclude)
             (ranked,) = _rows(res.keys, res.scores)
             return Recommendation(ranked, uq.unknown, False, uq.known_user)
         history = self._require_history(history, user, features)
         idx = self._indices(history)
         unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
         self._check_times(times, history)
-        if isinstance(self.model, SessionEmbed):
-            srec = self.model.recommend(list(history), k, times=times, exclude_seen=exclude_seen)
+        if isinstance(self.model, SessionModel):
+            # the model ignores unknown keys itself; dropping them (and their times) here
+            # gives the same answer and keeps keys of another type out of its key checks
+            known, known_times = _known_part(history, idx, times)
+            srec = self.model.recommend(known, k, times=known_times, exclude_seen=exclude_seen)
             (ranked,) = _rows(srec.keys[None, :], srec.scores[None, :])
             return Recommendation(ranked, unknown, fallback=bool((idx < 0).all()))
         if self.model is not None:
@@ -275,9 +374,10 @@ class ServedArtifact:
             )
             (ranked,) = _rows(rec.keys, rec.scores)
             return Recommendation(ranked, unknown, fallback=bool((idx < 0).all()))
+        _, index = self.require_vectors()
         q = self._mean_unit(idx, history)
         known_keys = [key for key, i in zip(history, idx.tolist(), strict=True) if i >= 0]
-        res = self.index.search(q[None, :], k, exclude=[known_keys] if exclude_seen else None)
+        res = index.search(q[None, :], k, exclude=[known_keys] if exclude_seen else None)
         (ranked,) = _rows(res.keys, res.scores)
         return Recommendation(ranked, unknown, fallback=False)
 
@@ -293,6 +393,7 @@ class ServedArtifact:
         """Score of each candidate for a history: ``None`` for an unknown candidate.
 
         Item2Vec: :meth:`Item2Vec.score` (its scoring; popularity for a history with no known
+        key). A session model: its ``score_next`` (popularity for a history with no known
         key). Two-tower: the cosine (or dot, by the metric) of the user tower's vector (of
         ``user``, ``features`` and ``history``, as in :meth:`recommend`) and each candidate.
         Other models: the cosine (or dot) of the mean of the history's unit vectors and each
@@ -307,7 +408,7 @@ class ServedArtifact:
         Raises
         ------
         NoKnownKeyError
-            A model that is neither Item2Vec nor two-tower and no known history key.
+            A model without a user tower or its own scoring, and no known history key.
         ValueError
             As :meth:`recommend`.
         """
@@ -322,8 +423,11 @@ class ServedArtifact:
         idx = self._indices(history)
         unknown = [key for key, i in zip(history, idx.tolist(), strict=True) if i < 0]
         self._check_times(times, history)
-        if isinstance(self.model, SessionEmbed):
-            s = self.model.score_next(list(history), list(candidates), times=times)
+        if isinstance(self.model, SessionModel):
+            known, known_times = _known_part(history, idx, times)
+            known_candidates, _ = _known_part(candidates, cidx, None)
+            s = np.full(len(candidates), np.nan, dtype=np.float32)
+            s[cidx >= 0] = self.model.score_next(known, known_candidates, times=known_times)
             fallback = bool((idx < 0).all())
         elif self.model is not None:
             s = self.model.score(
@@ -340,7 +444,7 @@ class ServedArtifact:
 
     def _similarity(self, cidx: npt.NDArray[np.int64], q: Any) -> Any:
         """Cosine (or dot, by the metric) of ``q`` and the rows ``cidx`` (``-1``: any value)."""
-        emb = self.embeddings
+        emb, _ = self.require_vectors()
         safe = np.where(cidx >= 0, cidx, 0)
         if emb.metric == "cosine":
             q = q / np.float32(max(float(np.linalg.norm(q)), 1e-30))
@@ -426,9 +530,16 @@ class ServedArtifact:
         return _UserQuery(q, unknown, seen, known_user)
 
     def vectors(self, keys: Sequence[Key]) -> list[list[float] | None]:
-        """The stored vector of each key; ``None`` for an unknown key."""
+        """The stored vector of each key; ``None`` for an unknown key.
+
+        Raises
+        ------
+        NoVectorsError
+            The model has no item vectors (a session baseline).
+        """
+        emb, _ = self.require_vectors()
         idx = self._indices(keys)
-        rows = self.embeddings.vectors[np.where(idx >= 0, idx, 0)].tolist()
+        rows = emb.vectors[np.where(idx >= 0, idx, 0)].tolist()
         return [row if i >= 0 else None for row, i in zip(rows, idx.tolist(), strict=True)]
 
     def _mean_unit(self, idx: npt.NDArray[np.int64], history: Sequence[Key]) -> Any:
@@ -436,7 +547,7 @@ class ServedArtifact:
         if len(history) == 0:
             raise ValueError(
                 f"the history is empty; a {self.model_class} model needs at least one known "
-                "key (only Item2Vec models answer an empty history, with popular items)"
+                "key (only Item2Vec and session models answer an empty history, with popular items)"
             )
         known = idx[idx >= 0]
         if known.size == 0:
@@ -446,7 +557,19 @@ class ServedArtifact:
                 f"none of the {len(history)} history keys is known to the model ({shown}{more}); "
                 "give at least one known key"
             )
-        return self.embeddings.unit_vectors[known].mean(axis=0)
+        emb, _ = self.require_vectors()
+        return emb.unit_vectors[known].mean(axis=0)
+
+
+def _known_part(
+    keys: Sequence[Key], idx: npt.NDArray[np.int64], times: Sequence[float] | None
+) -> tuple[list[Key], list[float] | None]:
+    """The keys with a row (``idx >= 0``), and their times."""
+    keep = (idx >= 0).tolist()
+    known = [key for key, ok in zip(keys, keep, strict=True) if ok]
+    if times is None:
+        return known, None
+    return known, [float(t) for t, ok in zip(times, keep, strict=True) if ok]
 
 
 def _rows(keys: npt.NDArray[Any], scores: npt.NDArray[np.float32]) -> list[Ranked]:
@@ -460,21 +583,26 @@ def _rows(keys: npt.NDArray[Any], scores: npt.NDArray[np.float32]) -> list[Ranke
 
 # ---------------------------------------------------------------------------------- loading
 _Read = tuple[
-    str, dict[str, Any], Embeddings, "Item2Vec | SessionEmbed | None", "UserTowerRuntime | None"
+    str,
+    dict[str, Any],
+    "Embeddings | None",
+    "Item2Vec | SessionModel | None",
+    "UserTowerRuntime | None",
 ]
 
 
 def _read_embeddings(path: Path) -> _Read:
     """What one generation directory (or a word2vec-format file) serves, through the model
-    registry: its class, manifest and vectors, plus the Item2Vec model (which recommends and
-    scores itself) or a two-tower model's user tower (numpy only: no torch)."""
+    registry: its class, manifest and vectors (``None`` for a session recommender without
+    any), plus the Item2Vec or session model (which recommends and scores itself) or a
+    two-tower model's user tower (numpy only: no torch)."""
     if path.is_file():
         return "word2vec-format", {}, load_embeddings(path), None, None
     manifest = read_manifest(path)
     kind = str(manifest.get("class"))
-    if kind in ("Item2Vec", "SessionEmbed"):
+    if kind == "Item2Vec" or kind in SESSION_CLASSES:
         model = read_model(path)
-        return kind, manifest, model.embeddings_, model, None
+        return kind, manifest, getattr(model, "embeddings_", None), model, None
     emb = read_embeddings(path)
     tower = None
     if kind == "TwoTower":
@@ -523,11 +651,14 @@ def load_artifact(
     Parameters
     ----------
     path : path
-        A Word2Vec, Item2Vec, TwoTower or Embeddings directory, any directory with
-        ``manifest.json``, ``keys.json`` and ``vectors.npy``, or a word2vec-format file.
+        A Word2Vec, Item2Vec, TwoTower, Embeddings or session model directory (SessionEmbed,
+        or a baseline without item vectors: SessionPop, AssociationRules, SequentialRules,
+        SKNN, VSKNN, STAN, VSTAN), any directory with ``manifest.json``, ``keys.json`` and
+        ``vectors.npy``, or a word2vec-format file.
     index_kind : str, optional
         ``None`` loads ``path/index/`` when present, else builds an exact index; a kind always
-        builds that index at load time.
+        builds that index at load time. A model without item vectors has no index (and
+        ``index_kind`` is not used).
     index_params : dict, optional
         Keyword arguments of :func:`embedrec.index.build_index`.
     generation : int, default 0
@@ -553,10 +684,15 @@ def load_artifact(
         directory, gen_name = (p, None) if p.is_file() else resolve_artifact(p)
         try:
             model_class, manifest, emb, model, user_tower = _read_embeddings(directory)
-            if len(emb) == 0:
-                raise ValueError(f"{p} holds no vectors; there is nothing to serve")
-            emb.unit_vectors  # noqa: B018 - computed once now, not lazily by concurrent requests
-            index, source = _index_for(directory, emb, index_kind, dict(index_params or {}))
+            index: Index | None = None
+            source: IndexSource | None = None
+            if emb is not None:
+                if len(emb) == 0:
+                    raise ValueError(f"{p} holds no vectors; there is nothing to serve")
+                emb.unit_vectors  # noqa: B018 - computed now, not lazily by concurrent requests
+                index, source = _index_for(directory, emb, index_kind, dict(index_params or {}))
+            elif index_kind is not None:
+                logger.info("%s has no item vectors: no %r index", model_class, index_kind)
             break
         except (OSError, ValueError):
             # a save published a newer generation and retired ours while we read it: read again
@@ -583,16 +719,12 @@ def load_artifact(
         user_tower=user_tower,
         artifact_generation=gen_name,
     )
-    logger.info(
-        "loaded %s %s: %d keys x %d dims, %s index %s, in %.2fs",
-        model_class,
-        p,
-        len(emb),
-        emb.dim,
-        art.index_kind,
-        source,
-        seconds,
+    shape = (
+        f"{len(art.item_keys)} items, no item vectors"
+        if emb is None
+        else f"{len(emb)} keys x {emb.dim} dims, {art.index_kind} index {source}"
     )
+    logger.info("loaded %s %s: %s, in %.2fs", model_class, p, shape, seconds)
     return art
 
 

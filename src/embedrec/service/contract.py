@@ -19,7 +19,9 @@ that says so (checked by schemathesis in ``tests/service/test_schemathesis.py``)
   histories at most ``--max-history``) and the request fields the served model takes: ``user``
   and ``features`` only for a TwoTower model, ``history`` required (and non-empty, for models
   that average it) for the others, ``times`` required for an Item2Vec model that weighs by
-  time; its examples are keys of the served model. A reload to another model changes it.
+  time; its examples are keys of the served model. For a model without item vectors (a
+  session baseline) the vector and similar-item operations say what they answer instead. A
+  reload to another model changes it.
 """
 
 from __future__ import annotations
@@ -310,7 +312,7 @@ def served_openapi(
     comps.pop("HTTPValidationError", None)
     comps.pop("ValidationError", None)
 
-    keys = [_json_key(k) for k in art.embeddings.keys[:2]]
+    keys = [_json_key(k) for k in art.item_keys[:2]]
     examples = [keys]
     # caps and examples
     for name, field, cap in (
@@ -342,7 +344,7 @@ def served_openapi(
                 param["schema"]["maximum"] = limits.max_k
 
     # the request fields this model takes
-    cfg = None if art.model is None else art.model.config
+    cfg = getattr(art.model, "config", None)
     needs_times = (
         cfg is not None
         and getattr(cfg, "user_vector", None) == "recency"
@@ -354,12 +356,30 @@ def served_openapi(
             continue
         for field in ("user", "features"):
             model["properties"].pop(field, None)
-        # Item2Vec answers an empty history (popular items); the mean of none is undefined
+        # Item2Vec and the session models answer an empty history (popular items); the mean
+        # of none is undefined
         _require_array(model, "history", min_items=0 if art.model is not None else 1)
         if needs_times:
             _require_array(model, "times")
             model["properties"]["times"]["examples"] = [[0.0, 60.0][: len(keys)]]
+    if art.embeddings is None:
+        _note_no_vectors(doc, art.model_class)
     return doc
+
+
+def _note_no_vectors(doc: dict[str, Any], model_class: str) -> None:
+    """Say, on the operations it changes, that the served model has no item vectors."""
+    notes = {
+        ("/v1/embedding/{key}", "get"): "answers 404 for every key",
+        ("/v1/embeddings", "post"): "answers 404 for every request",
+        ("/v1/similar", "get"): "answers with its next items after the one-item session [key]",
+        ("/v1/similar", "post"): "answers with its next items after each one-item session [key]",
+    }
+    for (path, method), what in notes.items():
+        op = doc.get("paths", {}).get(path, {}).get(method)
+        if op is not None:
+            note = f"The served model ({model_class}) has no item vectors: this endpoint {what}."
+            op["description"] = f"{op.get('description', '').rstrip()}\n\n{note}".lstrip()
 
 
 def serve_openapi(

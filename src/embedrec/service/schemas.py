@@ -16,7 +16,9 @@ The examples here are valid for every served model; the service's ``/openapi.jso
 them with keys of the model it serves (see :mod:`embedrec.service.contract`).
 
 Two-tower models also take a ``user`` key and raw user ``features`` in ``/v1/recommend`` and
-``/v1/score``; ``GET /v1/info`` lists the features (``user_tower``).
+``/v1/score``; ``GET /v1/info`` lists the features (``user_tower``). Session models without
+item vectors (the baselines) report ``dim``, ``metric`` and ``index`` as ``null`` in
+``GET /v1/info``.
 """
 
 from __future__ import annotations
@@ -157,6 +159,12 @@ class Neighbor(BaseModel):
 
 
 # ---------------------------------------------------------------------------------- similar
+_SIMILAR_STRATEGY = (
+    "How the neighbours were ranked: by the item vectors via the index, or, for a session "
+    "model without item vectors, as its next items after the one-item session [key]."
+)
+
+
 class SimilarResponse(BaseModel):
     """``GET /v1/similar``: the nearest keys of one key, best first, the key itself excluded.
     Fewer than ``k`` when the catalogue is smaller."""
@@ -164,6 +172,7 @@ class SimilarResponse(BaseModel):
     key: Key
     k: int
     neighbors: list[Neighbor]
+    strategy: str = Field(description=_SIMILAR_STRATEGY)
 
 
 class SimilarBatchRequest(_Request):
@@ -189,12 +198,14 @@ class SimilarBatchResponse(BaseModel):
     k: int
     results: list[SimilarResult | None]
     unknown: list[Key]
+    strategy: str = Field(description=_SIMILAR_STRATEGY)
 
 
 # ---------------------------------------------------------------------------------- recommend
 _TIMES_DESCRIPTION = (
     "Event time of each history item, one per history key (the same length as 'history'); "
-    "Item2Vec with recency_by='time' reads them, other models check the length and ignore them."
+    "Item2Vec with recency_by='time' and the session models that use time (STAN, V-STAN, "
+    "SessionEmbed) read them (seconds); other models check the length and ignore them."
 )
 _HISTORY_DESCRIPTION = (
     "The user's items, oldest first (at most --max-history). Required, except for TwoTower "
@@ -230,8 +241,8 @@ class RecommendResponse(BaseModel):
         "them to its user tower as the unknown item)."
     )
     fallback: bool = Field(
-        description="True when no history key is known and an Item2Vec model answered with "
-        "its most popular items."
+        description="True when no history key is known (or the history is empty) and an "
+        "Item2Vec or session model answered with its most popular items."
     )
     known_user: bool | None = Field(
         None,
@@ -265,7 +276,8 @@ class ScoreResponse(BaseModel):
     unknown: list[Key] = Field(description="History keys the model does not know (ignored).")
     unknown_candidates: list[Key]
     fallback: bool = Field(
-        description="True when no history key is known and an Item2Vec model scored by popularity."
+        description="True when no history key is known (or the history is empty) and an "
+        "Item2Vec or session model scored by popularity."
     )
     strategy: str
 
@@ -315,7 +327,8 @@ class HealthResponse(BaseModel):
 
 
 class IndexInfo(BaseModel):
-    """The similarity index ``/v1/similar`` (and non-Item2Vec ``/v1/recommend``) searches."""
+    """The similarity index ``/v1/similar`` (and ``/v1/recommend`` of models that average the
+    history's vectors, or run a user tower) searches."""
 
     kind: str
     params: dict[str, Any]
@@ -386,12 +399,21 @@ class InfoResponse(BaseModel):
 
     model_class: str
     config: dict[str, Any]
-    dim: int
+    dim: int | None = Field(
+        description="Dimension of the item vectors; null for a model without item vectors "
+        "(a session baseline: S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN)."
+    )
     n_items: int
     key_type: Literal["str", "int"]
-    metric: Literal["cosine", "dot"]
-    index: IndexInfo
+    metric: Literal["cosine", "dot"] | None = Field(
+        description="Metric of the item vectors; null for a model without item vectors."
+    )
+    index: IndexInfo | None = Field(
+        description="The similarity index; null for a model without item vectors (it has "
+        "no index: /v1/similar answers with its next items, /v1/embedding with 404)."
+    )
     recommend_strategy: str
+    similar_strategy: str = Field(description=_SIMILAR_STRATEGY)
     user_tower: UserTowerInfo | None = Field(
         None, description="TwoTower models: the user tower's inputs; null for other models."
     )
