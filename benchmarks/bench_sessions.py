@@ -22,8 +22,10 @@ DeepWalk vectors of the session graph) (no parameter of it is chosen on the test
 calibration holds out the latest tenth of the *training* sessions), and
 ``session-embed-tuned``: :func:`embedrec.tune.tune_session_embed` on a validation split carved
 from the training sessions (YOOCHOOSE: session-rec's own ``train_tr`` / ``train_valid``; the
-others: the same split rule applied to the training sessions), then refitted on all training
-sessions.
+others: the same split rule applied to the training sessions): the embedding, the scoring
+values and a re-ranker fitted on the validation predictions (kept only if it wins on half of
+them), then refitted on all training sessions with those values and that re-ranker. Each
+``session-embed*`` row says whether a re-ranker was kept (``reranker``).
 
 Each (data set, method) runs in its own process, so the peak memory (``ru_maxrss``) is its
 own. Usage::
@@ -161,6 +163,7 @@ def child(dataset: str, method: str, tune_budget: float) -> None:
         "tune_s": tune_s,
         "query_s": r.seconds,
         "predictions": r.n_predictions,
+        "reranker": getattr(model, "reranker_", None) is not None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(json.dumps(out))

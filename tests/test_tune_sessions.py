@@ -32,6 +32,32 @@ def test_tuning_scores_the_defaults_first_and_builds_the_best_model():
     assert isinstance(model, SessionEmbed) and model.config.calibrate is False
     assert model.config.temperature == best["scoring"]["temperature"]
     assert model.embedder_config["dim"] == best["params"]["dim"]
+    # the re-ranker fitted on validation is kept only where it won on half of it
+    from embedrec.models.session_rerank import FEATURES
+
+    if res.reranker_weights is None:
+        assert model.reranker is None
+    else:
+        assert len(res.reranker_weights) == len(FEATURES)
+        assert model.reranker.weights_.tolist() == res.reranker_weights
+
+
+def test_the_reranker_weights_of_a_result_go_into_the_model_it_builds():
+    from embedrec.tune import SessionTuneResult
+
+    params = {"dim": 8, "window": 2, "negative": 5, "ns_exponent": 0.5}
+    scoring = {"half_life": 1.0, "temperature": 1.0, "transition_weight": 0.3}
+    weights = [1.0] + [0.0] * 10
+    res = SessionTuneResult([], {**params, "update_budget": 10_000}, scoring, "MRR@20", weights)
+    model = res.model(workers=1)
+    assert model.reranker.weights_.tolist() == weights
+    assert model.config.update_budget == 10_000 and model.config.calibrate is False
+    inter = Interactions.from_arrays(*session_log(60, 10, seed=2))
+    fitted = model.fit(inter)
+    assert fitted.reranker_ is model.reranker
+    # without weights (rerank=False, or it lost on validation): no re-ranker
+    plain = SessionTuneResult([], {**params, "update_budget": 10_000}, scoring, "MRR@20")
+    assert plain.model().reranker is None
 
 
 def test_bad_metric_and_embedder_arguments_are_refused():

@@ -142,3 +142,54 @@ def test_score_prefixes_maps_other_key_tables():
     other = as_sessions([["c", "b"]])  # its own table: b, c
     mine, _ = recode(other, model.item_keys_)
     np.testing.assert_array_equal(model.score_prefixes(other), model.score_prefixes(mine))
+
+
+def popularity_reranker():
+    from embedrec.models.session_rerank import FEATURES, Reranker
+
+    rr = Reranker()
+    rr.weights_ = np.zeros(len(FEATURES))
+    rr.weights_[FEATURES.index("popularity")] = 1.0
+    return rr
+
+
+def test_a_given_reranker_is_used_as_it_is_and_survives_a_save(tmp_path):
+    # training clicks: c 35, b 20, a 10, d 5; a re-ranker that reads popularity alone orders
+    # every candidate (4 items < N_CANDIDATES) by it, whatever the mixture says
+    sessions = [["a", "b", "c", "c"]] * 10 + [["b", "c"]] * 10 + [["d", "c"]] * 5
+    rr = popularity_reranker()
+    model = SessionEmbed(
+        SessionEmbedConfig(calibrate=True),
+        embedder=Item2Vec(Item2VecConfig(dim=8, epochs=5, workers=1)),
+        reranker=rr,
+    ).fit(sessions)
+    assert model.reranker_ is rr
+    assert model.recommend(["a"], k=4).keys.tolist() == ["c", "b", "a", "d"]
+    model.save(tmp_path / "m")
+    back = SessionEmbed.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.reranker_.weights_, rr.weights_)
+    assert back.recommend(["a"], k=4).keys.tolist() == ["c", "b", "a", "d"]
+    assert back.knn_.session_items_.shape == model.knn_.session_items_.shape
+
+
+def test_reranker_saved_before_the_neighbour_votes_loads_with_zero_weights_for_them():
+    from embedrec.models.session_rerank import FEATURES, LEGACY_FEATURES, Reranker
+
+    sessions = [["a", "b", "c"], ["b", "c", "d"], ["a", "c", "d"]] * 20
+    model = small().fit(sessions)
+    rr = Reranker()
+    rr.weights_ = np.linspace(0.5, 1.5, len(FEATURES))
+    model.reranker_ = rr
+    arrays, facts = model._state()
+    facts["reranker"] = facts["reranker"][:LEGACY_FEATURES]  # an old save: 9 weights
+    old = SessionEmbed(model.config)
+    old.item_keys_, old.item_counts_ = model.item_keys_, model.item_counts_
+    old._set_state(arrays, facts)
+    want = rr.weights_.copy()
+    want[LEGACY_FEATURES:] = 0.0
+    np.testing.assert_array_equal(old.reranker_.weights_, want)
+    model.reranker_.weights_ = want
+    prefixes, _ = recode(as_sessions([["a", "b"], ["d"]]), model.item_keys_)
+    np.testing.assert_allclose(
+        old._score_prefixes(prefixes), model._score_prefixes(prefixes), rtol=1e-6
+    )

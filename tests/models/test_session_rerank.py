@@ -27,3 +27,30 @@ def test_candidates_are_the_top_scores_of_each_row():
     assert got == [[1, 3], [0, 1]]
     assert candidates(mix, 10).shape == (2, 4)
     assert N_CANDIDATES >= 20
+
+
+def test_neighbour_votes_enter_as_logs_split_by_session_membership():
+    from types import SimpleNamespace
+
+    from embedrec.models.session_rerank import features
+
+    z = np.zeros((1, 4), dtype=np.float32)
+    parts = SimpleNamespace(
+        explore=z + 0.25,
+        repeat=z,
+        beta=np.array([0.5], dtype=np.float32),
+        trans=z,
+        counts=np.array([[1.0, 0, 0, 0]], dtype=np.float32),  # item 0 is in the session
+        last=np.array([0]),
+        item_counts=np.array([1, 2, 3, 4]),
+        knn=np.array([[4.0, 2.0, 1.0, 0.0]], dtype=np.float32),
+    )
+    mix = z + 0.25
+    cand = np.array([[0, 1, 2]])
+    f = features(parts, mix, cand)
+    new, mine = FEATURES.index("log_knn_new"), FEATURES.index("log_knn_session")
+    # votes over the row's top vote (4): 1, 1/2, 1/4 -> log(v + 0.001)
+    np.testing.assert_allclose(f[0, :, new], [0.0, np.log(0.501), np.log(0.251)], rtol=1e-9)
+    np.testing.assert_allclose(f[0, :, mine], [np.log(1.001), 0.0, 0.0], rtol=1e-9)
+    parts.knn = None  # no votes (a model saved before them): both columns are 0
+    assert not features(parts, mix, cand)[..., [new, mine]].any()

@@ -42,6 +42,7 @@ from .item2vec import Item2Vec, Item2VecConfig
 from .repeat_gate import RepeatGate
 from .session_base import SessionModel, check_array, csr_arrays, csr_from_arrays
 from .session_rerank import Reranker, candidates, features
+from .session_vknn import SessionVectorKNN
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,9 @@ class SessionEmbedConfig(ConfigDict):
     rerank : with ``calibrate``, also fit a re-ranking of the top candidates
         (:mod:`~embedrec.models.session_rerank`) on half of the held-out sessions, and keep
         it if it raises MRR@20 on the other half
+    knn_k, knn_power, knn_index : the neighbour sessions whose votes the re-ranker reads
+        (:class:`~embedrec.models.session_vknn.SessionVectorKNN`: how many vote, the
+        exponent of their cosine, the index kind that finds them)
     update_budget : the default Item2Vec trains ``clip(update_budget / n_events, min_epochs,
         max_epochs)`` passes: small session logs need many passes, large ones few
     min_epochs, max_epochs : bounds of that rule
@@ -101,6 +105,9 @@ class SessionEmbedConfig(ConfigDict):
     gate: Gate = "logistic"
     calibrate: bool = True
     rerank: bool = True
+    knn_k: int = 50
+    knn_power: float = 4.0
+    knn_index: str = "exact"
     update_budget: int = 10_000_000
     min_epochs: int = 10
     max_epochs: int = 300
@@ -121,6 +128,11 @@ class SessionEmbedConfig(ConfigDict):
             check_float(name, getattr(self, name), gt=0, allowed=f"a finite {name} > 0")
         check_bool("calibrate", self.calibrate)
         check_bool("rerank", self.rerank)
+        check_int("knn_k", self.knn_k, 1)
+        check_float("knn_power", self.knn_power, gt=0, allowed="a finite knn_power > 0")
+        from ..index.registry import INDEX_KINDS
+
+        check_choice("knn_index", self.knn_index, INDEX_KINDS, ", ".join(INDEX_KINDS))
         check_int("update_budget", self.update_budget, 1)
         check_int("min_epochs", self.min_epochs, 1)
         check_int("max_epochs", self.max_epochs, self.min_epochs)
@@ -145,6 +157,9 @@ class SessionEmbed(SessionModel):
         the sessions as sentences) or a graph model (DeepWalk, Node2Vec, EGES: fit on the
         session graph). Default: ``Item2Vec`` with ``min_count=1`` and
         :meth:`SessionEmbedConfig.epochs_for` passes.
+    reranker : Reranker, optional
+        A fitted re-ranker (e.g. the one :func:`embedrec.tune.tune_session_embed` fitted on
+        validation sessions) used as it is: no re-ranker is fitted on held-out sessions.
 
     Examples
     --------
@@ -161,6 +176,7 @@ class SessionEmbed(SessionModel):
         *,
         embedder: Any = None,
         embedder_config: dict[str, Any] | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         if embedder is not None and embedder_config is not None:
             raise ValueError(
@@ -169,6 +185,7 @@ class SessionEmbed(SessionModel):
             )
         self.config = config if config is not None else SessionEmbedConfig()
         self.embedder = embedder
+        self.reranker = reranker
         self.reranker_: Reranker | None = None
         self.embedder_config = dict(embedder_config or {})
         bad = {"epochs", "min_count"} & set(self.embedder_config)
@@ -202,6 +219,8 @@ class SessionEmbed(SessionModel):
         "rules_data",
         "rules_indices",
         "rules_indptr",
+        "knn_indices",
+        "knn_indptr",
     )
 
     # ------------------------------------------------------------------ persistence
@@ -215,6 +234,8 @@ class SessionEmbed(SessionModel):
             "gate_item_logit": self.gate_.item_logit_,
             "gate_weights": self.gate_.weights_,
             **csr_arrays(t, "rules"),
+            "knn_indices": self.knn_.session_items_.indices,
+            "knn_indptr": self.knn_.session_items_.indptr,
         }
         rr = self.reranker_
         facts = {
@@ -226,8 +247,11 @@ class SessionEmbed(SessionModel):
 
     def _set_state(self, arrays: dict[str, npt.NDArray[Any]], facts: dict[str, Any]) -> None:
 
+        import scipy.sparse as sps
+
         from .repeat_gate import N_FEATURES
-        from .session_rerank import FEATURES
+        from .session_base import check_csr
+        from .session_rerank import FEATURES, LEGACY_FEATURES
 
         n = len(self.item_keys_)
         vin = check_array(arrays["input_vectors"], "input_vectors", "f", (n, None))
@@ -246,6 +270,13 @@ class SessionEmbed(SessionModel):
         gate.weights_ = check_array(arrays["gate_weights"], "gate_weights", "f", (N_FEATURES,))
         self.gate_ = gate
         self.transitions_ = csr_from_arrays(arrays, "rules", n)
+        indptr, indices = arrays["knn_indptr"], arrays["knn_indices"]
+        check_csr(indptr, indices, max(indptr.size - 1, 0), n, "knn")
+        held = sps.csr_array(
+            (np.ones(indices.size, dtype=np.float32), indices.astype(np.int32), indptr),
+            shape=(indptr.size - 1, n),
+        )
+        self.knn_ = self._new_knn().from_matrix(held, self.in_)
         scoring = facts.get("scoring")
         names = ("half_life", "temperature", "transition_weight")
         if not isinstance(scoring, dict) or not all(
@@ -259,6 +290,8 @@ class SessionEmbed(SessionModel):
         self.reranker_ = None
         if weights is not None:
             w = np.asarray(weights, dtype=np.float64)
+            if w.shape == (LEGACY_FEATURES,):  # saved before the neighbour votes
+                w = np.concatenate([w, np.zeros(len(FEATURES) - LEGACY_FEATURES)])
             if w.shape != (len(FEATURES),) or not bool(np.isfinite(w).all()):
                 raise ValueError("the manifest's state.reranker is invalid; re-save the model")
             self.reranker_ = Reranker()
@@ -275,6 +308,8 @@ class SessionEmbed(SessionModel):
         self.reranker_ = None
         if cfg.calibrate:
             self.scoring_ = self._calibrate(sessions)
+        if self.reranker is not None:
+            self.reranker_ = self.reranker
         self._fit_tables(sessions)
 
     def _new_embedder(self, n_events: int) -> Any:
@@ -299,6 +334,11 @@ class SessionEmbed(SessionModel):
         self.repeat_table_, self.rank_share_ = repeat_tables(sessions)
         self.gate_ = RepeatGate().fit(sessions, len(self.item_keys_))
         self.transitions_ = transition_table(sessions, self.item_keys_)
+        self.knn_ = self._new_knn().fit(train, self.in_)
+
+    def _new_knn(self) -> SessionVectorKNN:
+        cfg = self.config
+        return SessionVectorKNN(cfg.knn_k, cfg.knn_power, cfg.knn_index)
 
     def _calibrate(self, sessions: Sequences) -> dict[str, float]:
         """Choose ``half_life`` and ``temperature`` on the latest training sessions.
@@ -344,22 +384,23 @@ class SessionEmbed(SessionModel):
             if mrr > best_mrr:
                 best, best_mrr = dict(probe.scoring_), mrr
         logger.info("SessionEmbed calibration: %s (held-out MRR@20 %.4f)", best, best_mrr)
-        if self.config.rerank:
+        if self.config.rerank and self.reranker is None:
             probe.scoring_ = dict(best)
-            self.reranker_ = _fit_reranker(probe, late)
+            self.reranker_ = fit_reranker(probe, late)
         return best
 
     # ------------------------------------------------------------------ scoring
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
-        parts = self._components(prefixes)
-        mix = parts.mixture()
         rerank: Reranker | None = getattr(self, "reranker_", None)
+        parts = self._components(prefixes, knn=rerank is not None)
+        mix = parts.mixture()
         if rerank is None or len(prefixes) == 0:
             return mix
         return rerank.rescore(parts, mix)
 
-    def _components(self, prefixes: Sequences) -> Components:
-        """The parts of the mixture for a batch of prefixes (see the module docstring)."""
+    def _components(self, prefixes: Sequences, *, knn: bool = False) -> Components:
+        """The parts of the mixture for a batch of prefixes (see the module docstring);
+        ``knn``: with the neighbour sessions' votes (the re-ranker reads them)."""
         cfg = self.config
         n = len(prefixes)
         lengths = prefixes.lengths()
@@ -401,7 +442,8 @@ class SessionEmbed(SessionModel):
         counts = np.zeros_like(explore)
         np.add.at(counts, (owner, items), 1.0)
         beta = self._repeat_weight(prefixes)
-        return Components(explore, repeat, beta, trans, counts, last, self.item_counts_)
+        votes = self.knn_.score(prefixes, self.scoring_["half_life"]) if knn else None
+        return Components(explore, repeat, beta, trans, counts, last, self.item_counts_, votes)
 
     def _repeat_weight(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
         if self.config.gate == "logistic":
@@ -432,7 +474,7 @@ def _rerank_data(
             prefixes.item_keys,
             prefixes.times[lo:hi],
         )
-        parts = model._components(sub)
+        parts = model._components(sub, knn=True)
         mix = parts.mixture()
         cand = candidates(mix)
         hit = cand == targets[a:b, None]
@@ -441,9 +483,10 @@ def _rerank_data(
     return np.concatenate(fs), np.concatenate(ts)
 
 
-def _fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
-    """A re-ranker fitted on half of the held-out sessions, if it beats the mixture's own
-    order by MRR@20 on the other half; then refitted on both halves."""
+def fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
+    """A re-ranker of ``probe``'s candidates fitted on half of the held-out sessions
+    ``late``, if it beats the mixture's own order by MRR@20 on the other half; then
+    refitted on both halves. ``None`` otherwise. ``probe`` must not have seen ``late``."""
     from ..eval.sessions import evaluate_sessions
 
     half = np.arange(len(late)) % 2 == 0
@@ -475,6 +518,8 @@ class Components:
     counts: npt.NDArray[np.float32]
     last: npt.NDArray[np.int64]
     item_counts: npt.NDArray[np.int64]
+    #: the neighbour sessions' votes (:class:`SessionVectorKNN`), when asked for
+    knn: npt.NDArray[np.float32] | None = None
 
     def mixture(self) -> npt.NDArray[np.float32]:
         b = self.beta[:, None]

@@ -18,7 +18,15 @@ candidates, i.e. the likelihood of the clicked one among them; McFadden 1974), o
 ``log_count``        log(1 + its clicks in the session)
 ``log_rules``        log(1 + the latest click's sequential-rule weight to it)
 ``popularity``       log(1 + its training clicks) / log(1 + the top item's)
+``log_knn_new``      for items not in the session: ``log(v / max v + 0.001)``, ``v`` the
+                     votes of the prefix's neighbour sessions found through session
+                     vectors (:class:`~embedrec.models.session_vknn.SessionVectorKNN`)
+``log_knn_session``  the same for the session's own items
 ===================  ==================================================================
+
+The neighbour votes enter through their log and separately for new and session items; the
+raw votes in one feature gave nothing (benchmarks/README.md, "Session-based
+recommendation").
 """
 
 from __future__ import annotations
@@ -40,7 +48,11 @@ FEATURES = (
     "log_count",
     "log_rules",
     "popularity",
+    "log_knn_new",
+    "log_knn_session",
 )
+#: the features of re-rankers saved before the neighbour votes (their weights are 0)
+LEGACY_FEATURES = 9
 _EPS = 1e-9
 
 
@@ -70,6 +82,14 @@ def features(parts: Any, mix: npt.NDArray[np.float32], cand: npt.NDArray[np.int6
     f[..., 6] = np.log1p(counts)
     f[..., 7] = np.log1p(parts.trans[rows, cand].astype(np.float64))
     f[..., 8] = np.log1p(pop[cand]) / max(np.log1p(pop.max()), _EPS)
+    knn = getattr(parts, "knn", None)
+    if knn is None:
+        f[..., 9:11] = 0.0
+    else:
+        top = np.maximum(knn.max(axis=1, keepdims=True).astype(np.float64), _EPS)
+        votes = np.log(knn[rows, cand].astype(np.float64) / top + 1e-3)
+        f[..., 9] = votes * (1.0 - inside)
+        f[..., 10] = votes * inside
     return f
 
 
