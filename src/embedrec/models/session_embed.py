@@ -29,18 +29,26 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
-from ..data.interactions import Sequences
+from ..data.interactions import Interactions, Sequences
 from ..vectors import Embeddings, Neighbors
 from .config import ConfigDict, check_bool, check_choice, check_float, check_int
 from .item2vec import Item2Vec, Item2VecConfig
 from .repeat_gate import RepeatGate
-from .session_base import SessionModel, check_array, csr_arrays, csr_from_arrays
+from .session_base import (
+    SessionInput,
+    SessionModel,
+    as_sessions,
+    check_array,
+    csr_arrays,
+    csr_from_arrays,
+)
 from .session_rerank import Reranker, candidates, features
 from .session_vknn import SessionVectorKNN
 
@@ -187,6 +195,8 @@ class SessionEmbed(SessionModel):
         self.embedder = embedder
         self.reranker = reranker
         self.reranker_: Reranker | None = None
+        #: what :meth:`fit` hands the embedder (global context, groups, side information)
+        self._extras: dict[str, Any] = {}
         self.embedder_config = dict(embedder_config or {})
         bad = {"epochs", "min_count"} & set(self.embedder_config)
         if bad:
@@ -197,6 +207,63 @@ class SessionEmbed(SessionModel):
         Item2VecConfig(**self.embedder_config)  # refuse unknown or bad fields now
 
     config_class = SessionEmbedConfig
+
+    def fit(
+        self,
+        data: SessionInput,
+        *,
+        global_context: Sequence[Any] | Mapping[Any, Any] | None = None,
+        groups: Mapping[Any, Hashable] | None = None,
+        side: Mapping[str, Mapping[Any, Any]] | None = None,
+        progress: bool = False,
+    ) -> SessionEmbed:
+        """Learn from training sessions (:func:`~.session_base.as_sessions` lists the inputs).
+
+        Parameters
+        ----------
+        data
+            The training sessions.
+        global_context, groups
+            Airbnb's extensions, handed to the default (or a given) :class:`Item2Vec`
+            embedder (see :meth:`Item2Vec.fit`): the item each session converted on (a mapping
+            from session key, e.g. :func:`~embedrec.data.sessions.session_conversions`, or one
+            entry per session in order), and each item's group, from which extra negatives
+            are drawn.
+        side
+            Side information for an :class:`~embedrec.models.eges.EGES` embedder: field name
+            -> {item key: value} (items left out have a missing value).
+        progress
+            Accepted for symmetry with the embedding models.
+
+        Raises
+        ------
+        ValueError
+            An extension the embedder does not take (``global_context`` / ``groups``: an
+            Item2Vec; ``side``: EGES), or a ``global_context`` of the wrong length.
+        """
+        from .eges import EGES
+
+        item2vec = self.embedder is None or isinstance(self.embedder, Item2Vec)
+        if (global_context is not None or groups is not None) and not item2vec:
+            raise ValueError(
+                "global_context and groups are Item2Vec's (skip-gram) extensions; this "
+                f"SessionEmbed's embedder is a {type(self.embedder).__name__}: use the default "
+                "embedder or an Item2Vec"
+            )
+        if side is not None and not isinstance(self.embedder, EGES):
+            raise ValueError(
+                "side information is for an EGES embedder: SessionEmbed(embedder=EGES(...))"
+            )
+        sessions = as_sessions(data)
+        self._extras = {
+            "global_context": _by_session(data, global_context),
+            "groups": groups,
+            "side": side,
+        }
+        try:
+            return super().fit(sessions, progress=progress)
+        finally:
+            self._extras = {}
 
     #: the item (input) vectors (cosine): ``most_similar``, exports and indexes read them
     embeddings_: Embeddings
@@ -322,12 +389,25 @@ class SessionEmbed(SessionModel):
     def _fit_tables(self, sessions: Sequences) -> None:
         embedder = self._new_embedder(int(sessions.items.size))
         train = _drop_singletons(sessions)
+        extras = self._extras
         if isinstance(embedder, Item2Vec):
-            embedder.fit(train, progress=False)
+            embedder.fit(
+                train,
+                global_context=extras.get("global_context"),
+                groups=extras.get("groups"),
+                progress=False,
+            )
         else:
             from ..data.graph import Graph
+            from .eges import EGES
 
-            embedder.fit(Graph.from_sessions(train), progress=False)
+            graph = Graph.from_sessions(train)
+            if isinstance(embedder, EGES):
+                side = extras.get("side") or {}
+                aligned = {f: [m.get(k) for k in graph.keys] for f, m in side.items()}
+                embedder.fit(graph, aligned, progress=False)
+            else:
+                embedder.fit(graph, progress=False)
         self.embedder_ = embedder
         self.in_, self.out_ = _item_tables(embedder, self.item_keys_)
         self.embeddings_ = Embeddings(list(self.item_keys_.tolist()), self.in_)
@@ -370,6 +450,7 @@ class SessionEmbed(SessionModel):
             embedder_config=None if self.embedder is not None else self.embedder_config,
         )
         probe.item_keys_, probe.item_counts_ = self.item_keys_, self.item_counts_
+        probe._extras = self._extras
         probe._fit_tables(early)
         best, best_mrr = fixed, -1.0
         for half_life, temperature, gamma in itertools.product(
@@ -548,6 +629,39 @@ def transition_table(sessions: Sequences, keys: npt.NDArray[Any]) -> Any:
     return sps.csr_array(
         (coo.data, (to_ours[coo.row], to_ours[coo.col])), shape=(n, n), dtype=np.float32
     )
+
+
+def _by_session(
+    data: Any, global_context: Sequence[Any] | Mapping[Any, Any] | None
+) -> Mapping[Any, Any] | None:
+    """``global_context`` as a mapping from session key (what :class:`Item2Vec` looks up
+    for every subset of the sessions that calibration fits on)."""
+    if global_context is None or isinstance(global_context, Mapping):
+        return global_context
+    if isinstance(global_context, (str, bytes)):
+        raise TypeError("global_context must be item keys, one per session, not a string")
+    entries = list(global_context)
+    if isinstance(data, Interactions):
+        keys = data.user_keys.tolist()
+    elif isinstance(data, Sequences):
+        if data.user_keys is None:
+            raise ValueError(
+                "global_context over Sequences without user_keys: give a list of sessions or "
+                "an Interactions log (session keys as user keys)"
+            )
+        keys = data.user_keys[data.user].tolist()
+    elif hasattr(data, "__len__"):  # a list of sessions: as_sessions keys them by position
+        keys = list(range(len(data)))
+    else:
+        raise TypeError(
+            "global_context as a list needs the sessions as a list (or a log), not an iterator"
+        )
+    if len(keys) != len(entries):
+        raise ValueError(
+            f"global_context has {len(entries)} entries for {len(keys)} sessions; give one "
+            "item key (or None) per session, in order, or a mapping from session key to item key"
+        )
+    return {k: e for k, e in zip(keys, entries, strict=True) if e is not None}
 
 
 def _pick(s: Sequences, keep: npt.NDArray[np.bool_]) -> Sequences:
