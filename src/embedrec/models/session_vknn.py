@@ -25,7 +25,6 @@ import numpy.typing as npt
 import scipy.sparse as sps
 
 from ..data.interactions import Sequences
-from ..index.registry import build_index
 from ..vectors import Embeddings
 
 
@@ -119,6 +118,8 @@ class SessionVectorKNN:
         self.index_ = None
         if self.rows_.size:
             emb = Embeddings(self.rows_.tolist(), vectors[keep], metric="cosine")
+            from ..index.registry import build_index  # lazily: importing embedrec builds none
+
             self.index_ = build_index(emb, self.index)
         return self
 
