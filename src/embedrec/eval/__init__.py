@@ -9,7 +9,13 @@ from .baselines import Popularity, RandomScorer
 from .evaluate import EvalResult, Scorer, compare, evaluate
 from .graph import link_prediction, node_classification
 from .metrics import coverage, ranking_metrics, recall_plain
-from .sessions import SessionEvalResult, compare_sessions, evaluate_sessions
+from .sessions import (
+    ScorerSessions,
+    SessionEvalResult,
+    as_session_recommender,
+    compare_sessions,
+    evaluate_sessions,
+)
 from .split import Split, leave_last_out, random_holdout, temporal_split
 
 __all__ = [
@@ -17,8 +23,10 @@ __all__ = [
     "Popularity",
     "RandomScorer",
     "Scorer",
+    "ScorerSessions",
     "SessionEvalResult",
     "Split",
+    "as_session_recommender",
     "compare",
     "compare_sessions",
     "coverage",

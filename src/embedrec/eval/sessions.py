@@ -63,6 +63,82 @@ class SessionRecommender(Protocol):
         ...
 
 
+class HistoryScorer(Protocol):
+    """A model that scores candidates for histories (the evaluation ``Scorer`` of
+    :func:`embedrec.eval.evaluate`: Item2Vec, TwoTower) and has item vectors."""
+
+    embeddings_: Any
+
+    def score(
+        self, histories: Sequence[Sequence[Any]], candidates: npt.NDArray[Any], **kw: Any
+    ) -> npt.NDArray[np.float32]: ...
+
+
+class ScorerSessions:
+    """A :class:`HistoryScorer` as a :class:`SessionRecommender`: the session so far is its
+    history, and its scores of the whole catalogue rank the next item (re-clicks included).
+
+    This is how Item2Vec's user vectors and a two-tower model's user tower (trained with
+    ``history_mode="prefix"`` on sessions as users) enter the session protocol;
+    :func:`evaluate_sessions` wraps such a model itself.
+
+    Parameters
+    ----------
+    model : a fitted model with ``embeddings_`` and ``score(histories, candidates, times=)``
+    rows : prefixes scored at once (bounds the ``rows x n_items`` score block)
+    """
+
+    def __init__(self, model: HistoryScorer, *, rows: int = 1024) -> None:
+        emb = getattr(model, "embeddings_", None)
+        if emb is None:
+            raise ValueError(
+                f"{type(model).__name__} has no item vectors (embeddings_); fit it first"
+            )
+        self.model = model
+        self.rows = int(rows)
+        self.item_keys_ = np.asarray(emb.keys, dtype=object if emb.key_type == "str" else None)
+        counts = getattr(model, "item_counts_", None)
+        vocab = getattr(model, "vocab_", None)
+        if counts is None and vocab is not None:
+            counts = vocab.counts
+        ok = counts is not None and len(counts) == len(self.item_keys_)
+        self.item_counts_ = np.asarray(counts, dtype=np.int64) if ok else None
+
+    def recommend_next(self, prefixes: Sequences, k: int) -> npt.NDArray[np.int64]:
+        """Top ``k`` item codes after each prefix (:func:`embedrec.index.topk.top_k`'s order)."""
+        from ..index.topk import top_k
+
+        keys = prefixes.item_keys[prefixes.items].tolist()
+        bounds = prefixes.offsets.tolist()
+        out = []
+        for a in range(0, len(prefixes), self.rows):
+            b = min(a + self.rows, len(prefixes))
+            histories = [keys[bounds[i] : bounds[i + 1]] for i in range(a, b)]
+            times = [prefixes.times[bounds[i] : bounds[i + 1]] for i in range(a, b)]
+            scores = self.model.score(histories, self.item_keys_, times=times)
+            cols, _ = top_k(np.asarray(scores, dtype=np.float32), k, drop_inf=False)
+            out.append(cols)
+        return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
+
+
+def as_session_recommender(model: SessionRecommender | HistoryScorer) -> SessionRecommender:
+    """``model`` itself when it has ``recommend_next``, else a :class:`ScorerSessions` of it.
+
+    Raises
+    ------
+    TypeError
+        A model with neither ``recommend_next`` nor ``score``.
+    """
+    if hasattr(model, "recommend_next"):
+        return model  # type: ignore[return-value]
+    if hasattr(model, "score") and hasattr(model, "embeddings_"):
+        return ScorerSessions(model)
+    raise TypeError(
+        f"{type(model).__name__} can not predict next items: give a session model "
+        "(recommend_next) or a model that scores histories (score, e.g. Item2Vec, TwoTower)"
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class SessionEvalResult:
     """Metrics of one :func:`evaluate_sessions` run.
@@ -177,7 +253,7 @@ def _model_codes(keys: npt.NDArray[Any], model_keys: npt.NDArray[Any]) -> npt.ND
 
 
 def evaluate_sessions(
-    model: SessionRecommender,
+    model: SessionRecommender | HistoryScorer,
     test: Interactions | Sequences | SessionSplit,
     *,
     ks: Sequence[int] = (10, 20),
@@ -191,7 +267,8 @@ def evaluate_sessions(
     ----------
     model : SessionRecommender
         A fitted session model (:mod:`embedrec.models.session_rules`,
-        :mod:`embedrec.models.session_knn`, :mod:`embedrec.models.session_embed`).
+        :mod:`embedrec.models.session_knn`, :mod:`embedrec.models.session_embed`), or a
+        model that scores histories (Item2Vec, TwoTower: wrapped in :class:`ScorerSessions`).
     test : Interactions, Sequences or SessionSplit
         Test sessions in time order (a session log's users are sessions); a split's ``test``.
     ks : cut-offs
@@ -204,6 +281,7 @@ def evaluate_sessions(
     ks = check_ks(ks)
     if positions not in ("all", "last"):
         raise ValueError(f"positions={positions!r} is invalid; use 'all' or 'last'")
+    model = as_session_recommender(model)
     keys = model.item_keys_
     k_max = ks[-1]
     sessions = _test_sessions(test)
