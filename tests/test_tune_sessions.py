@@ -1,5 +1,6 @@
 """tune_session_embed: validation only, the best trial's values, the model it builds."""
 
+import numpy as np
 import pytest
 
 from embedrec.data.interactions import Interactions
@@ -33,13 +34,13 @@ def test_tuning_scores_the_defaults_first_and_builds_the_best_model():
     assert model.config.temperature == best["scoring"]["temperature"]
     assert model.embedder_config["dim"] == best["params"]["dim"]
     # the re-ranker fitted on validation is kept only where it won on half of it
-    from embedrec.models.session_rerank import FEATURES
+    # (as plain numbers: the linear weights or the MLP's arrays)
+    from embedrec.models.session_rerank import reranker_state
 
     if res.reranker_weights is None:
         assert model.reranker is None
     else:
-        assert len(res.reranker_weights) == len(FEATURES)
-        assert model.reranker.weights_.tolist() == res.reranker_weights
+        assert reranker_state(model.reranker) == res.reranker_weights
 
 
 def test_the_reranker_weights_of_a_result_go_into_the_model_it_builds():
@@ -68,3 +69,20 @@ def test_bad_metric_and_embedder_arguments_are_refused():
         SessionEmbed(embedder=object(), embedder_config={"dim": 8})
     with pytest.raises(ValueError, match="update_budget"):
         SessionEmbed(embedder_config={"epochs": 3})
+
+
+def test_an_mlp_reranker_of_a_result_goes_into_the_model_it_builds():
+    from embedrec.models.session_rerank import MLPReranker, reranker_state
+    from embedrec.tune import SessionTuneResult
+
+    rng = np.random.default_rng(0)
+    mlp = MLPReranker(hidden=3)
+    mlp.hidden_weights_ = rng.normal(size=mlp.hidden_weights_.shape)
+    mlp.output_weights_ = np.array([0.5, -1.0, 2.0])
+    state = reranker_state(mlp)
+    params = {"dim": 8, "window": 2, "negative": 5, "ns_exponent": 0.5, "update_budget": 10_000}
+    scoring = {"half_life": 1.0, "temperature": 1.0, "transition_weight": 0.3}
+    model = SessionTuneResult([], params, scoring, "MRR@20", state).model(workers=1)
+    assert isinstance(model.reranker, MLPReranker)
+    np.testing.assert_array_equal(model.reranker.hidden_weights_, mlp.hidden_weights_)
+    np.testing.assert_array_equal(model.reranker.output_weights_, mlp.output_weights_)

@@ -289,8 +289,10 @@ class SessionTuneResult:
     best_scoring : dict
         Its ``half_life``, ``temperature`` and ``transition_weight``.
     metric : str
-    reranker_weights : list of float or None
-        The weights of the re-ranker (:mod:`embedrec.models.session_rerank`) fitted on the
+    reranker_weights : list of float, dict or None
+        The re-ranker (:mod:`embedrec.models.session_rerank`, as
+        :func:`~embedrec.models.session_rerank.reranker_state` writes it: the linear
+        one's weight list or the MLP's dict of arrays) fitted on the
         best trial's validation predictions, or ``None`` when it did not raise MRR@20
         on the held-out half of them (or ``rerank=False``).
     """
@@ -299,14 +301,14 @@ class SessionTuneResult:
     best_params: dict[str, Any]
     best_scoring: dict[str, float]
     metric: str
-    reranker_weights: list[float] | None = None
+    reranker_weights: list[float] | dict[str, Any] | None = None
 
     def model(self, *, workers: int | None = None, seed: int = 1) -> Any:
         """An unfitted :class:`~embedrec.models.session_embed.SessionEmbed` with the best
         configuration (no calibration: the values and the re-ranker were chosen on
         validation); fit it on the training sessions (validation included)."""
         from .models.session_embed import SessionEmbed, SessionEmbedConfig
-        from .models.session_rerank import Reranker
+        from .models.session_rerank import reranker_from_state
 
         p = dict(self.best_params)
         sc = self.best_scoring
@@ -319,8 +321,7 @@ class SessionTuneResult:
         )
         reranker = None
         if self.reranker_weights is not None:
-            reranker = Reranker()
-            reranker.weights_ = np.asarray(self.reranker_weights, dtype=np.float64)
+            reranker = reranker_from_state(self.reranker_weights)
         return SessionEmbed(
             cfg, embedder_config={**p, "workers": workers, "seed": seed}, reranker=reranker
         )
@@ -353,6 +354,7 @@ def tune_session_embed(
     from .eval.sessions import evaluate_sessions
     from .models.session_base import as_sessions
     from .models.session_embed import SessionEmbed, SessionEmbedConfig, fit_reranker
+    from .models.session_rerank import reranker_state
 
     k = metric_k(metric)
     train, valid = align_items(train, valid)
@@ -424,11 +426,11 @@ def tune_session_embed(
                 trial["seconds"],
             )
     assert best is not None and best_model is not None
-    weights = None
+    weights: list[float] | dict[str, Any] | None = None
     if rerank:
         best_model.scoring_ = dict(best["scoring"])
         rr = fit_reranker(best_model, as_sessions(valid))
-        weights = None if rr is None else [float(w) for w in rr.weights_]
+        weights = None if rr is None else reranker_state(rr)
     return SessionTuneResult(
         trials, dict(best["params"]), dict(best["scoring"]), metric, reranker_weights=weights
     )

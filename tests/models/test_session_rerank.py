@@ -1,8 +1,19 @@
 """The conditional-logit re-ranker: planted signals are learned, the order contract holds."""
 
 import numpy as np
+import pytest
 
-from embedrec.models.session_rerank import FEATURES, N_CANDIDATES, Reranker, candidates
+from embedrec.models.session_rerank import (
+    CONTEXT,
+    FEATURES,
+    N_CANDIDATES,
+    MLPReranker,
+    Reranker,
+    candidates,
+    context,
+    reranker_from_state,
+    reranker_state,
+)
 
 
 def test_a_planted_feature_gets_the_weight_and_the_prior_is_the_mixture_order():
@@ -54,3 +65,114 @@ def test_neighbour_votes_enter_as_logs_split_by_session_membership():
     np.testing.assert_allclose(f[0, :, mine], [np.log(1.001), 0.0, 0.0], rtol=1e-9)
     parts.knn = None  # no votes (a model saved before them): both columns are 0
     assert not features(parts, mix, cand)[..., [new, mine]].any()
+
+
+def planted_switch(n=1200, c=8, seed=0):
+    """Prefixes whose click is a session item when the gate says "re-click" (context column
+    0 is 1) and a new item otherwise; among those, the one with the largest feature 1.
+    The context alone cancels in the softmax over a prefix's candidates and the sign of
+    ``in_session``'s weight can't follow it, so a linear score can't express the switch."""
+    rng = np.random.default_rng(seed)
+    d = len(FEATURES)
+    f = rng.normal(size=(n, c, d)) * 0.1
+    inside = np.zeros((n, c))
+    inside[:, : c // 2] = 1.0  # half the candidates are session items
+    f[..., 2] = inside
+    f[..., 1] = rng.normal(size=(n, c))
+    ctx = np.zeros((n, len(CONTEXT)))
+    ctx[:, 0] = rng.integers(0, 2, size=n)
+    want = np.where(ctx[:, :1] == 1.0, inside, 1.0 - inside)
+    target = np.where(want > 0, f[..., 1], -np.inf).argmax(axis=1)
+    return f, target, ctx
+
+
+def test_the_mlp_learns_a_switch_on_the_prefix_context_that_the_linear_score_cannot():
+    f, target, ctx = planted_switch()
+    test_f, test_t, test_c = planted_switch(seed=1)
+    lin = Reranker().fit(f, target, ctx)
+    mlp = MLPReranker(hidden=16, seed=0).fit(f, target, ctx)
+
+    def hit(rr):
+        return float((rr.score(test_f, test_c).argmax(axis=1) == test_t).mean())
+
+    # right half of the candidates at best by feature 1 alone: a chance of about 1/2 of the
+    # "right side" winning the argmax; the MLP follows the switch
+    assert hit(lin) < 0.7
+    assert hit(mlp) > 0.9
+    # the same seed gives the same weights
+    again = MLPReranker(hidden=16, seed=0).fit(f, target, ctx)
+    np.testing.assert_array_equal(again.hidden_weights_, mlp.hidden_weights_)
+    with pytest.raises(ValueError, match="needs ctx"):
+        MLPReranker().fit(f, target)
+
+
+def test_the_mlp_with_too_few_prefixes_is_the_linear_score():
+    f, target, ctx = planted_switch(n=1)
+    mlp = MLPReranker().fit(f, target, ctx)
+    np.testing.assert_allclose(mlp.score(f, ctx), f @ Reranker().fit(f, target).weights_)
+
+
+def test_context_is_the_gate_probability_and_the_length_bucket():
+    from types import SimpleNamespace
+
+    # prefix lengths (sums of counts) 1, 3, 7, 12 -> buckets none, "3", "5_9", "10"
+    counts = np.zeros((4, 5), dtype=np.float32)
+    counts[0, 0] = 1
+    counts[1, :3] = 1
+    counts[2, :2] = [4, 3]
+    counts[3, 4] = 12
+    beta = np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32)
+    c = context(SimpleNamespace(beta=beta, counts=counts))
+    np.testing.assert_allclose(c[:, 0], beta, rtol=1e-6)
+    hot = c[:, 1:]
+    assert hot.sum(axis=1).tolist() == [0, 1, 1, 1]
+    names = [CONTEXT[1 + int(i)] for i in hot[1:].argmax(axis=1)]
+    assert names == ["length_3", "length_5_9", "length_10"]
+
+
+def test_reranker_states_round_trip_as_plain_numbers_and_bad_ones_are_refused():
+    import json
+
+    f, target, ctx = planted_switch(n=300)
+    mlp = MLPReranker(hidden=4, max_epochs=3).fit(f, target, ctx)
+    state = json.loads(json.dumps(reranker_state(mlp)))  # what a manifest holds
+    back = reranker_from_state(state)
+    assert isinstance(back, MLPReranker)
+    np.testing.assert_array_equal(back.score(f, ctx), mlp.score(f, ctx))
+    lin = Reranker().fit(f, target)
+    assert reranker_state(lin) == lin.weights_.tolist()  # the format saved all along
+    np.testing.assert_array_equal(reranker_from_state(reranker_state(lin)).weights_, lin.weights_)
+    with pytest.raises(ValueError, match="unknown re-ranker kind 'trees'"):
+        reranker_from_state({"kind": "trees"})
+    broken = dict(state, hidden_bias=[0.0])  # 1 hidden unit, 4 in the other arrays
+    with pytest.raises(ValueError, match="re-save the model"):
+        reranker_from_state(broken)
+    with pytest.raises(ValueError, match="re-save the model"):
+        reranker_from_state({k: v for k, v in state.items() if k != "scale"})
+    with pytest.raises(ValueError, match="re-save the model"):
+        reranker_from_state([1.0, 2.0])
+
+
+def test_a_session_embed_with_an_mlp_reranker_survives_a_save(tmp_path):
+    from embedrec.models import Item2Vec, Item2VecConfig
+    from embedrec.models.session_embed import SessionEmbed, SessionEmbedConfig
+
+    sessions = [["a", "b", "c", "c"]] * 10 + [["b", "c"]] * 10 + [["d", "c"]] * 5
+    rng = np.random.default_rng(3)
+    mlp = MLPReranker(hidden=5)
+    mlp.hidden_weights_ = rng.normal(size=mlp.hidden_weights_.shape)
+    mlp.hidden_bias_ = rng.normal(size=5)
+    mlp.output_weights_ = rng.normal(size=5)
+    model = SessionEmbed(
+        SessionEmbedConfig(calibrate=False),
+        embedder=Item2Vec(Item2VecConfig(dim=8, epochs=5, workers=1)),
+        reranker=mlp,
+    ).fit(sessions)
+    model.save(tmp_path / "m")
+    back = SessionEmbed.load(tmp_path / "m")
+    assert isinstance(back.reranker_, MLPReranker)
+    items = list("abcd")
+    for history in (["a"], ["a", "b", "c"], ["d", "d"]):
+        np.testing.assert_allclose(
+            back.score_next(history, items), model.score_next(history, items), rtol=1e-6
+        )

@@ -49,7 +49,15 @@ from .session_base import (
     csr_arrays,
     csr_from_arrays,
 )
-from .session_rerank import Reranker, candidates, features
+from .session_rerank import (
+    MLPReranker,
+    Reranker,
+    candidates,
+    context,
+    features,
+    reranker_from_state,
+    reranker_state,
+)
 from .session_vknn import SessionVectorKNN
 
 logger = logging.getLogger(__name__)
@@ -307,7 +315,7 @@ class SessionEmbed(SessionModel):
         rr = self.reranker_
         facts = {
             "scoring": dict(self.scoring_),
-            "reranker": None if rr is None else [float(w) for w in rr.weights_],
+            "reranker": None if rr is None else reranker_state(rr),
             "embedder": type(self.embedder_).__name__,
         }
         return arrays, facts
@@ -318,7 +326,6 @@ class SessionEmbed(SessionModel):
 
         from .repeat_gate import N_FEATURES
         from .session_base import check_csr
-        from .session_rerank import FEATURES, LEGACY_FEATURES
 
         n = len(self.item_keys_)
         vin = check_array(arrays["input_vectors"], "input_vectors", "f", (n, None))
@@ -353,16 +360,8 @@ class SessionEmbed(SessionModel):
         if scoring["half_life"] <= 0 or scoring["temperature"] <= 0:
             raise ValueError("the manifest's state.scoring is out of range; re-save the model")
         self.scoring_ = {k: float(scoring[k]) for k in names}
-        weights = facts.get("reranker")
-        self.reranker_ = None
-        if weights is not None:
-            w = np.asarray(weights, dtype=np.float64)
-            if w.shape == (LEGACY_FEATURES,):  # saved before the neighbour votes
-                w = np.concatenate([w, np.zeros(len(FEATURES) - LEGACY_FEATURES)])
-            if w.shape != (len(FEATURES),) or not bool(np.isfinite(w).all()):
-                raise ValueError("the manifest's state.reranker is invalid; re-save the model")
-            self.reranker_ = Reranker()
-            self.reranker_.weights_ = w
+        saved = facts.get("reranker")
+        self.reranker_ = None if saved is None else reranker_from_state(saved)
 
     # ------------------------------------------------------------------ training
     def _fit(self, sessions: Sequences) -> None:
@@ -537,13 +536,13 @@ class SessionEmbed(SessionModel):
 
 def _rerank_data(
     model: SessionEmbed, sessions: Sequences
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Candidate features of every prediction of ``sessions`` and the clicked candidate's
-    column (-1 when the click is not among the candidates)."""
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Candidate features of every prediction of ``sessions``, the clicked candidate's
+    column (-1 when the click is not among the candidates) and the prefixes' context."""
     from ..eval.sessions import next_item_prefixes
 
     prefixes, targets = next_item_prefixes(sessions, model.item_keys_)
-    fs, ts = [], []
+    fs, ts, cs = [], [], []
     block = 1000
     for a in range(0, len(prefixes), block):
         b = min(len(prefixes), a + block)
@@ -561,29 +560,38 @@ def _rerank_data(
         hit = cand == targets[a:b, None]
         ts.append(np.where(hit.any(axis=1), hit.argmax(axis=1), -1))
         fs.append(features(parts, mix, cand))
-    return np.concatenate(fs), np.concatenate(ts)
+        cs.append(context(parts))
+    return np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
 
 
 def fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
     """A re-ranker of ``probe``'s candidates fitted on half of the held-out sessions
-    ``late``, if it beats the mixture's own order by MRR@20 on the other half; then
-    refitted on both halves. ``None`` otherwise. ``probe`` must not have seen ``late``."""
+    ``late``: the linear one and the MLP (:class:`MLPReranker`) are both fitted there, the
+    one with the higher MRR@20 on the other half is kept if it beats the mixture's own
+    order there, and is then refitted on both halves. ``None`` otherwise. ``probe`` must
+    not have seen ``late``."""
     from ..eval.sessions import evaluate_sessions
 
     half = np.arange(len(late)) % 2 == 0
     fit_part, check_part = _pick(late, half), _pick(late, ~half)
     if len(fit_part) == 0 or len(check_part) == 0:
         return None
-    rr = Reranker().fit(*_rerank_data(probe, fit_part))
+    data = _rerank_data(probe, fit_part)
     probe.reranker_ = None
-    plain = evaluate_sessions(probe, check_part, ks=(20,)).metrics["MRR@20"]
-    probe.reranker_ = rr
-    learned = evaluate_sessions(probe, check_part, ks=(20,)).metrics["MRR@20"]
+    best_mrr = plain = evaluate_sessions(probe, check_part, ks=(20,)).metrics["MRR@20"]
+    best: type[Reranker] | None = None
+    for kind in (Reranker, MLPReranker):
+        probe.reranker_ = kind().fit(*data)
+        mrr = evaluate_sessions(probe, check_part, ks=(20,)).metrics["MRR@20"]
+        logger.info(
+            "SessionEmbed re-ranker %s: held-out MRR@20 %.4f -> %.4f", kind.__name__, plain, mrr
+        )
+        if mrr > best_mrr:
+            best, best_mrr = kind, mrr
     probe.reranker_ = None
-    logger.info("SessionEmbed re-ranker: held-out MRR@20 %.4f -> %.4f", plain, learned)
-    if learned <= plain:
+    if best is None:
         return None
-    return Reranker().fit(*_rerank_data(probe, late))
+    return best().fit(*_rerank_data(probe, late))
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,6 +27,14 @@ candidates, i.e. the likelihood of the clicked one among them; McFadden 1974), o
 The neighbour votes enter through their log and separately for new and session items; the
 raw votes in one feature gave nothing (benchmarks/README.md, "Session-based
 recommendation").
+
+:class:`MLPReranker` adds one hidden layer (ReLU) that reads the candidate's features and
+the prefix's :data:`CONTEXT` (the gate's probability and the prefix length bucket): the
+trade-off between a re-click and a new item depends on them jointly, which a linear score
+cannot express (the prefix facts alone cancel in the softmax over its candidates). It is
+fitted with the same listwise loss by Adam, starting from the linear solution, with an L2
+penalty and early stopping on the last :attr:`MLPReranker.held_out` of its training
+prefixes. Both kinds are saved as plain numbers (:func:`reranker_state`), never pickled.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ FEATURES = (
 )
 #: the features of re-rankers saved before the neighbour votes (their weights are 0)
 LEGACY_FEATURES = 9
+#: facts of the prefix that :class:`MLPReranker`'s hidden layer reads with each candidate
+CONTEXT = ("gate_probability", "length_2", "length_3", "length_4", "length_5_9", "length_10")
+#: prefix-length bucket edges of :data:`CONTEXT` (lengths 1, 2, 3, 4, 5-9, 10+)
+_LENGTH_EDGES = np.array([2, 3, 4, 5, 10])
 _EPS = 1e-9
 
 
@@ -93,6 +105,19 @@ def features(parts: Any, mix: npt.NDArray[np.float32], cand: npt.NDArray[np.int6
     return f
 
 
+def context(parts: Any) -> npt.NDArray[np.float64]:
+    """``(n, len(CONTEXT))`` float64 facts of each prefix: the gate's probability and the
+    one-hot length bucket (length 1: all zeros)."""
+    n = parts.beta.shape[0]
+    length = parts.counts.sum(axis=1).astype(np.int64)
+    c = np.zeros((n, len(CONTEXT)))
+    c[:, 0] = parts.beta
+    bucket = np.searchsorted(_LENGTH_EDGES, length, side="right")
+    rows = np.flatnonzero(bucket > 0)
+    c[rows, bucket[rows]] = 1.0
+    return c
+
+
 class Reranker:
     """Linear scores of :data:`FEATURES`, fitted by Newton steps on the conditional logit
     with a ridge pull towards the mixture's own order (weight 1 on ``log_mixture``)."""
@@ -103,9 +128,15 @@ class Reranker:
         self.weights_ = np.zeros(len(FEATURES))
         self.weights_[0] = 1.0
 
-    def fit(self, f: npt.NDArray[np.float64], target: npt.NDArray[np.int64]) -> Reranker:
+    def fit(
+        self,
+        f: npt.NDArray[np.float64],
+        target: npt.NDArray[np.int64],
+        ctx: npt.NDArray[np.float64] | None = None,
+    ) -> Reranker:
         """``f``: (n, C, d) features; ``target``: the clicked candidate's column (rows whose
-        click is not among the candidates are left out)."""
+        click is not among the candidates are left out); ``ctx``: (n, len(CONTEXT)) prefix
+        facts (:func:`context`; the linear score does not read them)."""
         keep = target >= 0
         f, target = f[keep], target[keep]
         prior = self.weights_.copy()
@@ -130,13 +161,222 @@ class Reranker:
         self.weights_ = w
         return self
 
+    def score(
+        self, f: npt.NDArray[np.float64], ctx: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """``(n, C)`` scores of the candidates with features ``f`` (``ctx`` unused here)."""
+        out: npt.NDArray[np.float64] = f @ self.weights_
+        return out
+
     def rescore(self, parts: Any, mix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Scores whose row order puts the candidates first, in the learned order, and the
         other items after them in the mixture's order."""
         cand = candidates(mix)
-        s = features(parts, mix, cand) @ self.weights_
+        s = self.score(features(parts, mix, cand), context(parts))
         s -= s.max(axis=1, keepdims=True)
         out = mix.astype(np.float32, copy=True)  # probabilities: all <= 1
         rows = np.arange(cand.shape[0])[:, None]
         out[rows, cand] = (1.0 + np.exp(s)).astype(np.float32)  # in (1, 2]
         return out
+
+
+class MLPReranker(Reranker):
+    """The linear score plus one hidden layer: ``f @ w + v @ relu(W x + b)``, where ``x`` is
+    the candidate's features and its prefix's :data:`CONTEXT`, standardised (``mean_``,
+    ``scale_``) with the statistics of the training candidates.
+
+    :meth:`fit` first fits the linear part (:class:`Reranker`), then all weights by Adam on
+    the conditional logit's loss plus ``l2 (|W|^2 + |v|^2)``, in mini-batches of prefixes.
+    The last ``held_out`` share of the prefixes (sessions come in order, so these are other
+    sessions) is kept out and the weights with its lowest loss are kept; training stops
+    after ``patience`` passes without a better one. Deterministic for a given ``seed``.
+    """
+
+    def __init__(
+        self,
+        hidden: int = 32,
+        l2: float = 0.01,
+        lr: float = 0.01,
+        max_epochs: int = 200,
+        batch: int = 512,
+        patience: int = 10,
+        held_out: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.hidden, self.l2, self.lr = hidden, l2, lr
+        self.max_epochs, self.batch, self.patience = max_epochs, batch, patience
+        self.held_out, self.seed = held_out, seed
+        d = len(FEATURES) + len(CONTEXT)
+        self.mean_ = np.zeros(d)
+        self.scale_ = np.ones(d)
+        self.hidden_weights_ = np.zeros((d, hidden))
+        self.hidden_bias_ = np.zeros(hidden)
+        self.output_weights_ = np.zeros(hidden)
+
+    def _inputs(
+        self, f: npt.NDArray[np.float64], ctx: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        n, c, _ = f.shape
+        x = np.concatenate([f, np.broadcast_to(ctx[:, None, :], (n, c, ctx.shape[1]))], axis=2)
+        out: npt.NDArray[np.float64] = (x - self.mean_) / self.scale_
+        return out
+
+    def score(
+        self, f: npt.NDArray[np.float64], ctx: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        h = np.maximum(self._inputs(f, ctx) @ self.hidden_weights_ + self.hidden_bias_, 0.0)
+        out: npt.NDArray[np.float64] = f @ self.weights_ + h @ self.output_weights_
+        return out
+
+    def fit(
+        self,
+        f: npt.NDArray[np.float64],
+        target: npt.NDArray[np.int64],
+        ctx: npt.NDArray[np.float64] | None = None,
+    ) -> MLPReranker:
+        if ctx is None:
+            raise ValueError("MLPReranker.fit needs ctx, the prefixes' context(parts)")
+        super().fit(f, target)
+        keep = target >= 0
+        f, target, ctx = f[keep], target[keep], ctx[keep]
+        n = target.size
+        n_val = int(n * self.held_out)
+        if n - n_val < 1 or n_val < 1:
+            return self  # too few prefixes: the linear part alone (hidden weights 0)
+        x_all = np.concatenate(
+            [f, np.broadcast_to(ctx[:, None, :], (*f.shape[:2], ctx.shape[1]))], axis=2
+        ).reshape(-1, f.shape[2] + ctx.shape[1])
+        self.mean_ = x_all.mean(axis=0)
+        self.scale_ = x_all.std(axis=0) + 1e-6
+        x = self._inputs(f, ctx)
+        rng = np.random.default_rng(self.seed)
+        d = x.shape[2]
+        params = {
+            "w": self.weights_.copy(),
+            "W": rng.normal(scale=1.0 / np.sqrt(d), size=(d, self.hidden)),
+            "b": np.zeros(self.hidden),
+            "v": np.zeros(self.hidden),
+        }
+        moment = {k: np.zeros_like(v) for k, v in params.items()}
+        second = {k: np.zeros_like(v) for k, v in params.items()}
+        fit_rows, val_rows = np.arange(n - n_val), np.arange(n - n_val, n)
+
+        def forward(
+            idx: npt.NDArray[np.int64],
+        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+            pre = x[idx] @ params["W"] + params["b"]
+            return f[idx] @ params["w"] + np.maximum(pre, 0.0) @ params["v"], pre
+
+        def loss(idx: npt.NDArray[np.int64]) -> float:
+            s = forward(idx)[0]
+            s -= s.max(axis=1, keepdims=True)
+            picked = s[np.arange(idx.size), target[idx]]
+            return float((np.log(np.exp(s).sum(axis=1)) - picked).mean())
+
+        best, best_params, waited, step = loss(val_rows), dict(params), 0, 0
+        for _ in range(self.max_epochs):
+            rng.shuffle(fit_rows)
+            for a in range(0, fit_rows.size, self.batch):
+                idx = fit_rows[a : a + self.batch]
+                s, pre = forward(idx)
+                act = np.maximum(pre, 0.0)
+                s -= s.max(axis=1, keepdims=True)
+                p = np.exp(s)
+                p /= p.sum(axis=1, keepdims=True)
+                p[np.arange(idx.size), target[idx]] -= 1.0
+                g = p / idx.size  # d loss / d score, (B, C)
+                back = g[..., None] * params["v"] * (pre > 0)
+                grads = {
+                    "w": np.einsum("bc,bcd->d", g, f[idx]),
+                    "W": np.einsum("bcd,bch->dh", x[idx], back) + self.l2 * params["W"],
+                    "b": back.sum(axis=(0, 1)),
+                    "v": np.einsum("bc,bch->h", g, act) + self.l2 * params["v"],
+                }
+                step += 1
+                for k, grad in grads.items():
+                    moment[k] = 0.9 * moment[k] + 0.1 * grad
+                    second[k] = 0.999 * second[k] + 0.001 * grad**2
+                    m_hat = moment[k] / (1.0 - 0.9**step)
+                    v_hat = second[k] / (1.0 - 0.999**step)
+                    params[k] = params[k] - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+            current = loss(val_rows)
+            if current < best - 1e-5:
+                best, best_params, waited = current, dict(params), 0
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    break
+        self.weights_ = best_params["w"]
+        self.hidden_weights_ = best_params["W"]
+        self.hidden_bias_ = best_params["b"]
+        self.output_weights_ = best_params["v"]
+        return self
+
+
+_MLP_ARRAYS = ("weights", "mean", "scale", "hidden_weights", "hidden_bias", "output_weights")
+
+
+def reranker_state(rr: Reranker) -> list[float] | dict[str, Any]:
+    """A re-ranker as plain JSON numbers: the linear one as its weight list (the format
+    saved since the first re-ranker), the MLP as a dict of named arrays (nested lists)."""
+    if not isinstance(rr, MLPReranker):
+        return [float(w) for w in rr.weights_]
+    return {
+        "kind": "mlp",
+        "weights": rr.weights_.tolist(),
+        "mean": rr.mean_.tolist(),
+        "scale": rr.scale_.tolist(),
+        "hidden_weights": rr.hidden_weights_.tolist(),
+        "hidden_bias": rr.hidden_bias_.tolist(),
+        "output_weights": rr.output_weights_.tolist(),
+    }
+
+
+def reranker_from_state(state: Any) -> Reranker:
+    """The re-ranker :func:`reranker_state` wrote (a linear one saved before the neighbour
+    votes, with :data:`LEGACY_FEATURES` weights, gets 0 for them).
+
+    Raises
+    ------
+    ValueError
+        When ``state`` is not one of those formats, has the wrong shapes or non-finite
+        numbers; re-save the model with this version.
+    """
+    bad = "the manifest's state.reranker is invalid; re-save the model"
+    d, k = len(FEATURES), len(FEATURES) + len(CONTEXT)
+    try:
+        if isinstance(state, list):
+            w = np.asarray(state, dtype=np.float64)
+            if w.shape == (LEGACY_FEATURES,):  # saved before the neighbour votes
+                w = np.concatenate([w, np.zeros(d - LEGACY_FEATURES)])
+            if w.shape != (d,) or not bool(np.isfinite(w).all()):
+                raise ValueError(bad)
+            rr = Reranker()
+            rr.weights_ = w
+            return rr
+        if not isinstance(state, dict) or state.get("kind") != "mlp":
+            kind = state.get("kind") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{bad} (unknown re-ranker kind {kind!r}: saved by a newer version?)")
+        arrays = {name: np.asarray(state[name], dtype=np.float64) for name in _MLP_ARRAYS}
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{bad} ({e})") from None
+    h = arrays["hidden_bias"].shape[0] if arrays["hidden_bias"].ndim == 1 else -1
+    shapes = {
+        "weights": (d,),
+        "mean": (k,),
+        "scale": (k,),
+        "hidden_weights": (k, h),
+        "hidden_bias": (h,),
+        "output_weights": (h,),
+    }
+    for name, a in arrays.items():
+        if h < 1 or a.shape != shapes[name] or not bool(np.isfinite(a).all()):
+            raise ValueError(f"{bad} (state.reranker.{name} has shape {a.shape})")
+    if (arrays["scale"] <= 0).any():
+        raise ValueError(f"{bad} (state.reranker.scale must be > 0)")
+    mlp = MLPReranker(hidden=h)
+    mlp.weights_, mlp.mean_, mlp.scale_ = arrays["weights"], arrays["mean"], arrays["scale"]
+    mlp.hidden_weights_, mlp.hidden_bias_ = arrays["hidden_weights"], arrays["hidden_bias"]
+    mlp.output_weights_ = arrays["output_weights"]
+    return mlp
