@@ -25,13 +25,18 @@ from the training sessions (YOOCHOOSE: session-rec's own ``train_tr`` / ``train_
 others: the same split rule applied to the training sessions): the embedding, the scoring
 values and a re-ranker fitted on the validation predictions (kept only if it wins on half of
 them), then refitted on all training sessions with those values and that re-ranker. Each
-``session-embed*`` row says whether a re-ranker was kept (``reranker``).
+``session-embed*`` row says whether a re-ranker was kept (``reranker``). Two more arms run
+embedding models through :class:`embedrec.eval.sessions.ScorerSessions` (the session so far
+is the history): ``item2vec`` (Item2Vec's defaults: recency-weighted user vector, output
+scoring) and ``two-tower`` (a user tower over the history bag alone, trained on every prefix
+of the training sessions, ``history_mode="prefix"``; needs torch).
 
 Each (data set, method) runs in its own process, so the peak memory (``ru_maxrss``) is its
 own. Usage::
 
     python benchmarks/bench_sessions.py                       # every data set and method
     python benchmarks/bench_sessions.py --datasets yoochoose --methods vsknn session-embed
+    python benchmarks/bench_sessions.py --methods two-tower --merge   # rerun rows, keep others
 
 Datasets are read from ``$EMBEDREC_DATA`` (default ``../shared/data``).
 """
@@ -61,6 +66,8 @@ METHODS = [
     "session-embed",
     "session-embed-deepwalk",
     "session-embed-tuned",
+    "item2vec",
+    "two-tower",
 ]
 DATASETS = ["yoochoose", "diginetica", "taobao", "synthetic"]
 
@@ -125,6 +132,16 @@ def make(method: str):
         from embedrec.models.session_embed import SessionEmbed
 
         return SessionEmbed(embedder=DeepWalk())
+    if method == "item2vec":  # its defaults, through ScorerSessions (the session = history)
+        from embedrec.models import Item2Vec
+
+        return Item2Vec()
+    if method == "two-tower":  # a user tower over the history bag, trained on every prefix
+        from embedrec.models.two_tower import TwoTower, TwoTowerConfig
+        from embedrec.models.two_tower.spec import FeatureSpec, TowerConfig
+
+        user = TowerConfig(features=(FeatureSpec(name="history", kind="history"),))
+        return TwoTower(TwoTowerConfig(user=user, history_mode="prefix"))
     if method in ("spop", "ar", "sr"):
         from embedrec.models import session_rules as r
 
@@ -175,6 +192,9 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--out", default="benchmarks/results/sessions.json")
     ap.add_argument("--tune-budget", type=float, default=600.0, help="seconds of tuning")
+    ap.add_argument(
+        "--merge", action="store_true", help="replace only these rows of --out, keep the others"
+    )
     args = ap.parse_args()
     rows = []
     for d in args.datasets:
@@ -197,8 +217,14 @@ def main() -> None:
                 f"{row['peak_rss_mb']:.0f} MB",
                 flush=True,
             )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=1))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge and out.exists():
+        new = {(r["dataset"], r["method"]): r for r in rows}
+        old = json.loads(out.read_text())
+        kept = [new.pop((r["dataset"], r["method"]), r) for r in old]
+        rows = kept + list(new.values())
+    out.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
