@@ -99,28 +99,18 @@ def main() -> None:
             a1 = alpha_at(epoch, int(enc.offsets[b]))
             base = slots.get()
             try:
+                kw = dict(
+                    s_begin=a, s_end=b, cbow=False, cbow_mean=True, window=s.window,
+                    shrink_windows=s.shrink_windows, basket=False, use_hs=False,
+                    negative=s.negative, share_mode=share, priv_lo=0, priv_hi=n_priv,
+                    priv_base=base,
+                )  # fmt: skip
+                grouped = ((enc.tokens, enc.offsets), (w_in, w_out), t.as_tuple())
                 if which == "after":
-                    p = shard_params(
-                        s_begin=a, s_end=b, cbow=False, cbow_mean=True, window=s.window,
-                        shrink_windows=s.shrink_windows, basket=False, use_hs=False,
-                        negative=s.negative, share_mode=share, priv_lo=0, priv_hi=n_priv,
-                        priv_base=base,
-                    )  # fmt: skip
-                    return ts_after(
-                        (enc.tokens, enc.offsets), (w_in, w_out), t.as_tuple(), p,
-                        np.array([a0, a1]), st, no_session(),
-                    )  # fmt: skip
+                    p = shard_params(**kw)
+                    return ts_after(*grouped, p, np.array([a0, a1]), st, no_session())
                 if grouped_before:  # the grouped signature of #15, before the session tuple
-                    p = p_before(
-                        s_begin=a, s_end=b, cbow=False, cbow_mean=True, window=s.window,
-                        shrink_windows=s.shrink_windows, basket=False, use_hs=False,
-                        negative=s.negative, share_mode=share, priv_lo=0, priv_hi=n_priv,
-                        priv_base=base,
-                    )  # fmt: skip
-                    return ts_before(
-                        (enc.tokens, enc.offsets), (w_in, w_out), t.as_tuple(), p,
-                        np.array([a0, a1]), st,
-                    )  # fmt: skip
+                    return ts_before(*grouped, p_before(**kw), np.array([a0, a1]), st)
                 return ts_before(
                     enc.tokens, enc.offsets, a, b, w_in, w_out, t.keep, False, True, s.window,
                     s.shrink_windows, False, False, s.negative, t.neg_prob, t.neg_alias,

@@ -10,12 +10,12 @@ from embedrec.models import Item2Vec, Item2VecConfig
 K = 4  # clusters of the global-context data
 
 
-def _converting_sessions(seed=0):
-    """800 sessions of 4 items from one of K clusters; the session converts on the cluster's
+def converting_sessions(seed=0, n=800):
+    """``n`` sessions of 4 items from one of K clusters; the session converts on the cluster's
     target ``t{k}``, which is itself clicked in only ~5% of the sessions."""
     rng = np.random.default_rng(seed)
     seqs, glob = [], []
-    for s in range(800):
+    for s in range(n):
         k = s % K
         items = [f"i{k}_{j}" for j in rng.choice(10, 4, replace=False)]
         if rng.random() < 0.05:
@@ -23,6 +23,13 @@ def _converting_sessions(seed=0):
         seqs.append(items)
         glob.append(f"t{k}")
     return seqs, glob
+
+
+def _as_log(seqs):
+    """The sessions as an Interactions log, session ``i`` keyed ``i``."""
+    users = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    times = np.concatenate([np.arange(len(s)) for s in seqs]).astype(float)
+    return Interactions.from_arrays(users, np.concatenate(seqs), times)
 
 
 def _target_ranks(model, seed=1):
@@ -41,7 +48,7 @@ def _cfg(**kw):
 
 
 def test_global_context_teaches_the_conversion_item():
-    seqs, glob = _converting_sessions()
+    seqs, glob = converting_sessions()
     plain = Item2Vec(_cfg()).fit(seqs, progress=False)
     airbnb = Item2Vec(_cfg()).fit(seqs, global_context=glob, progress=False)
     # the rarely clicked target ranks first for its cluster's histories only with the global
@@ -51,10 +58,8 @@ def test_global_context_teaches_the_conversion_item():
 
 
 def test_global_context_as_a_mapping_of_an_interactions_log():
-    seqs, glob = _converting_sessions()
-    users = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
-    times = np.concatenate([np.arange(len(s)) for s in seqs]).astype(float)
-    log = Interactions.from_arrays(users, np.concatenate(seqs), times)
+    seqs, glob = converting_sessions()
+    log = _as_log(seqs)
     by_session = dict(enumerate(glob))
     a = Item2Vec(_cfg()).fit(log, global_context=by_session, progress=False)
     b = Item2Vec(_cfg()).fit(
@@ -132,7 +137,7 @@ def test_global_context_of_a_list_follows_sequences_that_min_count_empties():
 
 
 def test_errors_name_the_problem():
-    seqs, glob = _converting_sessions()
+    seqs, glob = converting_sessions()
     with pytest.raises(ValueError, match="global_context has 3 entries but there are 800"):
         Item2Vec(_cfg()).fit(seqs, global_context=glob[:3], progress=False)
     with pytest.raises(TypeError, match="needs an Interactions log"):
@@ -146,10 +151,8 @@ def test_errors_name_the_problem():
 
 
 def test_global_context_mapping_over_sequences_uses_their_user_keys():
-    seqs, glob = _converting_sessions()
-    users = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
-    times = np.concatenate([np.arange(len(s)) for s in seqs]).astype(float)
-    log = Interactions.from_arrays(users, np.concatenate(seqs), times)
+    seqs, glob = converting_sessions()
+    log = _as_log(seqs)
     by_session = dict(enumerate(glob))
     a = Item2Vec(_cfg()).fit(log.sequences(), global_context=by_session, progress=False)
     b = Item2Vec(_cfg()).fit(log, global_context=by_session, progress=False)

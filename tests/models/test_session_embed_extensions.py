@@ -20,6 +20,7 @@ from embedrec.models import (
 )
 from embedrec.models.session_embed import SessionEmbed, SessionEmbedConfig
 from embedrec.models.session_rules import SessionPop
+from tests.models.test_item2vec_airbnb import converting_sessions
 
 FIXED = SessionEmbedConfig(calibrate=False)
 
@@ -53,21 +54,6 @@ def test_eges_gets_the_side_information_of_the_session_items():
     assert model.in_.shape == (4, 8)
 
 
-def _converting(seed=0, n=800):
-    """Sessions of 4 clicks in one of 4 clusters, converting on the cluster's target t{k},
-    which is itself clicked in ~5% of them (Item2Vec's planted test, through SessionEmbed)."""
-    rng = np.random.default_rng(seed)
-    seqs, glob = [], []
-    for s in range(n):
-        k = s % 4
-        items = [f"i{k}_{j}" for j in rng.choice(10, 4, replace=False)]
-        if rng.random() < 0.05:
-            items.insert(int(rng.integers(0, 5)), f"t{k}")
-        seqs.append(items)
-        glob.append(f"t{k}")
-    return seqs, glob
-
-
 def _explore_rank_of_targets(model):
     ranks = []
     for k in range(4):
@@ -82,7 +68,7 @@ def _i2v():
 
 
 def test_global_context_reaches_the_item2vec_embedder():
-    seqs, glob = _converting()
+    seqs, glob = converting_sessions()
     plain = SessionEmbed(FIXED, embedder=_i2v()).fit(seqs)
     as_list = SessionEmbed(FIXED, embedder=_i2v()).fit(seqs, global_context=glob)
     as_map = SessionEmbed(FIXED, embedder=_i2v()).fit(seqs, global_context=dict(enumerate(glob)))
@@ -94,7 +80,7 @@ def test_global_context_reaches_the_item2vec_embedder():
 def test_calibration_fits_with_the_extensions_too():
     # calibration's probe fits the embedder on the earlier sessions: it must look the
     # global context up by session key, whatever subset it fits on
-    seqs, glob = _converting(n=1500)  # 150 held-out sessions: calibration runs
+    seqs, glob = converting_sessions(n=1500)  # 150 held-out sessions: calibration runs
     groups = {f"i{k}_{j}": k for k in range(4) for j in range(10)}
     model = SessionEmbed(SessionEmbedConfig(rerank=False), embedder=_i2v())
     model.fit(seqs, global_context=glob, groups=groups)
@@ -103,7 +89,7 @@ def test_calibration_fits_with_the_extensions_too():
 
 
 def test_extensions_the_embedder_does_not_take_are_refused():
-    seqs, glob = _converting()
+    seqs, glob = converting_sessions()
     dw = DeepWalk(DeepWalkConfig(dim=8, workers=1))
     with pytest.raises(ValueError, match=r"Item2Vec's \(skip-gram\) extensions"):
         SessionEmbed(FIXED, embedder=dw).fit(seqs, global_context=glob)
