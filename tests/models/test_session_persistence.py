@@ -76,6 +76,29 @@ def test_another_class_and_forged_arrays_are_refused(tmp_path):
         VSKNN.load(tmp_path / "knn")
 
 
+def test_a_session_embed_saved_before_the_neighbour_votes_still_loads(tmp_path):
+    # saves from before the embedding session-kNN have no knn_*.npy and do not list them;
+    # without a re-ranker the votes play no part, so the answers are the same
+    model = embed().fit(sessions())
+    model.save(tmp_path / "m")
+    gen = sorted((tmp_path / "m").glob("gen-*"))[-1]
+    manifest = json.loads((gen / "manifest.json").read_text())
+    for name in ("knn_indices", "knn_indptr"):
+        (gen / f"{name}.npy").unlink()
+        manifest["arrays"].remove(name)
+        manifest["files"].pop(f"{name}.npy")
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    back = SessionEmbed.load(tmp_path / "m")
+    a, b = model.recommend(["i1", "i2"], k=4), back.recommend(["i1", "i2"], k=4)
+    assert a.keys.tolist() == b.keys.tolist()
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+    # a save that lists them but lost the files is incomplete, and says so
+    manifest["arrays"].append("knn_indices")
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"knn_indices\.npy is missing"):
+        SessionEmbed.load(tmp_path / "m")
+
+
 def test_unfitted_models_cannot_save(tmp_path):
     with pytest.raises(RuntimeError, match="not fitted"):
         SessionPop().save(tmp_path / "x")

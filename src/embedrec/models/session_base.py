@@ -158,6 +158,9 @@ class SessionModel:
 
     #: the arrays a save of this class holds (checked before anything is read)
     _ARRAYS: tuple[str, ...] = ()
+    #: arrays added to the format later: read when the manifest lists them, absent from
+    #: older saves (``_set_state`` then does without them)
+    _LATER_ARRAYS: tuple[str, ...] = ()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the fitted model as a new generation of the directory ``path``
@@ -195,7 +198,9 @@ class SessionModel:
     @classmethod
     def _load_generation(cls: type[_M], directory: Path) -> _M:
         manifest = read_manifest(directory, cls.__name__)
-        names = ["item_counts", *cls._ARRAYS]
+        listed = manifest.get("arrays")
+        listed = set(listed) if isinstance(listed, list) else set(cls._LATER_ARRAYS)
+        names = ["item_counts", *cls._ARRAYS, *(n for n in cls._LATER_ARRAYS if n in listed)]
         verify_artifact(directory, manifest, ["items.json", *(f"{n}.npy" for n in names)])
         config_cls = getattr(cls, "config_class", None)
         maker: Any = cls

@@ -294,9 +294,9 @@ class SessionEmbed(SessionModel):
         "rules_data",
         "rules_indices",
         "rules_indptr",
-        "knn_indices",
-        "knn_indptr",
     )
+    #: the neighbour sessions of the re-ranker's votes (saves before them have none)
+    _LATER_ARRAYS = ("knn_indices", "knn_indptr")
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
@@ -344,7 +344,10 @@ class SessionEmbed(SessionModel):
         gate.weights_ = check_array(arrays["gate_weights"], "gate_weights", "f", (N_FEATURES,))
         self.gate_ = gate
         self.transitions_ = csr_from_arrays(arrays, "rules", n)
-        indptr, indices = arrays["knn_indptr"], arrays["knn_indices"]
+        # a save from before the neighbour votes: no neighbour session, no votes (its
+        # re-ranker, if any, has no weight on them)
+        indptr = arrays.get("knn_indptr", np.zeros(1, dtype=np.int64))
+        indices = arrays.get("knn_indices", np.zeros(0, dtype=np.int32))
         check_csr(indptr, indices, max(indptr.size - 1, 0), n, "knn")
         held = sps.csr_array(
             (np.ones(indices.size, dtype=np.float32), indices.astype(np.int32), indptr),
