@@ -79,8 +79,10 @@ STAGING_PREFIX = ".staging-"
 MANIFEST_MAX_BYTES = 64 << 20
 #: attempts of :func:`load_consistent` when saves keep replacing the generation it reads (a
 #: load fails only when two saves complete during it; back-to-back saves in a loop do that to
-#: a few percent of loads, so ten attempts make a failure practically impossible)
-LOAD_ATTEMPTS = 10
+#: a few percent of loads). Failures cluster: a reader slowed by a busy machine stays slow
+#: for a while, and ten attempts once ran out on a loaded 2-core CI lane (2 of 800 loads),
+#: so thirty. A retry happens only when a save really replaced the generation.
+LOAD_ATTEMPTS = 30
 
 _GEN_RE = re.compile(r"^gen-([0-9]{6,})$")
 _CURRENT_TMP_RE = re.compile(r"^\.CURRENT\.[0-9a-f]+\.tmp$")
@@ -475,7 +477,7 @@ def load_consistent(
         A generation store or a flat artifact directory.
     fn : callable ``Path -> T``
         Reads one generation (a flat directory).
-    attempts : int, default 10
+    attempts : int, default 30
 
     Returns
     -------
