@@ -190,6 +190,16 @@ def _is_plain_iterable(data: Any) -> bool:
     return not all(hasattr(data, a) for a in ("items", "offsets", "item_keys"))
 
 
+def sequence_keys(data: Any) -> list[Any] | None:
+    """The key of each sequence of ``data``: an Interactions log's user (session) keys, or
+    the user key of each of a ``Sequences``' sequences; ``None`` where there are none."""
+    if isinstance(data, Interactions):
+        return list(data.user_keys.tolist())
+    if getattr(data, "user_keys", None) is not None and hasattr(data, "user"):
+        return list(data.user_keys[data.user].tolist())
+    return None
+
+
 def _global_rows(
     data: Any, global_context: GlobalContext, vocab: Vocab, n_sentences: int
 ) -> npt.NDArray[np.int32]:
@@ -200,11 +210,8 @@ def _global_rows(
     entries of those are dropped too.
     """
     if isinstance(global_context, Mapping):
-        if isinstance(data, Interactions):
-            seq_keys = data.user_keys.tolist()
-        elif getattr(data, "user_keys", None) is not None:  # Sequences: the user of each
-            seq_keys = data.user_keys[data.user].tolist()
-        else:
+        seq_keys = sequence_keys(data)
+        if seq_keys is None:
             raise TypeError(
                 "global_context as a mapping (session key -> item key) needs an Interactions "
                 "log or Sequences with user keys, whose user keys are the session keys; for "

@@ -36,10 +36,10 @@ from typing import Any, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from ..data.interactions import Interactions, Sequences
+from ..data.interactions import Sequences
 from ..vectors import Embeddings, Neighbors
 from .config import ConfigDict, check_bool, check_choice, check_float, check_int
-from .item2vec import Item2Vec, Item2VecConfig
+from .item2vec import Item2Vec, Item2VecConfig, sequence_keys
 from .repeat_gate import RepeatGate
 from .session_base import (
     SessionInput,
@@ -652,21 +652,18 @@ def _by_session(
     if isinstance(global_context, (str, bytes)):
         raise TypeError("global_context must be item keys, one per session, not a string")
     entries = list(global_context)
-    if isinstance(data, Interactions):
-        keys = data.user_keys.tolist()
-    elif isinstance(data, Sequences):
-        if data.user_keys is None:
+    keys = sequence_keys(data)
+    if keys is None:
+        if isinstance(data, Sequences):
             raise ValueError(
                 "global_context over Sequences without user_keys: give a list of sessions or "
                 "an Interactions log (session keys as user keys)"
             )
-        keys = data.user_keys[data.user].tolist()
-    elif hasattr(data, "__len__"):  # a list of sessions: as_sessions keys them by position
-        keys = list(range(len(data)))
-    else:
-        raise TypeError(
-            "global_context as a list needs the sessions as a list (or a log), not an iterator"
-        )
+        if not hasattr(data, "__len__"):
+            raise TypeError(
+                "global_context as a list needs the sessions as a list (or a log), not an iterator"
+            )
+        keys = list(range(len(data)))  # a list of sessions: as_sessions keys them by position
     if len(keys) != len(entries):
         raise ValueError(
             f"global_context has {len(entries)} entries for {len(keys)} sessions; give one "
