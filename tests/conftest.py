@@ -31,8 +31,11 @@ class SharedData(_PathBase):  # type: ignore[valid-type,misc]
         path = Path(self, *parts)
         if not path.exists():
             msg = (
-                f"shared data {path} is missing; set EMBEDREC_DATA to the folder that holds "
-                "the shared data sets (see shared/data/README.md)"
+                f"data set file {path} is missing. Data tests read public data sets (MovieLens, "
+                "YOOCHOOSE, Wikipedia text, graph benchmarks, ...) from one folder, "
+                "$EMBEDREC_DATA (default: ../shared/data beside the checkout); embedrec ships "
+                "none of them (their licences). Get each from its official source (README, "
+                "'Tests'), or run the suite without them: pytest -m 'not data'"
             )
             if os.environ.get("CI"):
                 pytest.fail(msg)
@@ -45,6 +48,14 @@ def _shared_root() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reads the shared data sets ``data``: ``-m 'not data'`` runs the
+    suite without them."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,15 @@ from click.testing import CliRunner
 from numpy.testing import assert_allclose, assert_array_equal
 
 from embedrec import Embeddings
+from embedrec.artifacts import load_consistent
 from embedrec.cli.main import cli
-from embedrec.models.registry import load_embeddings, load_model, model_class, registered
+from embedrec.models.registry import (
+    load_embeddings,
+    load_model,
+    model_class,
+    read_counts,
+    registered,
+)
 
 N_CLUSTERS, PER_CLUSTER = 4, 8
 ITEMS = [100 * c + j for c in range(N_CLUSTERS) for j in range(PER_CLUSTER)]
@@ -169,16 +176,42 @@ def test_registry_reads_the_saved_vectors(saved):
 
 def test_similar_matches_most_similar(saved):
     _, model, path = saved
-    out = json.loads(_run("similar", path, *map(str, QUERIES), "-k", "5", "--json"))
+    out = json.loads(
+        _run("similar", path, *map(str, QUERIES), "-k", "5", "--min-count", "0", "--json")
+    )
     expected = model.most_similar(QUERIES, k=5)
     assert [row["query"] for row in out] == QUERIES
     for row, keys, scores in zip(out, expected.keys.tolist(), expected.scores, strict=True):
         assert [n["key"] for n in row["neighbors"]] == keys
         assert_allclose([n["score"] for n in row["neighbors"]], scores, rtol=1e-6, atol=1e-6)
     # the table shows the same neighbours
-    table = _run("similar", path, str(QUERIES[0]), "-k", "5").splitlines()
+    table = _run("similar", path, str(QUERIES[0]), "-k", "5", "--min-count", "0").splitlines()
     assert table[0].split() == ["query", "rank", "neighbor", "score"]
     assert [int(line.split()[2]) for line in table[1:]] == expected.keys.tolist()[0]
+
+
+def test_similar_shows_only_neighbours_seen_min_count_times(saved):
+    _, model, path = saved
+    emb = _vectors(model)
+    saved_counts = load_consistent(path, read_counts)
+    if saved_counts is None:  # no counts: the default floor is off, an explicit one refused
+        res = CliRunner().invoke(cli, ["similar", str(path), str(QUERIES[0]), "--min-count", "3"])
+        assert res.exit_code == 2 and "has no training counts; drop --min-count" in res.output
+        return
+    counts = dict(zip(emb.keys, saved_counts.tolist(), strict=True))
+    floor = sorted(counts.values())[len(counts) // 2]  # hides about half of the keys
+    out = json.loads(
+        _run("similar", path, *map(str, QUERIES), "-k", "5", "--min-count", str(floor), "--json")
+    )
+    for row in out:
+        keys = [n["key"] for n in row["neighbors"]]
+        assert keys and all(counts[key] >= floor for key in keys)
+        # the same as the unrestricted ranking with the rarer keys taken out
+        full = model.most_similar(row["query"], k=len(emb) - 1)
+        assert keys == [key for key in full.keys.tolist() if counts[key] >= floor][:5]
+    hidden = sum(c < floor for c in counts.values())
+    note = _run("similar", path, str(QUERIES[0]), "--min-count", str(floor)).splitlines()[-1]
+    assert note.startswith(f"({hidden} of {len(emb)} keys seen fewer than {floor} times")
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -246,3 +279,18 @@ def test_index_build_answers_as_the_model(saved):
     # the new generation still holds the model: the vectors read as before
     assert_array_equal(load_embeddings(path).vectors, _vectors(model).vectors)
     assert model_class(path) == name
+
+
+def test_export_output_vectors_where_the_model_has_them(saved, tmp_path):
+    name, model, path = saved
+    out = tmp_path / "out.txt"
+    res = CliRunner().invoke(cli, ["export", str(path), "--vectors", "output", "--out", str(out)])
+    expected = {"Item2Vec": "output_weights_", "SessionEmbed": "out_"}.get(name)
+    if expected is None:
+        assert res.exit_code == 2 and "without output vectors" in res.output
+        assert not out.exists()
+        return
+    assert res.exit_code == 0, res.output
+    back = Embeddings.load_word2vec_format(out)
+    assert [int(k) for k in back.keys] == _vectors(model).keys
+    assert_allclose(back.vectors, getattr(model, expected), rtol=1e-6)

@@ -205,7 +205,8 @@ def test_diginetica_orders_sessions_by_timeframe(shared_data: SharedData) -> Non
     assert len(inter.sequences(session_gap=3600)) == 2_986
 
 
-def test_session_datasets_need_a_path(tmp_path: Path) -> None:
+def test_session_datasets_need_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMBEDREC_DATA", raising=False)
     with pytest.raises(ValueError, match="no stable official download URL"):
         datasets.yoochoose()
     with pytest.raises(ValueError, match="no stable official download URL"):
@@ -399,3 +400,45 @@ def test_download_that_is_not_a_zip_or_lacks_the_file(
     with pytest.raises(ValueError, match=r"holds no u\.data"):
         datasets.movielens_100k(cache_dir=cache, url=f"{base}/ml-100k.zip")
     assert _files(cache) == []
+
+
+def test_path_none_reads_the_verified_local_copy_under_embedrec_data(
+    shared_data: SharedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared_data.require("movielens-100k", "u.data")
+    shared_data.require("yoochoose-100k-sample")
+    monkeypatch.setenv("EMBEDREC_DATA", str(shared_data))
+    # no download may happen: an unreachable cache and URL would fail
+    monkeypatch.setenv("EMBEDREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(datasets.URLS, "ml-100k", "http://127.0.0.1:9/none.zip")
+    inter = datasets.movielens_100k()
+    assert (len(inter), inter.n_users, inter.n_items) == (100_000, 943, 1_682)
+    assert not (tmp_path / "cache").exists()
+    local = shared_data / "yoochoose-100k-sample"
+    assert len(datasets.yoochoose(split="test")) == len(datasets.yoochoose(local, split="test"))
+
+
+def test_a_local_copy_that_differs_is_refused_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "data" / "movielens-100k"
+    folder.mkdir(parents=True)
+    (folder / "u.data").write_text("1\t2\t5\t881250949\n")
+    monkeypatch.setenv("EMBEDREC_DATA", str(tmp_path / "data"))
+    with pytest.raises(ValueError, match=r"movielens-100k holds a different u.data.*unset"):
+        datasets.movielens_100k()
+    (folder / "u.data").unlink()
+    with pytest.raises(ValueError, match=r"movielens-100k has no u\.data"):
+        datasets.movielens_100k()
+
+
+def test_without_a_local_folder_path_none_uses_the_download_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBEDREC_DATA", str(tmp_path / "empty"))
+    assert datasets.local_copy("ml-100k") is None
+    monkeypatch.delenv("EMBEDREC_DATA")
+    assert datasets.local_copy("ml-100k") is None
+    monkeypatch.setenv("EMBEDREC_DATA", str(tmp_path))
+    (tmp_path / "lastfm-2k").mkdir()
+    assert datasets.local_copy("lastfm-2k") == tmp_path / "lastfm-2k"

@@ -245,3 +245,26 @@ def test_from_vectors_recommends_by_cosine_and_checks_shapes() -> None:
         Item2Vec.from_vectors(emb, counts=[1, 2])
     with pytest.raises(ValueError, match="output_weights has shape"):
         Item2Vec.from_vectors(emb, output_weights=np.zeros((2, 2), dtype=np.float32))
+
+
+def test_most_similar_min_count_hides_rare_neighbours_by_hand():
+    # counts in vocabulary order (descending): a, b, c popular; d seen once but closest to a
+    keys = ["a", "b", "c", "d"]
+    vecs = [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.99, 0.141]]
+    m = _toy_model(Item2VecConfig(), keys, vecs, counts=[50, 20, 5, 1])
+    assert m.most_similar("a", k=2).keys.tolist() == ["d", "b"]
+    assert m.most_similar("a", k=2, min_count=5).keys.tolist() == ["b", "c"]
+    # the query itself may be rare: its neighbours still come from the popular keys
+    assert m.most_similar("d", k=1, min_count=20).keys.tolist() == ["a"]
+    with pytest.raises(ValueError, match=r"no key was seen min_count=100 times.*50 times"):
+        m.most_similar("a", k=3, min_count=100)
+    with pytest.raises(ValueError, match="min_count=-1 is invalid"):
+        m.most_similar("a", min_count=-1)
+
+
+def test_n_at_least_refuses_counts_out_of_order():
+    from embedrec.data.vocab import n_at_least
+
+    assert [n_at_least(np.array([9, 5, 5, 2]), c) for c in (0, 3, 5, 6, 9)] == [4, 3, 3, 1, 1]
+    with pytest.raises(ValueError, match="not in descending order"):
+        n_at_least(np.array([1, 3]), 2)

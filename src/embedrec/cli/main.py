@@ -34,7 +34,7 @@ from .. import __version__
 from .._io import read_manifest
 from ..artifacts import load_consistent
 from ..keys import parse_key
-from ..models.registry import load_embeddings, read_embeddings
+from ..models.registry import load_embeddings, read_embeddings, read_output_embeddings
 from ..models.word2vec import MAX_SEED, Word2Vec, Word2VecConfig
 from ..vectors import Embeddings, Key, UnicodeErrors
 from . import graph, index_cmds, recsys, serve, two_tower, word2vec
@@ -78,6 +78,9 @@ _OS_FIXES = {
     errno.EEXIST: "choose another path",
 }
 
+#: ``similar``'s default floor on the training count of the neighbours it shows
+SIMILAR_MIN_COUNT = 5
+
 QUICKSTART_CONFIG = {
     "arch": "skipgram",
     "loss": "neg",
@@ -88,6 +91,10 @@ QUICKSTART_CONFIG = {
     "sample": 0.0,
     "workers": 2,
 }
+
+
+#: the root flag that ``_Group`` accepts after a subcommand too
+_QUIET_FLAGS = frozenset({"-q", "--quiet"})
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -121,7 +128,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Group(click.Group):
-    """Top-level group: turns library exceptions raised by any subcommand into LibraryError."""
+    """Top-level group: turns library exceptions raised by any subcommand into LibraryError,
+    and takes ``-q``/``--quiet`` anywhere on the line (``embedrec item2vec train ... -q``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # the root option is moved before the subcommand; "--" ends options, as in click
+        end = args.index("--") if "--" in args else len(args)
+        if any(a in _QUIET_FLAGS for a in args[:end]):
+            args = ["--quiet", *(a for a in args[:end] if a not in _QUIET_FLAGS), *args[end:]]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -257,12 +272,33 @@ def quickstart(state: State, out: Path, seed: int | None) -> None:
     show_default=True,
     help="Neighbours per key.",
 )
+@click.option(
+    "--min-count",
+    type=click.IntRange(0),
+    default=SIMILAR_MIN_COUNT,
+    show_default=True,
+    help="Show only neighbours seen at least this often in training (model directories "
+    "that saved counts); 0 shows every key. Vectors of keys seen once or twice are mostly "
+    "noise that crowds the neighbours of popular keys.",
+)
+@click.option(
+    "--missing",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
+    help="A KEY the model does not know: stop with an error (raise), or leave it out and say "
+    "so (skip).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @w2v_file_options
+@click.pass_context
 def similar(
+    ctx: click.Context,
     model: Path,
     keys: tuple[str, ...],
     k: int,
+    min_count: int,
+    missing: str,
     as_json: bool,
     unicode_errors: UnicodeErrors,
     no_header: bool,
@@ -271,24 +307,69 @@ def similar(
 
     Keys that look like integers are looked up as integers when the model's keys are integers.
     """
-    emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
+    from ..data.vocab import n_at_least
+    from ..models.registry import read_counts
+
+    def read(directory: Path) -> tuple[Embeddings, Any]:
+        return read_embeddings(directory), read_counts(directory)
+
+    counts = None
+    if model.is_dir():
+        emb, counts = load_consistent(model, read)
+    else:
+        emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
+    explicit = ctx.get_parameter_source("min_count") is not click.core.ParameterSource.DEFAULT
+    if counts is None and explicit and min_count > 0:
+        raise ValueError(f"{model} has no training counts; drop --min-count")
+    restrict = None
+    if counts is not None and min_count > 0:
+        if len(counts) > 1 and bool((np.diff(counts) > 0).any()):
+            # graph models keep node order: put the keys in count order (a stable sort, so
+            # equal counts keep theirs) to make the floor a prefix
+            order = np.argsort(-counts, kind="stable")
+            emb = Embeddings([emb.keys[i] for i in order], emb.vectors[order], metric=emb.metric)
+            counts = counts[order]
+        # the default floor steps aside for a model where no key reaches it (tiny data)
+        if explicit or counts.max(initial=0) >= min_count:
+            restrict = n_at_least(counts, min_count)
     queries = [parse_key(key, emb.key_type) for key in keys]
-    res = emb.most_similar(queries, k=k)
+    unknown = [q for q in queries if q not in emb]
+    if unknown and missing == "raise":
+        raise KeyError(
+            f"unknown key(s) {unknown[:10]} (not in {model}); check them, or pass --missing skip"
+        )
+    known = [q for q in queries if q in emb]
     rows: list[tuple[Key, list[tuple[Any, float]]]] = []
-    for q, ns, ss in zip(queries, res.keys.tolist(), res.scores.tolist(), strict=True):
-        rows.append((q, list(zip(ns, ss, strict=True))))
-    if as_json:
+    if known:
+        res = emb.most_similar(known, k=k, restrict_vocab=restrict)
+        for q, ns, ss in zip(known, res.keys.tolist(), res.scores.tolist(), strict=True):
+            rows.append((q, list(zip(ns, ss, strict=True))))
+    hidden = 0 if restrict is None else len(emb) - restrict
+    if as_json:  # one entry per KEY, in order; unknown ones (with --missing skip) flagged
+        found = dict(rows)
         echo_json(
             [
-                {"query": q, "neighbors": [{"key": n, "score": s} for n, s in neighbours]}
-                for q, neighbours in rows
+                {
+                    "query": q,
+                    "neighbors": [{"key": n, "score": s} for n, s in found.get(q, [])],
+                    **({"unknown": True} if q in unknown else {}),
+                }
+                for q in queries
             ]
         )
         return
     table = [("query", "rank", "neighbor", "score")]
     for q, neighbours in rows:
         table += [(str(q), str(r), str(n), f"{s:.4f}") for r, (n, s) in enumerate(neighbours, 1)]
-    echo_table(table, "<><>")
+    if rows:
+        echo_table(table, "<><>")
+    if hidden:
+        click.echo(
+            f"\n({hidden} of {len(emb)} keys seen fewer than {min_count} times in training are "
+            "not shown as neighbours; --min-count 0 shows them)"
+        )
+    if unknown:
+        click.echo(f"\nunknown keys (left out): {', '.join(map(str, unknown))}")
 
 
 @cli.command()
@@ -301,6 +382,15 @@ def similar(
     show_default=True,
     help="word2vec (word2vec.c/gensim file), npy (vectors.npy + keys.json dir), parquet "
     "(key + vector columns), tensorboard (projector dir: vectors.tsv, metadata.tsv).",
+)
+@click.option(
+    "--vectors",
+    "which",
+    type=click.Choice(["input", "output"]),
+    default="input",
+    show_default=True,
+    help="input: the vectors `similar` and indexes use; output: the context vectors that "
+    "Item2Vec's recommendations score with (Item2Vec and SessionEmbed directories).",
 )
 @click.option("--binary", is_flag=True, help="Binary word2vec format instead of text.")
 @click.option(
@@ -319,6 +409,7 @@ def similar(
 @w2v_file_options
 def export(
     model: Path,
+    which: str,
     fmt: str,
     binary: bool,
     layout: str,
@@ -338,7 +429,7 @@ def export(
 
     def read(directory: Path) -> tuple[Embeddings, dict[str, Any] | None]:
         # the vectors and the counts come from one generation of a model directory
-        emb = read_embeddings(directory)
+        emb = read_embeddings(directory) if which == "input" else read_output_embeddings(directory)
         if fmt in ("tensorboard", "parquet"):
             from .._io import read_npy
             from ..artifacts import has_file
@@ -352,6 +443,8 @@ def export(
 
     if model.is_dir():
         emb, metadata = load_consistent(model, read)
+    elif which == "output":
+        raise ValueError(f"{model} is a vector file; --vectors output needs a model directory")
     else:
         emb = load_embeddings(model, unicode_errors=unicode_errors, no_header=no_header)
         metadata = None
@@ -363,7 +456,7 @@ def export(
         if fmt == "parquet"
         else "dir"
     )
-    click.echo(f"wrote {len(emb)} x {emb.dim} vectors to {out} ({fmt}, {kind})")
+    click.echo(f"wrote {len(emb)} x {emb.dim} {which} vectors to {out} ({fmt}, {kind})")
 
 
 @cli.command()

@@ -22,6 +22,14 @@ renamed into place only when all of them are verified.
 
 A ``path`` may be the folder holding the files, the downloaded zip, or (for the
 interaction functions) one file of the data set in its format, e.g. MovieLens' ``u1.base``.
+
+Local copies
+------------
+A team often keeps the data sets in one shared folder. When ``$EMBEDREC_DATA`` is set and
+holds a data set's folder (:data:`LOCAL_FOLDERS`, e.g. ``$EMBEDREC_DATA/movielens-100k``),
+``path=None`` reads that copy instead of downloading: for the downloadable data sets only
+after every member in :data:`CHECKSUMS` matches, so a different file there is refused, not
+read. YOOCHOOSE and DIGINETICA, which have no download, are read from there too.
 """
 
 from __future__ import annotations
@@ -76,6 +84,15 @@ CHECKSUMS: dict[str, dict[str, str]] = {
         ),
         "artists.dat": "c173881362c6b28551368fecb3c0be5a6a30a6cd859e1f5775413dfe46d48648",
     },
+}
+
+#: The folder of each data set under ``$EMBEDREC_DATA`` (see "Local copies" above).
+LOCAL_FOLDERS: dict[str, str] = {
+    "ml-100k": "movielens-100k",
+    "ml-latest-small": "movielens-latest-small",
+    "lastfm-2k": "lastfm-2k",
+    "yoochoose": "yoochoose-100k-sample",
+    "diginetica": "diginetica-sample",
 }
 
 #: Seconds to wait for the server before a download is given up.
@@ -489,7 +506,8 @@ def yoochoose(
     ----------
     path : path
         The prepared file, or the folder holding it (then ``split`` picks
-        ``*_<split>.txt``). Required: YOOCHOOSE has no stable official download.
+        ``*_<split>.txt``). YOOCHOOSE has no stable official download: None reads
+        ``$EMBEDREC_DATA/yoochoose-100k-sample`` (see "Local copies" above).
     split : str
         ``"train_full"``, ``"train_tr"``, ``"train_valid"`` or ``"test"`` (folder only).
     min_user_interactions, min_item_interactions, dedupe
@@ -539,7 +557,8 @@ def diginetica(
     ----------
     path : path
         ``train-item-views.csv`` (or SR-GNN's ``sample_train-item-views.csv``), or the
-        folder holding it. Required: DIGINETICA has no stable official download.
+        folder holding it. DIGINETICA has no stable official download: None reads
+        ``$EMBEDREC_DATA/diginetica-sample`` (see "Local copies" above).
     min_user_interactions, min_item_interactions, dedupe
         As in :func:`movielens_100k` (users are sessions).
 
@@ -619,9 +638,48 @@ def _utc_midnight(
     return seconds
 
 
+def local_copy(name: str) -> Path | None:
+    """``$EMBEDREC_DATA/<folder>`` of data set ``name`` (a key of :data:`LOCAL_FOLDERS`)
+    when the variable is set and the folder exists, else None."""
+    root = os.environ.get("EMBEDREC_DATA")
+    if not root or name not in LOCAL_FOLDERS:
+        return None
+    folder = Path(root) / LOCAL_FOLDERS[name]
+    return folder if folder.is_dir() else None
+
+
+def _verified_local(name: str) -> Path | None:
+    """The local copy of a downloadable data set, once its members match :data:`CHECKSUMS`.
+
+    Raises
+    ------
+    ValueError
+        If a member is missing or differs: the copy is not the official data.
+    """
+    folder = local_copy(name)
+    if folder is None:
+        return None
+    for member, expected in CHECKSUMS[name].items():
+        file = folder / member
+        if not file.is_file() or sha256_lf(file) != expected:
+            what = "has no" if not file.is_file() else "holds a different"
+            raise ValueError(
+                f"$EMBEDREC_DATA/{LOCAL_FOLDERS[name]} {what} {member} than the official "
+                f"{name} (sha256 {expected}, CRLF counted as LF); fix that copy, pass path= "
+                "explicitly, or unset EMBEDREC_DATA to download"
+            )
+    return folder
+
+
 def _local_file(what: str, path: PathLike | None, pattern: str, how: str) -> Path:
     if path is None:
-        raise ValueError(f"{what} has no stable official download URL; {how}")
+        local = local_copy(what.lower())
+        if local is None:
+            raise ValueError(
+                f"{what} has no stable official download URL; {how} (or put it in "
+                f"$EMBEDREC_DATA/{LOCAL_FOLDERS[what.lower()]})"
+            )
+        path = local
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p} does not exist; {how}")
@@ -660,6 +718,9 @@ def _member(
     """Where to read ``member`` of data set ``name`` from: a file, or a zip member's bytes."""
     source_url = url or URLS[name]
     if path is None:
+        local = _verified_local(name) if url is None else None
+        if local is not None:
+            return local / member
         return fetch(name, cache_dir=cache_dir, url=url) / member
     p = Path(path)
     hint = f"pass the folder holding {member}, the zip from {source_url}, or path=None to download"

@@ -49,7 +49,39 @@ class Vocab:
         """Number of corpus tokens covered by the vocabulary."""
         return int(self.counts.sum())
 
+    def n_at_least(self, min_count: int) -> int:
+        """How many keys occur at least ``min_count`` times: with keys in descending count
+        order, they are the first ones (``restrict_vocab`` of the queries)."""
+        return n_at_least(self.counts, min_count)
+
     def encode(self, tokens: Sequence[Hashable]) -> npt.NDArray[np.int32]:
         """Indices of the in-vocabulary ``tokens`` (unknown ones dropped), as int32."""
         get = self.key_to_index.get
         return np.fromiter((i for i in map(get, tokens) if i is not None), dtype=np.int32, count=-1)
+
+
+def n_at_least(counts: npt.NDArray[np.integer], min_count: int) -> int:
+    """The length of the prefix of ``counts`` (descending) whose counts are ``>= min_count``
+    (at least 1: a floor that leaves no key is an error, not an empty answer).
+
+    Raises
+    ------
+    ValueError
+        If ``min_count`` is negative, no key reaches it, or ``counts`` is not in descending
+        order (such keys are not a vocabulary built here).
+    """
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 0:
+        raise ValueError(f"min_count={min_count!r} is invalid; use an integer >= 0")
+    c = np.asarray(counts)
+    if c.size > 1 and bool((np.diff(c) > 0).any()):
+        raise ValueError(
+            "the counts are not in descending order, so a count floor cannot restrict the "
+            "queries; re-save the model with this version"
+        )
+    n = int(np.count_nonzero(c >= min_count))
+    if n == 0 and c.size:
+        raise ValueError(
+            f"no key was seen min_count={min_count} times in training (the most frequent one "
+            f"{int(c.max())} times); lower min_count"
+        )
+    return n

@@ -29,13 +29,29 @@ class EmbeddingModel:
         return emb
 
     def most_similar(
-        self, key: Any, k: int = 10, *, missing: Literal["raise", "skip"] = "raise"
+        self,
+        key: Any,
+        k: int = 10,
+        *,
+        missing: Literal["raise", "skip"] = "raise",
+        min_count: int | None = None,
     ) -> Neighbors:
         """Nearest keys to ``key`` (or to each key of a list).
 
+        ``min_count``: only keys seen at least this often in training are candidates. The
+        vectors of keys seen once or twice are mostly their few contexts, so with every key
+        kept (Item2Vec's ``min_count=1``) they crowd the neighbours of popular keys; a floor
+        of 5 to 10 gives neighbours that make sense without dropping the keys from training.
         See :meth:`embedrec.vectors.Embeddings.most_similar`.
         """
-        return self._fitted().most_similar(key, k=k, missing=missing)
+        emb = self._fitted()
+        restrict = None
+        if min_count is not None:
+            vocab = getattr(self, "vocab_", None)
+            if vocab is None:
+                raise ValueError(f"{type(self).__name__} has no key counts; drop min_count")
+            restrict = vocab.n_at_least(min_count)
+        return emb.most_similar(key, k=k, missing=missing, restrict_vocab=restrict)
 
     def recommend(
         self, history: Sequence[Hashable], k: int = 10, *, exclude_seen: bool = True

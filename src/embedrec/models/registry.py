@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import MANIFEST, read_manifest
-from ..artifacts import load_consistent
+from .._io import MANIFEST, read_manifest, read_npy
+from ..artifacts import has_file, load_consistent
 from ..vectors import KEYS_FILE, VECTORS_FILE, Embeddings, UnicodeErrors, read_keys_vectors
 
 __all__ = [
@@ -43,8 +43,10 @@ __all__ = [
     "load_embeddings",
     "load_model",
     "model_class",
+    "read_counts",
     "read_embeddings",
     "read_model",
+    "read_output_embeddings",
     "register",
     "registered",
 ]
@@ -270,6 +272,40 @@ def read_embeddings(directory: str | os.PathLike[str]) -> Embeddings:
         f"{VECTORS_FILE}; embedrec reads the vectors of {_names()} directories, of any "
         "embedrec directory with keys and vectors, and of word2vec-format files"
     )
+
+
+def read_output_embeddings(directory: str | os.PathLike[str]) -> Embeddings:
+    """The output (context) vectors of one generation directory, keyed like its vectors.
+
+    Item2Vec ranks next items by ``user . output_vector`` (``scoring="output"``), and
+    SessionEmbed explores with them, so a system that re-implements the scoring (a ranking
+    feature, another serving stack) needs them. Their metric is ``"dot"``.
+
+    Raises
+    ------
+    ValueError
+        A model without output vectors (every class but Item2Vec and SessionEmbed; an
+        Item2Vec saved with ``scoring="cosine"`` may have none).
+    """
+    model = read_model(directory)
+    name = type(model).__name__
+    if name == "Item2Vec" and model.output_weights_ is not None:
+        return Embeddings(model.embeddings_.keys, model.output_weights_, metric="dot")
+    if name == "SessionEmbed":
+        return Embeddings(model.item_keys_.tolist(), model.out_, metric="dot")
+    raise ValueError(
+        f"{directory} holds a {name} without output vectors; Item2Vec (trained with "
+        "negative sampling) and SessionEmbed models have them: export its input vectors"
+    )
+
+
+def read_counts(directory: str | os.PathLike[str]) -> Any:
+    """The training counts of the keys of one generation directory (``counts.npy``, one
+    per key, in key order), or None for a directory without them."""
+    directory = Path(directory)
+    if not has_file(directory, read_manifest(directory), "counts.npy"):
+        return None
+    return read_npy(directory / "counts.npy")
 
 
 def load_model(path: str | os.PathLike[str]) -> Any:
