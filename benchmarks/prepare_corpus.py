@@ -1,8 +1,10 @@
 """Turn ../shared/data/text-corpus (WikiExtractor output) into a text8-like corpus file.
 
-One paragraph per line, lowercase, tokens are runs of a-z (digits and punctuation dropped),
-``<doc>`` lines and title lines removed. The result is cached outside the repository
-(the data's licence allows redistribution, but the repo stays data-free).
+One paragraph per line, ``<doc>`` lines and title lines removed, tokenised by the library's
+one normaliser, :func:`embedrec.data.text.normalize` with text8's rules (``ascii_only=True``:
+lowercase runs of a-z, digits and punctuation dropped; docs/tokenisation.md). The result is
+cached outside the repository (the data's licence allows redistribution, but the repo stays
+data-free).
 
 Usage: python benchmarks/prepare_corpus.py [--out PATH]
 """

@@ -4,8 +4,6 @@ import dataclasses
 import json
 import logging
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -44,7 +42,7 @@ def corpus_file(tmp_path_factory):
 def trained(corpus_file, tmp_path_factory):
     """(model dir, JSON summary) of one CLI training run shared by the query tests."""
     out = tmp_path_factory.mktemp("models") / "w2v"
-    result = run("-q", "word2vec", "train", corpus_file, "--out", out, *TRAIN_FLAGS)
+    result = run("-q", "word2vec", "train", corpus_file, "--out", out, *TRAIN_FLAGS, "--json")
     return out, json.loads(result.stdout)
 
 
@@ -100,7 +98,7 @@ def test_train_reads_directories_and_several_files(corpus_file, tmp_path):
     lines = corpus_file.read_text(encoding="utf-8").splitlines(keepends=True)
     (d / "a.txt").write_text("".join(lines[:500]), encoding="utf-8")
     (d / "b.txt").write_text("".join(lines[500:]), encoding="utf-8")
-    flags = "--dim 4 --min-count 1 --epochs 1 --workers 1".split()
+    flags = "--dim 4 --min-count 1 --epochs 1 --workers 1 --json".split()
     one = run("-q", "word2vec", "train", corpus_file, "--out", tmp_path / "m1", *flags)
     both = run("-q", "word2vec", "train", d, "--out", tmp_path / "m2", *flags)
     files = run(
@@ -155,7 +153,7 @@ def test_quiet_silences_logs_and_logging_state_is_restored(corpus_file, tmp_path
     flags = "--dim 4 --min-count 1 --epochs 1 --workers 1".split()
     loud = run("word2vec", "train", corpus_file, "--out", tmp_path / "a", *flags)
     assert "epoch 1/1" in loud.stderr
-    quiet = run("-q", "word2vec", "train", corpus_file, "--out", tmp_path / "b", *flags)
+    quiet = run("-q", "word2vec", "train", corpus_file, "--out", tmp_path / "b", *flags, "--json")
     assert quiet.stderr == ""
     assert json.loads(quiet.stdout)["vocab_size"] == N_TOPICS * WORDS_PER_TOPIC
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
@@ -166,7 +164,8 @@ def test_eval_analogies_and_pairs(trained, bench_files):
     out, _ = trained
     analogies, pairs, pairs2 = bench_files
     args = ["--analogies", analogies, "--pairs", pairs, "--pairs", pairs2]
-    res = json.loads(run("-q", "word2vec", "eval", out, *args, "--restrict-vocab", 30000).stdout)
+    cmd = ["-q", "word2vec", "eval", out, *args, "--restrict-vocab", 30000, "--json"]
+    res = json.loads(run(*cmd).stdout)
     assert set(res) == {"analogies", "pairs"}
     an = res["analogies"]
     assert [s["section"] for s in an["sections"]] == ["same-topic", "with-oov"]
@@ -190,7 +189,7 @@ def test_eval_same_answers_from_directory_and_word2vec_file(trained, bench_files
     analogies, pairs, _ = bench_files
     w2v_file = tmp_path / "v.bin"
     run("-q", "export", out, "--binary", "--out", w2v_file)
-    args = ["--analogies", analogies, "--pairs", pairs, "--method", "3cosmul"]
+    args = ["--analogies", analogies, "--pairs", pairs, "--method", "3cosmul", "--json"]
     from_dir = json.loads(run("-q", "word2vec", "eval", out, *args).stdout)
     from_file = json.loads(run("-q", "word2vec", "eval", w2v_file, *args).stdout)
     assert from_dir["analogies"] == from_file["analogies"]
@@ -203,6 +202,82 @@ def test_eval_needs_a_benchmark(trained):
     result = run("word2vec", "eval", trained[0], ok=False)
     assert result.exit_code == 2
     assert "--analogies" in result.stderr
+
+
+def test_train_prints_a_readable_summary_by_default(corpus_file, tmp_path):
+    flags = "--dim 4 --min-count 1 --epochs 3 --workers 1".split()
+    out = run("-q", "word2vec", "train", corpus_file, "--out", tmp_path / "m", *flags).stdout
+    lines = out.splitlines()
+    fields = dict(line.split(":  ", 1) for line in lines[: lines.index("")])
+    assert fields["vocabulary"].strip() == f"{N_TOPICS * WORDS_PER_TOPIC} words, vectors of dim 4"
+    assert fields["tokens"].strip() == "whitespace-separated, as they are"
+    table = lines[lines.index("per epoch:") + 1 :]
+    assert table[0].split() == ["epoch", "loss", "words/s", "words", "seconds"]
+    assert [row.split()[0] for row in table[1:]] == ["1", "2", "3"]
+
+
+def test_eval_table_leaves_out_sections_without_an_answerable_question(trained, tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text(
+        ": answerable\nt0_w0 t0_w1 t1_w0 t1_w1\nt2_w0 t2_w1 t3_w0 t3_w1\n"
+        ": all-unknown\nzz t0_w1 t1_w0 t1_w1\nt0_w0 yy t1_w0 t1_w1\n",
+        encoding="utf-8",
+    )
+    text = run("-q", "word2vec", "eval", trained[0], "--analogies", questions).stdout
+    rows = [line.split()[0] for line in text.splitlines()[2:4]]
+    assert rows == ["answerable", "total"]
+    assert "all-unknown" not in text and "(0/0)" not in text
+    # 2 of the 4 questions have a word outside the vocabulary
+    assert "with unknown words:  50.0% (2/4)" in text
+
+
+def test_eval_compares_case_insensitively_unless_asked(trained, tmp_path):
+    questions = tmp_path / "upper.txt"
+    questions.write_text(": upper\nT0_W0 T0_W1 T1_W0 T1_W1\n", encoding="utf-8")
+    args = ["-q", "word2vec", "eval", trained[0], "--analogies", questions]
+    folded = json.loads(run(*args, "--json").stdout)["analogies"]
+    assert (folded["questions"], folded["oov_questions"]) == (1, 0)
+    exact = json.loads(run(*args, "--json", "--case-sensitive").stdout)["analogies"]
+    assert (exact["questions"], exact["oov_questions"]) == (1, 1)
+    text = run(*args, "--case-sensitive").stdout
+    assert "accuracy:  none: every question has an unknown word" in text
+    assert "(0/0)" not in text
+
+
+def test_normalize_flag_lowercases_and_drops_punctuation(tmp_path):
+    corpus = tmp_path / "raw.txt"
+    corpus.write_text("The cat, the CAT!\nthe Cat sat.\n" * 20, encoding="utf-8")
+    flags = ["--dim", "4", "--min-count", "1", "--epochs", "1", "--workers", "1"]
+    run("-q", "word2vec", "train", corpus, "--out", tmp_path / "raw", *flags)
+    # whitespace tokens as they are: "The", "cat,", "the", "CAT!", "Cat", "sat."
+    raw = Word2Vec.load(tmp_path / "raw").embeddings_.keys
+    assert sorted(raw) == sorted(["The", "cat,", "the", "CAT!", "Cat", "sat."])
+    out = run("-q", "word2vec", "train", corpus, "--out", tmp_path / "n", *flags, "--normalize")
+    assert "lowercase runs of letters (--normalize)" in out.stdout
+    # normalised: "the cat the cat" and "the cat sat"
+    assert sorted(Word2Vec.load(tmp_path / "n").embeddings_.keys) == ["cat", "sat", "the"]
+    res = run("word2vec", "train", corpus, "--out", tmp_path / "x", "--keep-case", ok=False)
+    assert res.exit_code == 2 and "add --normalize" in res.stderr
+
+
+def test_help_texts_say_what_each_flag_does():
+    from embedrec.cli._common import field_help
+    from embedrec.models.walks import DeepWalkConfig
+
+    helps = field_help(Word2VecConfig)
+    assert helps["alpha"] != helps["min_alpha"]
+    limits = [helps[n] for n in ("min_count", "max_vocab_size", "max_final_vocab")]
+    assert len(set(limits)) == 3 and not any(h == "vocabulary limits" for h in limits)
+    # one meaning of --workers on every command: 0 (the shown default) is every core
+    for cls in (Word2VecConfig, DeepWalkConfig):
+        assert field_help(cls)["workers"].endswith("(0: all cores)")
+    assert "None" not in field_help(Word2VecConfig)["workers"]
+
+
+def test_workers_0_means_every_core(corpus_file, tmp_path):
+    flags = "--dim 4 --min-count 1 --epochs 1 --workers 0".split()
+    run("-q", "word2vec", "train", corpus_file, "--out", tmp_path / "m", *flags)
+    assert Word2Vec.load(tmp_path / "m").config.workers is None
 
 
 # ---------------------------------------------------------------------------------- similar
@@ -265,26 +340,6 @@ def test_quickstart_refuses_a_foreign_directory_before_training(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.startswith("error:") and "not an embedrec artifact" in result.stderr
     assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "precious"
-
-
-def test_quickstart_end_to_end(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "embedrec", "quickstart", "--out", str(tmp_path / "qs")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "nearest neighbours" in proc.stdout
-    row = next(
-        line.split() for line in proc.stdout.splitlines() if line.strip().startswith("t0_w0 ")
-    )
-    neighbours = row[1::2]
-    assert len(neighbours) == 5 and all(topic_of(n) == 0 for n in neighbours)
-    accuracy = float(re.search(r"topic accuracy@10: ([0-9.]+)", proc.stdout).group(1))
-    assert accuracy > 0.9
-    assert len(Word2Vec.load(tmp_path / "qs").embeddings_) == 8 * 25
 
 
 # ---------------------------------------------------------------------------------- bad input

@@ -372,3 +372,39 @@ def test_real_bugs_keep_their_traceback(
 def test_one_line_joins_multiline_messages() -> None:
     assert _one_line(ValueError("a\n  b")) == "a b"
     assert _one_line(KeyError("k")) == "k"
+
+
+# ---------------------------------------------------------------------------------- 9. issue #17
+def test_normalized_corpus_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("the caf\xe9 is open\n".encode("latin-1") * 3)
+    out = tmp_path / "m"
+    result = run("word2vec", "train", path, "--out", out, "--normalize", *W2V_FLAGS)
+    assert_refused(result, "latin1.txt, line 1", "not valid UTF-8", "iconv", out=out)
+
+
+def test_cli_errors_name_the_cli_fix_not_a_python_argument(tmp_path: Path) -> None:
+    """The unknown-key messages of the library name the API argument and the CLI flag."""
+    from embedrec.data.graph import Graph
+    from embedrec.data.graph_io import read_labels
+    from embedrec.keys import unknown_keys_error
+
+    assert "--missing skip" in str(unknown_keys_error(["zz"]))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("1 a\n7 b\n", encoding="utf-8")
+    with pytest.raises(KeyError, match="--missing skip"):
+        read_labels(labels, Graph.from_edges([1, 2], [2, 3]))
+
+
+def test_strict_recommend_is_one_error_line(tmp_path: Path, log_csv: Path) -> None:
+    out = tmp_path / "m"
+    assert run("item2vec", "train", log_csv, "--out", out, *I2V_FLAGS).exit_code == 0
+    result = run("recommend", out, "--history", "i1,nope", "--strict")
+    assert_refused(result, "--strict", "['nope']", "leave out --strict")
+
+
+def test_history_file_that_does_not_exist_is_a_usage_error(tmp_path: Path, log_csv: Path) -> None:
+    out = tmp_path / "m"
+    assert run("item2vec", "train", log_csv, "--out", out, *I2V_FLAGS).exit_code == 0
+    result = run("recommend", out, "--history-file", tmp_path / "none.txt")
+    assert result.exit_code == 2 and "none.txt" in result.stderr

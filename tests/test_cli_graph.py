@@ -41,7 +41,9 @@ def factions(tmp_path_factory):
 @pytest.fixture(scope="module")
 def deepwalk_dir(karate, tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "dw"
-    result = run("-q", "graph", "train", karate, "--method", "deepwalk", "--out", out, *SMALL)
+    result = run(
+        "-q", "graph", "train", karate, "--method", "deepwalk", "--out", out, *SMALL, "--json"
+    )
     return out, json.loads(result.stdout)
 
 
@@ -73,8 +75,9 @@ def test_eval_node_classification_finds_the_factions(deepwalk_dir, factions):
     this seed; the bound leaves room for other BLAS/numba builds)."""
     out, _ = deepwalk_dir
     result = run(
-        "graph", "eval", out, "--labels", factions, "--train-fraction", 0.5, "--repeats", 5
-    )
+        "graph", "eval", out, "--labels", factions, "--train-fraction", 0.5, "--repeats", 5,
+        "--json",
+    )  # fmt: skip
     res = json.loads(result.stdout)
     nc = res["node_classification"]
     assert (nc["n_nodes"], nc["n_labels"], nc["repeats"]) == (34, 2, 5)
@@ -85,9 +88,34 @@ def test_eval_node_classification_finds_the_factions(deepwalk_dir, factions):
     assert "link_prediction" not in res
 
 
+def test_train_and_eval_print_tables_by_default(karate, deepwalk_dir, factions, tmp_path):
+    text = run("-q", "graph", "train", karate, "--out", tmp_path / "m", *SMALL).stdout
+    fields = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in text.splitlines()}
+    assert fields["graph"] == "34 nodes, 78 edges (undirected, unweighted)"
+    assert fields["saved"].endswith("(DeepWalk, vectors of dim 16)")
+    args = ["--labels", factions, "--train-fraction", 0.5, "--repeats", 2]
+    lines = run("-q", "graph", "eval", deepwalk_dir[0], *args).stdout.splitlines()
+    assert lines[0].startswith(f"node classification ({factions}: 34 labelled nodes, 2 labels")
+    assert lines[1].split() == ["train", "fraction", "train", "test", "micro-F1", "macro-F1"]
+    # half of the 34 labelled nodes train, the other half test
+    assert lines[2].split()[:3] == ["0.5", "17", "17"] and len(lines) == 3
+
+
+def test_eval_labels_of_unknown_nodes_fail_or_are_skipped(deepwalk_dir, factions, tmp_path):
+    labels = tmp_path / "extra.txt"
+    labels.write_text(factions.read_text(encoding="utf-8") + "99 hi\n", encoding="utf-8")
+    res = run("-q", "graph", "eval", deepwalk_dir[0], "--labels", labels, ok=False)
+    assert res.exit_code == 2
+    # the CLI's way to skip them is named (and the Python API's, the same message)
+    assert "--missing skip" in res.stderr and "[99]" in res.stderr
+    args = ["--labels", labels, "--train-fraction", 0.5, "--repeats", 1, "--missing", "skip"]
+    res = run("-q", "graph", "eval", deepwalk_dir[0], *args, "--json")
+    assert json.loads(res.stdout)["node_classification"]["n_nodes"] == 34
+
+
 def test_eval_link_prediction_on_the_club(deepwalk_dir, karate):
     out, _ = deepwalk_dir
-    result = run("-q", "graph", "eval", out, "--link-prediction", karate, "--seed", 1)
+    result = run("-q", "graph", "eval", out, "--link-prediction", karate, "--seed", 1, "--json")
     lp = json.loads(result.stdout)["link_prediction"]
     # 78 edges, half held out (a spanning tree of 33 edges stays), as many non-edges
     assert lp["n_test_edges"] == lp["n_non_edges"] == 39
@@ -108,7 +136,7 @@ def test_eval_link_prediction_planted_cliques(tmp_path):
     edges.write_text("\n".join([*lines, f"0 {k}"]) + "\n", encoding="utf-8")
     out = tmp_path / "m"
     run("-q", "graph", "train", edges, "--out", out, *SMALL)
-    result = run("-q", "graph", "eval", out, "--link-prediction", edges, "--workers", 1)
+    result = run("-q", "graph", "eval", out, "--link-prediction", edges, "--workers", 1, "--json")
     lp = json.loads(result.stdout)["link_prediction"]
     assert lp["n_edges"] == 2 * 105 + 1 and lp["n_test_edges"] == 106
     assert lp["cosine_auc"] >= 0.95 and lp["hadamard_auc"] >= 0.95
@@ -120,7 +148,7 @@ def test_node2vec_with_config_file_and_overriding_flags(karate, tmp_path):
     out = tmp_path / "n2v"
     result = run(
         "-q", "graph", "train", karate, "--method", "node2vec", "--out", out,
-        "--config", cfg, "--q", 4.0, "--walks-per-node", 4, "--unweighted",
+        "--config", cfg, "--q", 4.0, "--walks-per-node", 4, "--unweighted", "--json",
     )  # fmt: skip
     summary = json.loads(result.stdout)
     model = Node2Vec.load(out)
@@ -147,7 +175,7 @@ def test_edgelist_and_directed(tmp_path):
     # a directed 4-cycle with weights
     edges.write_text("a\tb\t1.0\nb\tc\t2.0\nc\td\t1.5\nd\ta\t1.0\n", encoding="utf-8")
     out = tmp_path / "m"
-    result = run("-q", "graph", "train", edges, "--directed", "--out", out, *SMALL)
+    result = run("-q", "graph", "train", edges, "--directed", "--out", out, *SMALL, "--json")
     summary = json.loads(result.stdout)
     assert summary["directed"] and summary["weighted"]
     assert (summary["n_nodes"], summary["n_edges"]) == (4, 4)
@@ -170,9 +198,11 @@ def test_mat_graph_and_mat_labels(karate, tmp_path):
     mat = tmp_path / "club.mat"
     scipy_io.savemat(mat, {"network": sp.csc_matrix(network), "group": sp.csc_matrix(group)})
     out = tmp_path / "m"
-    summary = json.loads(run("-q", "graph", "train", mat, "--out", out, *SMALL).stdout)
+    summary = json.loads(run("-q", "graph", "train", mat, "--out", out, *SMALL, "--json").stdout)
     assert (summary["n_nodes"], summary["n_edges"]) == (34, 78)
-    result = run("graph", "eval", out, "--labels", mat, "--train-fraction", 0.5, "--repeats", 3)
+    result = run(
+        "graph", "eval", out, "--labels", mat, "--train-fraction", 0.5, "--repeats", 3, "--json"
+    )
     nc = json.loads(result.stdout)["node_classification"]
     assert nc["n_nodes"] == 34 and nc["n_labels"] == 2
     assert nc["fractions"]["0.5"]["micro_f1"]["mean"] >= 0.8
@@ -185,8 +215,9 @@ def test_eges_with_side_csv(karate, tmp_path):
     side.write_text("\n".join(rows) + "\n", encoding="utf-8")
     out = tmp_path / "eges"
     result = run(
-        "-q", "graph", "train", karate, "--method", "eges", "--side", side, "--out", out, *SMALL
-    )
+        "-q", "graph", "train", karate, "--method", "eges", "--side", side, "--out", out, *SMALL,
+        "--json",
+    )  # fmt: skip
     summary = json.loads(result.stdout)
     assert summary["method"] == "eges" and summary["n_nodes"] == 34
     from embedrec.models.eges import EGES

@@ -1,6 +1,7 @@
 """Recommendation commands: item2vec train, recommend, eval, tune (on a planted log)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -49,6 +50,7 @@ def model_dir(log_csv, tmp_path_factory):
         "leave-last-out",
         "--out",
         out,
+        "--json",
     )
     summary = json.loads(res.output)
     assert summary["holdout"] == "leave-last-out"
@@ -70,6 +72,60 @@ def test_recommend_stays_in_the_cluster(model_dir):
     assert "rank" in table.output
 
 
+def test_history_takes_commas_spaces_repeats_and_a_file(model_dir, tmp_path):
+    def items(*args):
+        res = run("recommend", model_dir, *args, "-k", "3", "--json")
+        return [r["key"] for r in json.loads(res.stdout)["items"]]
+
+    reference = items("--history", "203", "--history", "204")
+    assert items("--history", "203,204") == reference
+    assert items("--history", "203, 204") == reference
+    assert items("--history", "203 204") == reference
+    history = tmp_path / "history.txt"
+    history.write_text("204\n\n", encoding="utf-8")
+    assert items("--history", "203", "--history-file", history) == reference
+
+
+def test_recommend_says_unknown_keys_and_the_fallback(model_dir):
+    # one known key: no fallback, the unknown one is listed
+    res = json.loads(run("recommend", model_dir, "--history", "203,999999", "--json").stdout)
+    assert res["unknown"] == [999999] and res["fallback"] is False
+    table = run("recommend", model_dir, "--history", "203,999999").stdout
+    assert "\nunknown:  999999 (not in the model; left out)\n" in table
+    assert "fallback" not in table
+    # no known key: the answer is the popularity fallback, and the output says so
+    res = json.loads(run("recommend", model_dir, "--history", "x1 x2", "--json").stdout)
+    assert res["unknown"] == ["x1", "x2"] and res["fallback"] is True
+    table = run("recommend", model_dir, "--history", "x1", "--history", "x2").stdout
+    assert re.search(r"\nfallback: +popularity \(no history item is known to the model\)", table)
+    assert re.search(r"\nunknown: +x1, x2 \(not in the model; left out\)", table)
+
+
+def test_recommend_strict_refuses_unknown_keys(model_dir):
+    res = run("recommend", model_dir, "--history", "203,999999", "--strict", ok=False)
+    assert res.exit_code == 2
+    assert "--strict: 1 history item(s) unknown to the model: [999999]" in res.stderr
+    assert run("recommend", model_dir, "--history", "203", "--strict").exit_code == 0
+
+
+def test_train_summary_table_says_the_holdout(log_csv, tmp_path):
+    out = run("-q", "item2vec", "train", log_csv, *COLS, *FAST, "--out", tmp_path / "m").stdout
+    fields = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in out.splitlines()}
+    # the default holdout is leave-last-out: each of the 300 users' last event is left out
+    assert fields["holdout"].startswith("leave-last-out: 300 test events left out")
+    assert fields["sequences"] == "300"
+    assert Item2Vec.load(tmp_path / "m").metadata_["holdout"] == "leave-last-out"
+
+
+def test_train_and_tune_share_the_holdout_default():
+    from embedrec.cli.recsys import item2vec_train, tune
+
+    def default(cmd):
+        return next(p.default for p in cmd.params if p.name == "holdout")
+
+    assert default(item2vec_train) == default(tune) == "leave-last-out"
+
+
 def test_eval_beats_the_baselines(model_dir, log_csv):
     res = run("-q", "eval", model_dir, log_csv, *COLS, "-k", "5", "--json")
     out = json.loads(res.output)["results"]
@@ -81,7 +137,7 @@ def test_eval_beats_the_baselines(model_dir, log_csv):
 
 def test_eval_refuses_a_model_that_saw_the_test(log_csv, tmp_path):
     out = tmp_path / "leaky"
-    run("-q", "item2vec", "train", log_csv, *COLS, *FAST, "--out", out)
+    run("-q", "item2vec", "train", log_csv, *COLS, *FAST, "--holdout", "none", "--out", out)
     res = run("-q", "eval", out, log_csv, *COLS, ok=False)
     assert res.exit_code == 2
     assert "--holdout leave-last-out" in res.output
@@ -138,7 +194,7 @@ def test_headerless_file_by_column_position(log_csv, tmp_path):
     raw.write_text("\n".join(line.replace(",", "\t") for line in lines) + "\n")
     out = tmp_path / "m"
     pos = ["--no-header", "--user-col", "0", "--item-col", "1", "--time-col", "2"]
-    res = run("-q", "item2vec", "train", raw, *pos, *FAST, "--out", out)
+    res = run("-q", "item2vec", "train", raw, *pos, *FAST, "--out", out, "--json")
     assert json.loads(res.output)["n_items"] == Item2Vec.load(out).embeddings_.vectors.shape[0]
     assert Item2Vec.load(out).embeddings_.key_type == "int"
 

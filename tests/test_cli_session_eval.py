@@ -192,3 +192,18 @@ def test_clear_errors(split, full_log, tmp_path):
     other = write_log(tmp_path / "other.csv", [["p", "q"], ["q", "r"]])
     bad = run("eval", tmp_path / "sr", other, *COLS, "--protocol", "session", ok=False)
     assert bad.exit_code != 0 and "no test session is left" in bad.output
+
+
+def test_recommend_with_no_known_item_says_the_popularity_fallback(tmp_path):
+    # b is clicked 6 times, a 5 times, c once: popularity ranks b, a, c
+    SequentialRules().fit([["a", "b"]] * 5 + [["c", "b"]]).save(tmp_path / "sr")
+    res = run("recommend", tmp_path / "sr", "--history", "zz,yy", "-k", "2", "--json")
+    out = json.loads(res.stdout)
+    assert out["fallback"] is True and out["unknown"] == ["zz", "yy"]
+    assert [item["key"] for item in out["items"]] == ["b", "a"]
+    text = run("recommend", tmp_path / "sr", "--history", "zz", "-k", "2").stdout
+    assert [line.split()[1] for line in text.splitlines()[1:3]] == ["b", "a"]
+    assert "popularity (no history item is known to the model)" in text
+    # a known item: no fallback, SR's rule a -> b answers
+    out = json.loads(run("recommend", tmp_path / "sr", "--history", "a", "--json").stdout)
+    assert out["fallback"] is False and out["items"][0]["key"] == "b"

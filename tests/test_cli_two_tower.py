@@ -115,3 +115,94 @@ def test_unknown_config_key_is_refused(files, tmp_path):
     res = run("two-tower", "train", "--config", bad, "--out", tmp_path / "x", ok=False)
     assert res.exit_code != 0
     assert "epoch" in res.output
+
+
+def test_unknown_data_key_is_refused_before_training(files, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((files / "cfg.toml").read_text().replace("[data]", "[data]\nholdot = 'none'"))
+    res = run("two-tower", "train", "--config", bad, "--out", tmp_path / "x", ok=False)
+    assert res.exit_code == 2
+    assert "holdot" in res.output and "holdout" in res.output  # the allowed keys are listed
+    assert not (tmp_path / "x").exists()
+
+
+def copy_files(files, folder):
+    """The fixture's log, user table and config in ``folder`` (the config's relative paths
+    resolve against its own folder, so they travel together)."""
+    folder.mkdir()
+    for name in ("log.csv", "users.csv", "cfg.toml"):
+        (folder / name).write_text((files / name).read_text())
+    return folder
+
+
+def test_set_overrides_keys_of_the_file(files, tmp_path):
+    cfg = copy_files(files, tmp_path / "cfg") / "cfg.toml"
+    res = run(
+        "-q",
+        "two-tower",
+        "train",
+        "--config",
+        cfg,
+        "--set",
+        "model.epochs=2",
+        "--set",
+        "data.holdout=none",
+        "--set",
+        "item.hidden=[8]",
+        "--set",
+        f"out={tmp_path / 'over'}",
+    )
+    summary = json.loads(res.stdout)
+    assert len(summary["epochs"]) == 2
+    assert summary["holdout"] == "none"
+    model = TwoTower.load(tmp_path / "over")
+    assert model.config.item.hidden == (8,)
+    assert model.metadata_["holdout"] == "none"
+    res = run("two-tower", "train", "--config", cfg, "--set", "model.epoch=2", ok=False)
+    assert res.exit_code == 2 and "epoch" in res.output
+
+
+def test_out_in_the_file_is_relative_to_the_file(files, tmp_path, monkeypatch):
+    folder = copy_files(files, tmp_path / "cfg")
+    monkeypatch.chdir(tmp_path)
+    run("-q", "two-tower", "train", "--config", "cfg/cfg.toml", "--epochs", "1")
+    assert (folder / "model" / "CURRENT").is_file()  # `out = "model"` beside the file
+    assert not (tmp_path / "model").exists()
+
+
+def test_example_config_trains_on_movielens(shared_data, tmp_path, monkeypatch):
+    """The example of `embedrec two-tower config`, unchanged but for a short run (1 epoch
+    of at most 3 events per user), trains on MovieLens 100K with every side feature."""
+    shared_data.require("movielens-100k", "u.data")
+    monkeypatch.setenv("EMBEDREC_DATA", str(shared_data))
+    monkeypatch.chdir(tmp_path)
+    run("two-tower", "config", "--out", "movielens.toml")
+    res = run(
+        "-q",
+        "two-tower",
+        "train",
+        "--config",
+        "movielens.toml",
+        "--epochs",
+        "1",
+        "--set",
+        "model.examples_per_user=3",
+    )
+    summary = json.loads(res.stdout)
+    assert summary["holdout"] == "leave-last-out"
+    assert summary["n_users"] == 943
+    assert len(summary["epochs"]) == 1
+    assert summary["epochs"][0]["valid_NDCG@50"] > 0
+    model = TwoTower.load(tmp_path / "tt-movielens")
+    assert [f.name for f in model.config.user.features] == [
+        "user",
+        "history",
+        "age",
+        "gender",
+        "occupation",
+        "zip",
+    ]
+    assert [f.name for f in model.config.item.features] == ["item", "genres", "year"]
+    # the model's items are MovieLens' after the file's 5-core filter, with 64-d vectors
+    assert model.embeddings_ is not None and model.embeddings_.vectors.shape[1] == 64
+    assert summary["n_items"] == len(model.embeddings_) < 1682

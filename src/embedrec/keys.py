@@ -156,8 +156,9 @@ def format_keys(items: Sequence[Any]) -> str:
 def unknown_keys_error(unknown: Sequence[Any]) -> KeyError:
     """The ``KeyError`` every lookup raises for unknown keys (it lists them)."""
     return KeyError(
-        f"{len(unknown)} unknown key(s): {format_keys(unknown)}; check `key in embeddings` "
-        "first or pass missing='skip'"
+        f"{len(unknown)} unknown key(s): {format_keys(unknown)}; check that the keys exist "
+        "(`key in embeddings`), or skip unknown ones: missing='skip' (command line: --missing "
+        "skip)"
     )
 
 

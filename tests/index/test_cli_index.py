@@ -37,7 +37,9 @@ def test_build_saves_into_the_model_directory(emb_dir):
     # a new generation holds the model's files and the index; the first stays untouched
     live, generation = resolve_artifact(emb_dir)
     assert generation == "gen-000002" and not (emb_dir / "gen-000001" / "index").exists()
-    assert f"saved to {live / 'index'}" in res.output
+    fields = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in res.output.splitlines()}
+    assert fields["saved"] == str(live / "index")
+    assert fields["parameters"] == "M=16, ef_construction=100, ef_search=40"
     index = load_index(live / "index")
     assert index.kind == "hnsw" and index.params["M"] == 16 and index.params["ef_search"] == 40
     assert index.search_keys("i0", k=3).keys.shape == (3,)
@@ -45,9 +47,17 @@ def test_build_saves_into_the_model_directory(emb_dir):
     assert len(Embeddings.load(emb_dir)) == 2000
     assert index.keys == Embeddings.load(emb_dir).keys
     # rebuilding replaces the index in a third generation
-    res = invoke("index", "build", str(emb_dir), "--kind", "exact")
+    res = invoke("index", "build", str(emb_dir), "--kind", "exact", "--json")
     assert res.exit_code == 0, res.output
     live, generation = resolve_artifact(emb_dir)
+    built = json.loads(res.output)
+    assert (built["kind"], built["n_keys"], built["dim"], built["params"]) == (
+        "exact",
+        2000,
+        16,
+        {},
+    )
+    assert built["path"] == str(live / "index")
     assert generation == "gen-000003" and isinstance(load_index(live / "index"), ExactIndex)
     assert sorted(p.name for p in live.iterdir()) == [
         "index",

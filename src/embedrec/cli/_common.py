@@ -2,6 +2,12 @@
 helpers (JSON and tables on stdout), output-path checks, TOML reading, and the rules that turn
 config dataclass fields into click options.
 
+Every reporting command prints through :func:`echo_report`: a readable report by default
+(:func:`echo_fields` key/value blocks and :func:`echo_table` tables, values through
+:func:`format_value`, empty sections left out) and the JSON payload with ``--json``
+(:data:`json_option`). Results go to stdout; logs and progress bars go to stderr
+(docs/cli-output.md).
+
 Command modules import from here, never from :mod:`embedrec.cli.main` (which only holds the root
 group and registers the command modules), so the CLI has no import cycle.
 
@@ -31,6 +37,7 @@ import numpy as np
 from ..artifacts import is_artifact_dir
 
 __all__ = [
+    "WORKERS_ALL_CORES",
     "F",
     "State",
     "base_type",
@@ -40,11 +47,17 @@ __all__ = [
     "check_writable",
     "config_options",
     "default_of",
+    "echo_fields",
     "echo_json",
+    "echo_report",
     "echo_table",
     "field_help",
+    "format_value",
+    "json_option",
     "jsonable",
     "load_toml",
+    "loss_trend",
+    "percent",
     "read_config_file",
     "w2v_file_options",
 ]
@@ -55,6 +68,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 _BOOL_FLAGS = {
     "cbow_mean": ("--cbow-mean", "--cbow-sum"),
 }
+
+#: each flag's own text where a config docstring describes several fields in one entry
+#: ("alpha, min_alpha : learning rate, ..."), which would give the flags one shared text;
+#: ``{shared}`` is that entry's text
+_GROUPED_HELP = {
+    "alpha": "initial learning rate, at the first token ({shared})",
+    "min_alpha": "final learning rate, reached at the last token of the last epoch",
+    "min_count": "minimum count: rarer words are dropped from the vocabulary",
+    "max_vocab_size": "most distinct words held while counting; past it the rarest are "
+    "forgotten as in word2vec.c, to bound memory (default: no bound)",
+    "max_final_vocab": "most words kept in the vocabulary: --min-count is raised until at "
+    "most this many remain, as in gensim (default: no limit)",
+}
+
+#: ``--workers``: one meaning on every command, "0: all cores" (leaving the flag out too),
+#: whether the config spells "every core" ``0`` or ``None`` (``build_config`` maps 0 to None)
+WORKERS_ALL_CORES = "(0: all cores)"
 
 
 @dataclasses.dataclass
@@ -83,16 +113,91 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(jsonable(obj), indent=2, allow_nan=False))
 
 
-def echo_table(rows: Sequence[Sequence[str]], align: str) -> None:
+def echo_table(rows: Sequence[Sequence[Any]], align: str, *, title: str | None = None) -> None:
     """Print ``rows`` (the header first) as columns two spaces apart, to stdout.
 
     ``align`` holds one character per column: ``<`` left, ``>`` right. Each column is as wide
-    as its widest cell; trailing spaces are dropped.
+    as its widest cell; trailing spaces are dropped. Cells that are not text go through
+    :func:`format_value`. A ``title`` line comes first.
     """
-    widths = [max(len(row[c]) for row in rows) for c in range(len(align))]
-    for row in rows:
+    cells_of = [[c if isinstance(c, str) else format_value(c) for c in row] for row in rows]
+    widths = [max(len(row[c]) for row in cells_of) for c in range(len(align))]
+    if title is not None:
+        click.echo(title)
+    for row in cells_of:
         cells = (f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths, strict=True))
         click.echo("  ".join(cells).rstrip())
+
+
+def format_value(value: Any) -> str:
+    """A value of a readable report: ``None`` and NaN are "none", booleans "yes"/"no", floats
+    four significant digits (whole numbers with thousands separators from 1,000 up), lists
+    their items joined by ", ", dicts ``name=value`` pairs."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+def percent(part: int, whole: int) -> str | None:
+    """``"50.0% (1/2)"``; ``None`` (left out of a report) when ``whole`` is 0."""
+    return f"{100 * part / whole:.1f}% ({part}/{whole})" if whole else None
+
+
+def echo_fields(
+    fields: Sequence[tuple[str, Any]], *, title: str | None = None, indent: int = 0
+) -> None:
+    """Print ``name: value`` lines with the values aligned, to stdout.
+
+    Fields whose value is ``None`` are left out (an empty section says nothing rather than
+    "0/0"); other values go through :func:`format_value`. A ``title`` line comes first.
+    """
+    shown = [(name, value) for name, value in fields if value is not None]
+    if title is not None:
+        click.echo(title)
+    if not shown:
+        return
+    width = max(len(name) for name, _ in shown) + 1
+    pad = " " * indent
+    for name, value in shown:
+        text = value if isinstance(value, str) else format_value(value)
+        click.echo(f"{pad}{name + ':':<{width}}  {text}".rstrip())
+
+
+def loss_trend(losses: Sequence[float | None] | None) -> str | None:
+    """``"3.21 (epoch 1) -> 1.05 (epoch 40)"``; ``None`` (left out) when no loss was recorded."""
+    if not losses:
+        return None
+    first, last = format_value(losses[0]), format_value(losses[-1])
+    return f"{first} (epoch 1) -> {last} (epoch {len(losses)})"
+
+
+def echo_report(payload: Any, render: Callable[[], None], *, as_json: bool) -> None:
+    """The one way a reporting command prints its result: ``payload`` as JSON with
+    ``--json`` (its shape is the command's stable interface), else ``render()``, the
+    readable report of the same facts."""
+    if as_json:
+        echo_json(payload)
+    else:
+        render()
+
+
+#: the ``--json`` flag of every reporting command
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as JSON (for scripts) instead of the readable report.",
+)
 
 
 def default_of(func: Callable[..., Any], name: str) -> Any:
@@ -159,6 +264,9 @@ def build_config(
     Run before any data is read. A message about a field given as a flag names the flag
     (``--seed -1 is invalid; ...``); one about a field of ``config_file`` names the file.
     """
+    fields = cls.__dataclass_fields__
+    if values.get("workers") == 0 and "workers" in fields and fields["workers"].default is None:
+        values = {**values, "workers": None}  # --workers 0: every core (WORKERS_ALL_CORES)
     try:
         return cls.from_dict(values)
     except ValueError as exc:
@@ -240,7 +348,11 @@ def read_config_file(path: Path, cls: type) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- config flags
 def field_help(cls: type) -> dict[str, str]:
-    """Per-field help from the ``Parameters`` section of a NumPy-style class docstring."""
+    """Per-field flag help from the ``Parameters`` section of a NumPy-style class docstring.
+
+    Fields described together in one entry get their own text from ``_GROUPED_HELP``, and
+    ``workers`` says :data:`WORKERS_ALL_CORES` on every command.
+    """
     lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
     out: dict[str, str] = {}
     try:
@@ -248,6 +360,7 @@ def field_help(cls: type) -> dict[str, str]:
     except ValueError:
         return out
     names: list[str] = []
+    grouped: set[str] = set()
     for line in lines[start:]:
         if not line.strip() or line.startswith("--"):
             break
@@ -261,7 +374,14 @@ def field_help(cls: type) -> dict[str, str]:
         names = [n.strip() for n in head.split(",")]
         for name in names:
             out[name] = text.strip()
-    return {k: v.replace("``", "") for k, v in out.items()}
+        if len(names) > 1:
+            grouped.update(names)
+    helps = {k: v.replace("``", "") for k, v in out.items()}
+    for name in grouped & set(_GROUPED_HELP):
+        helps[name] = _GROUPED_HELP[name].format(shared=helps[name])
+    if "workers" in helps:
+        helps["workers"] = helps["workers"].replace("(None: all cores)", WORKERS_ALL_CORES)
+    return helps
 
 
 def base_type(hint: Any) -> Any:
@@ -287,6 +407,8 @@ def config_options(cls: type) -> Callable[[F], F]:
         flag = "--" + field.name.replace("_", "-")
         default = field.default
         shown = None if default is None else str(default)
+        if field.name == "workers" and default is None:
+            shown = "0"  # None, every core, is what --workers 0 gives (build_config)
         kwargs: dict[str, Any] = {"default": None}
         if get_origin(hint) is Literal:
             decls = [flag]

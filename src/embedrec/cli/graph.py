@@ -4,7 +4,7 @@
 and saves it as a model directory (readable by ``embedrec similar`` and ``embedrec export``).
 ``eval`` scores a saved model by multi-label node classification (DeepWalk's protocol) and/or
 link prediction (node2vec's protocol: it retrains the model's configuration on the graph minus
-the held-out edges). Both print JSON to stdout.
+the held-out edges). Both print a readable report, and JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ from ._common import (
     build_config,
     check_out_dir,
     default_of,
-    echo_json,
+    echo_fields,
+    echo_report,
+    echo_table,
     field_help,
+    json_option,
+    loss_trend,
     read_config_file,
     type_hints,
     w2v_file_options,
@@ -312,6 +316,7 @@ _side_key_option = click.option(
     help="TOML file of the method's config fields (e.g. dim = 128); flags override it.",
 )
 @graph_config_options
+@json_option
 @click.pass_obj
 def graph_train(
     state: State,
@@ -324,12 +329,13 @@ def graph_train(
     side: Path | None,
     side_key: str | None,
     config_file: Path | None,
+    as_json: bool,
     **flags: Any,
 ) -> None:
-    """Train node vectors on the graph in EDGES; prints a JSON summary.
+    """Train node vectors on the graph in EDGES and save them in --out.
 
-    The model directory works with `embedrec similar`, `embedrec export` and
-    `embedrec graph eval`.
+    Prints a summary (graph, timings, loss); --json prints it as JSON. The model directory
+    works with `embedrec similar`, `embedrec export` and `embedrec graph eval`.
     """
     cfg_cls = _METHODS[method][0]
     given = {k: v for k, v in flags.items() if v is not None}
@@ -351,19 +357,32 @@ def graph_train(
     model = _fit(method, cfg, graph, side_values, progress=not state.quiet)
     model.save(out)
     logger.info("saved the model to %s", out)
-    echo_json(
-        {
-            "out": str(out),
-            "method": method,
-            "n_nodes": graph.n_nodes,
-            "n_edges": graph.n_edges,
-            "directed": graph.directed,
-            "weighted": graph.weights is not None,
-            "dim": model.embeddings_.dim,
-            "timings": dict(getattr(model, "timings_", {})),
-            "loss": list(getattr(model, "loss_history_", [])),
-            "config": cfg.to_dict(),
-        }
+    payload = {
+        "out": str(out),
+        "method": method,
+        "n_nodes": graph.n_nodes,
+        "n_edges": graph.n_edges,
+        "directed": graph.directed,
+        "weighted": graph.weights is not None,
+        "dim": model.embeddings_.dim,
+        "timings": dict(getattr(model, "timings_", {})),
+        "loss": list(getattr(model, "loss_history_", [])),
+        "config": cfg.to_dict(),
+    }
+    kind = "directed" if graph.directed else "undirected"
+    weights = "weighted" if graph.weights is not None else "unweighted"
+    timings = ", ".join(f"{k.removesuffix('_s')} {v:.2f}s" for k, v in payload["timings"].items())
+    echo_report(
+        payload,
+        lambda: echo_fields(
+            [
+                ("saved", f"{out} ({type(model).__name__}, vectors of dim {payload['dim']})"),
+                ("graph", f"{graph.n_nodes} nodes, {graph.n_edges} edges ({kind}, {weights})"),
+                ("time", timings or None),
+                ("loss", loss_trend(payload["loss"])),
+            ]
+        ),
+        as_json=as_json,
     )
 
 
@@ -393,12 +412,15 @@ def _key_array(keys: list[Any]) -> npt.NDArray[Any]:
     return np.asarray(keys, dtype=np.int64)
 
 
-def read_node_labels(path: Path, emb: Embeddings) -> tuple[Any, Any, npt.NDArray[Any]]:
+def read_node_labels(
+    path: Path, emb: Embeddings, *, missing: Literal["raise", "skip"] = "raise"
+) -> tuple[Any, Any, npt.NDArray[Any]]:
     """(labels csr bool, node keys of its rows, label keys) from a labels file.
 
     ``.mat``: the ``group`` matrix, row ``i`` being node key ``i`` (the keys
     ``Graph.from_mat`` gives). Otherwise OpenNE/DeepWalk text, ``node label [label ...]`` per
-    line, read against the embeddings' keys (nodes without a line are unlabelled).
+    line, read against the embeddings' keys (nodes without a line are unlabelled; a line of
+    a node the embeddings lack is an error, or skipped with ``missing="skip"``).
     """
     from ..data.graph import read_labels, read_mat_labels
 
@@ -416,7 +438,7 @@ def read_node_labels(path: Path, emb: Embeddings) -> tuple[Any, Any, npt.NDArray
         keys=keys,
         directed=False,
     )
-    mat, label_keys = read_labels(path, nodes)
+    mat, label_keys = read_labels(path, nodes, missing=missing)
     return mat, keys, np.asarray(label_keys)
 
 
@@ -476,13 +498,22 @@ def _parse_fractions(values: tuple[float, ...]) -> tuple[float, ...]:
     "--workers",
     type=int,
     default=None,
-    help="Link prediction: training threads of the refit (default: the model's config).",
+    help="Link prediction: training threads of the refit (0: all cores; default: the "
+    "model's config).",
+)
+@click.option(
+    "--missing",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
+    help="--labels lines whose node the model does not know: an error, or skipped (logged).",
 )
 @_format_option
 @_directed_option
 @_side_option
 @_side_key_option
 @w2v_file_options
+@json_option
 @click.pass_obj
 def graph_eval(
     state: State,
@@ -496,14 +527,16 @@ def graph_eval(
     test_fraction: float,
     seed: int,
     workers: int | None,
+    missing: Literal["raise", "skip"],
     fmt: GraphFormat,
     directed: bool,
     side: Path | None,
     side_key: str | None,
     unicode_errors: UnicodeErrors,
     no_header: bool,
+    as_json: bool,
 ) -> None:
-    """Benchmark the node vectors of MODEL; prints JSON.
+    """Benchmark the node vectors of MODEL; prints a table per benchmark (--json: JSON).
 
     --labels: multi-label node classification (DeepWalk's protocol: one-vs-rest logistic
     regression, each test node gets its top-k labels, k = its true label count; Micro/Macro-F1
@@ -518,7 +551,7 @@ def graph_eval(
     graph_model, emb = _load(model, unicode_errors=unicode_errors, no_header=no_header)
     result: dict[str, Any] = {"model": str(model)}
     if labels is not None:
-        mat, node_keys, _ = read_node_labels(labels, emb)
+        mat, node_keys, _ = read_node_labels(labels, emb, missing=missing)
         nc = node_classification(
             emb,
             node_keys,
@@ -554,4 +587,33 @@ def graph_eval(
         lp["graph"] = str(link_edges)
         lp["method"] = method
         result["link_prediction"] = lp
-    echo_json(result)
+    echo_report(result, lambda: _echo_graph_eval(result), as_json=as_json)
+
+
+def _echo_graph_eval(result: dict[str, Any]) -> None:
+    """The readable report of ``graph eval``: a table of F1 per train fraction, the AUCs."""
+    nc = result.get("node_classification")
+    if nc is not None:
+        title = (
+            f"node classification ({nc['labels']}: {nc['n_nodes']} labelled nodes, "
+            f"{nc['n_labels']} labels, {nc['repeats']} shuffles; mean ± std):"
+        )
+        rows: list[list[Any]] = [["train fraction", "train", "test", "micro-F1", "macro-F1"]]
+        for name, part in nc["fractions"].items():
+            f1 = [f"{part[m]['mean']:.4f} ± {part[m]['std']:.4f}" for m in ("micro_f1", "macro_f1")]
+            rows.append([name, part["n_train"], part["n_test"], *f1])
+        echo_table(rows, ">>>>>", title=title)
+    lp = result.get("link_prediction")
+    if lp is not None:
+        if nc is not None:
+            click.echo()
+        echo_fields(
+            [
+                ("graph", f"{lp['graph']} ({lp['n_nodes']} nodes, {lp['n_edges']} edges)"),
+                ("held out", f"{lp['n_test_edges']} edges and as many non-edges"),
+                ("ROC-AUC, cosine", f"{lp['cosine_auc']:.4f}"),
+                ("ROC-AUC, Hadamard + LR", f"{lp['hadamard_auc']:.4f}"),
+            ],
+            title=f"link prediction ({lp['method']} retrained without the held-out edges):",
+            indent=2,
+        )

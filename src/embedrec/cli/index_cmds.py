@@ -4,7 +4,8 @@ Both read a model directory of any class (through the model registry,
 :mod:`embedrec.models.registry`) and use :mod:`embedrec.index`, the same code as the Python
 API. ``build`` publishes a new generation of the model directory holding the model's
 files plus the index in ``index/`` (generations never change: see :mod:`embedrec.artifacts`),
-where ``embedrec serve`` and :func:`embedrec.index.load_index` find it.
+where ``embedrec serve`` and :func:`embedrec.index.load_index` find it. Both print a
+readable report, and JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..artifacts import extend_artifact, has_file, load_consistent, resolve_arti
 from ..index import INDEX_KINDS, Index, build_index, format_sweep, load_index, sweep
 from ..models.registry import read_embeddings
 from ..vectors import Embeddings
-from ._common import check_writable, echo_json
+from ._common import check_writable, echo_fields, echo_report, format_value, json_option
 
 logger = logging.getLogger("embedrec")
 
@@ -103,6 +104,7 @@ def index() -> None:
 @index.command()
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @index_options
+@json_option
 def build(
     model_dir: Path,
     kind: str,
@@ -112,6 +114,7 @@ def build(
     nlist: int | None,
     nprobe: int | None,
     pq_m: int | None,
+    as_json: bool,
 ) -> None:
     """Build an index over MODEL_DIR's embeddings and save it into MODEL_DIR/index/.
 
@@ -128,14 +131,27 @@ def build(
         seconds = time.perf_counter() - t0
         idx.write_dir(staging / INDEX_DIR)
     out = resolve_artifact(model_dir)[0] / INDEX_DIR
-    click.echo(
-        f"index: {kind} over {len(idx)} keys (dim {idx.dim}, {idx.metric}) built in "
-        f"{seconds:.2f}s, saved to {out} ({_format_params(idx.params)})"
+    payload = {
+        "kind": kind,
+        "n_keys": len(idx),
+        "dim": idx.dim,
+        "metric": idx.metric,
+        "params": idx.params,
+        "seconds": seconds,
+        "path": str(out),
+    }
+    echo_report(
+        payload,
+        lambda: echo_fields(
+            [
+                ("index", f"{kind} over {len(idx)} keys (dim {idx.dim}, {idx.metric})"),
+                ("parameters", format_value(idx.params) if idx.params else "none"),
+                ("built in", f"{seconds:.2f}s"),
+                ("saved", str(out)),
+            ]
+        ),
+        as_json=as_json,
     )
-
-
-def _format_params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items()) or "no parameters"
 
 
 def _parse_values(text: str) -> dict[str, list[int]]:
@@ -174,7 +190,7 @@ def _parse_values(text: str) -> dict[str, list[int]]:
 )
 @click.option("--threads", type=int, default=None, help="faiss threads (1: per-core rate).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the query sample.")
-@click.option("--json", "as_json", is_flag=True, help="Print the points as JSON.")
+@json_option
 def sweep_cmd(
     model_dir: Path,
     kind: str,
@@ -211,14 +227,17 @@ def sweep_cmd(
 
         import_faiss().omp_set_num_threads(threads)
     result = sweep(idx, queries, k=k, values=points)
-    if as_json:
-        echo_json({"kind": kind, "params": idx.params, "n_queries": len(rows), "points": result})
-        return
-    click.echo(
-        f"{kind} over {len(idx)} keys ({_format_params(idx.params)}), {len(rows)} queries, "
-        f"recall@{k} against exact search:"
-    )
-    click.echo(format_sweep(result))
+    payload = {"kind": kind, "params": idx.params, "n_queries": len(rows), "points": result}
+    shown = format_value(idx.params) if idx.params else "no parameters"
+
+    def render() -> None:
+        click.echo(
+            f"{kind} over {len(idx)} keys ({shown}), {len(rows)} queries, recall@{k} against "
+            "exact search:"
+        )
+        click.echo(format_sweep(result))
+
+    echo_report(payload, render, as_json=as_json)
 
 
 def _embeddings_and_index(directory: Path) -> tuple[Embeddings, Index | None]:

@@ -1,7 +1,9 @@
-"""The ``embedrec`` command: the root group, its own commands (``quickstart``, ``similar``,
-``export``, ``warmup``), and the registration of the command groups, one module each
-(:mod:`~embedrec.cli.word2vec`, :mod:`~embedrec.cli.recsys`, :mod:`~embedrec.cli.graph`,
-:mod:`~embedrec.cli.index_cmds`, :mod:`~embedrec.cli.two_tower`, :mod:`~embedrec.cli.serve`);
+"""The ``embedrec`` command: the root group, its own commands (``similar``, ``export``,
+``warmup``), and the registration of the command groups and commands of other modules, one
+module each (:mod:`~embedrec.cli.quickstart`, :mod:`~embedrec.cli.datasets_cmds`,
+:mod:`~embedrec.cli.word2vec`, :mod:`~embedrec.cli.recsys`, :mod:`~embedrec.cli.graph`,
+:mod:`~embedrec.cli.index_cmds`, :mod:`~embedrec.cli.two_tower`, :mod:`~embedrec.cli.serve`,
+:mod:`~embedrec.cli.report`);
 what they share lives in :mod:`embedrec.cli._common`. The CLI is a thin shell over the Python
 API.
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 import errno
 import logging
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +36,6 @@ from .._io import read_manifest
 from ..artifacts import load_consistent
 from ..keys import parse_key
 from ..models.registry import load_embeddings, read_embeddings, read_output_embeddings
-from ..models.word2vec import MAX_SEED, Word2Vec, Word2VecConfig
 from ..vectors import Embeddings, Key, UnicodeErrors
 from . import graph, index_cmds, recsys, serve, two_tower, word2vec
 from ._common import (
@@ -47,6 +47,8 @@ from ._common import (
     echo_table,
     w2v_file_options,
 )
+from .datasets_cmds import datasets
+from .quickstart import quickstart
 
 __all__ = ["LIBRARY_ERRORS", "LibraryError", "cli", "load_embeddings", "main"]
 
@@ -80,17 +82,6 @@ _OS_FIXES = {
 
 #: ``similar``'s default floor on the training count of the neighbours it shows
 SIMILAR_MIN_COUNT = 5
-
-QUICKSTART_CONFIG = {
-    "arch": "skipgram",
-    "loss": "neg",
-    "dim": 32,
-    "window": 5,
-    "min_count": 1,
-    "epochs": 5,
-    "sample": 0.0,
-    "workers": 2,
-}
 
 
 #: the root flag that ``_Group`` accepts after a subcommand too
@@ -192,73 +183,6 @@ def cli(ctx: click.Context, quiet: bool) -> None:
     """
     ctx.obj = State(quiet=quiet)
     ctx.call_on_close(_setup_logging(quiet))
-
-
-@cli.command()
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("embedrec-quickstart"),
-    show_default=True,
-    help="Directory to save the trained model in.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=None,
-    help="Seed of the corpus and the training.",
-)
-@click.pass_obj
-def quickstart(state: State, out: Path, seed: int | None) -> None:
-    """Train Word2Vec on a synthetic topic corpus and show that it finds the topics.
-
-    Every word of the corpus belongs to one planted topic; a good embedding puts words of one
-    topic next to each other. Prints some nearest neighbours and the fraction of each word's 10
-    nearest neighbours that share its topic, then saves the model.
-    """
-    from ..data.synthetic import topic_corpus
-
-    check_out_dir(out)
-    sentences, topic_of = topic_corpus() if seed is None else topic_corpus(seed=seed)
-    n_topics = len(set(topic_of.values()))
-    n_tokens = sum(len(s) for s in sentences)
-    click.echo(
-        f"corpus: {len(sentences)} sentences, {n_tokens} tokens, {len(topic_of)} words in "
-        f"{n_topics} planted topics (word tN_wJ belongs to topic N)"
-    )
-    cfg_values: dict[str, Any] = dict(QUICKSTART_CONFIG)
-    if seed is not None:
-        cfg_values["seed"] = seed
-    cfg = Word2VecConfig(**cfg_values)
-    t0 = time.perf_counter()
-    model = Word2Vec(cfg).fit(sentences, progress=not state.quiet)
-    seconds = time.perf_counter() - t0
-    click.echo(
-        f"trained Word2Vec ({cfg.arch}, loss={cfg.loss}, dim={cfg.dim}, window={cfg.window}, "
-        f"epochs={cfg.epochs}) in {seconds:.2f}s, final loss {model.loss_history_[-1]:.4f}"
-    )
-
-    emb = model.embeddings_
-    shown: list[Key] = [w for w in (f"t{t}_w0" for t in range(min(n_topics, 3))) if w in emb]
-    shown += [w for w in emb.keys[-1:] if w not in shown]  # also the rarest word
-    res = emb.most_similar(shown, k=5)
-    click.echo("\nnearest neighbours (cosine):")
-    width = max(len(str(w)) for w in shown)
-    for word, keys, scores in zip(shown, res.keys, res.scores, strict=True):
-        row = ", ".join(f"{k} {s:.3f}" for k, s in zip(keys, scores, strict=True))
-        click.echo(f"  {word:<{width}}  {row}")
-
-    words = list(topic_of)
-    top = emb.most_similar(words, k=10).keys
-    topic_q = np.array([topic_of[w] for w in words])
-    topic_n = np.vectorize(topic_of.__getitem__, otypes=[np.int64])(top)
-    accuracy = float(np.mean(topic_n == topic_q[:, None]))
-    click.echo(
-        f"\ntopic accuracy@10: {accuracy:.3f} (share of each word's 10 nearest neighbours in its "
-        f"own topic, over all {len(words)} words; chance is {1 / n_topics:.3f})"
-    )
-    model.save(out)
-    click.echo(f"\nsaved the model to {out}; next: embedrec similar {out} t0_w0")
 
 
 @cli.command()
@@ -490,5 +414,7 @@ for _command in (
     index_cmds.index,
     two_tower.two_tower,
     serve.serve,
+    quickstart,
+    datasets,
 ):
     cli.add_command(_command)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Literal, TypeVar, get_args
 import click
 
 from ..artifacts import load_consistent
-from ..keys import parse_key
+from ..keys import format_keys, parse_key
 from ..models.item2vec import Item2Vec, Item2VecConfig
 from ..models.registry import SESSION_CLASSES, model_class, read_model
 from ..models.word2vec import MAX_SEED
@@ -27,9 +28,13 @@ from ._common import (
     check_out_dir,
     check_out_file,
     config_options,
-    echo_json,
+    echo_fields,
+    echo_report,
     echo_table,
+    format_value,
+    json_option,
     jsonable,
+    loss_trend,
     read_config_file,
 )
 
@@ -38,6 +43,10 @@ logger = logging.getLogger("embedrec")
 F = TypeVar("F", bound=Callable[..., Any])
 Holdout = Literal["none", "leave-last-out", "temporal", "random"]
 _PROTOCOLS = ["leave-last-out", "temporal", "random"]
+#: ``--holdout`` of ``item2vec train`` and ``tune``: the default ``--protocol`` of ``eval``,
+#: so train -> eval with defaults is honest, and what ``tune_item2vec`` expects to be given
+#: (training interactions, never the test events)
+DEFAULT_HOLDOUT: Holdout = "leave-last-out"
 #: the session protocol's methods (fitted by ``eval`` itself on the training sessions), by name,
 #: and their model classes (the name a saved one is reported under)
 _SESSION_METHODS = {
@@ -170,15 +179,15 @@ def _split(inter: Any, protocol: str, seed: int) -> Any:
     raise ValueError(f"protocol={protocol!r} is invalid; use one of {_PROTOCOLS}")
 
 
-def _holdout_option(default: str) -> Callable[[F], F]:
-    return click.option(
-        "--holdout",
-        type=click.Choice(list(get_args(Holdout))),
-        default=default,
-        show_default=True,
-        help="Leave out the test events of this split protocol (so `embedrec eval` with the "
-        "same protocol is honest); `none` trains on everything.",
-    )
+_holdout_option = click.option(
+    "--holdout",
+    type=click.Choice(list(get_args(Holdout))),
+    default=DEFAULT_HOLDOUT,
+    show_default=True,
+    help="Leave out the test events of this split protocol, so `embedrec eval` (whose default "
+    "--protocol is leave-last-out) scores events the model never saw; `none` trains on every "
+    "event (a production model).",
+)
 
 
 _split_seed = click.option(
@@ -210,7 +219,7 @@ def item2vec() -> None:
     show_default=True,
     help="Shorter sequences are dropped.",
 )
-@_holdout_option("none")
+@_holdout_option
 @_split_seed
 @click.option(
     "--out",
@@ -225,6 +234,7 @@ def item2vec() -> None:
     help="TOML file of Item2VecConfig fields (e.g. written by `embedrec tune`); flags override.",
 )
 @config_options(Item2VecConfig)
+@json_option
 @click.pass_obj
 def item2vec_train(
     state: State,
@@ -236,9 +246,13 @@ def item2vec_train(
     split_seed: int,
     out: Path,
     config_file: Path | None,
+    as_json: bool,
     **flags: Any,
 ) -> None:
-    """Train Item2Vec on INTERACTIONS (CSV/TSV/Parquet); prints a JSON summary."""
+    """Train Item2Vec on INTERACTIONS (CSV/TSV/Parquet) and save it in --out.
+
+    Prints a summary (items, sequences, holdout, loss); --json prints it as JSON.
+    """
     data = _pop_data_flags(flags)
     values = read_config_file(config_file, Item2VecConfig) if config_file is not None else {}
     given = {k: v for k, v in flags.items() if v is not None}
@@ -246,10 +260,11 @@ def item2vec_train(
     cfg = build_config(Item2VecConfig, values, flags=given, config_file=config_file)
     check_out_dir(out)
     inter = _read(interactions, data)
+    n_test = 0
     if holdout != "none":
         split = _split(inter, holdout, split_seed)
-        inter = split.train_full
-        logger.info("holding out the %d test events of the %s split", len(split.test), holdout)
+        inter, n_test = split.train_full, len(split.test)
+        logger.info("holding out the %d test events of the %s split", n_test, holdout)
     seqs = inter.sequences(session_gap=session_gap, min_length=min_length)
     t0 = time.perf_counter()
     model = Item2Vec(cfg).fit(seqs, progress=not state.quiet)
@@ -264,16 +279,34 @@ def item2vec_train(
     }
     model.save(out)
     logger.info("saved the model to %s", out)
-    echo_json(
-        {
-            "out": str(out),
-            "n_items": len(model.embeddings_),
-            "n_sequences": len(seqs),
-            "holdout": holdout,
-            "seconds": seconds,
-            "loss": model.loss_history_,
-            "config": cfg.to_dict(),
-        }
+    payload = {
+        "out": str(out),
+        "n_items": len(model.embeddings_),
+        "n_sequences": len(seqs),
+        "holdout": holdout,
+        "seconds": seconds,
+        "loss": model.loss_history_,
+        "config": cfg.to_dict(),
+    }
+    held_out = (
+        "none: trained on every event"
+        if holdout == "none"
+        else f"{holdout}: {n_test} test events left out (`embedrec eval --protocol {holdout}` "
+        "scores them)"
+    )
+    echo_report(
+        payload,
+        lambda: echo_fields(
+            [
+                ("saved", f"{out} (Item2Vec)"),
+                ("items", f"{len(model.embeddings_)} vectors of dim {cfg.dim}"),
+                ("sequences", len(seqs)),
+                ("holdout", held_out),
+                ("training", f"{cfg.epochs} epoch(s) in {seconds:.2f}s"),
+                ("loss", loss_trend(model.loss_history_)),
+            ]
+        ),
+        as_json=as_json,
     )
 
 
@@ -310,9 +343,37 @@ def _parse_keys(texts: tuple[str, ...], model: Any) -> list[Any]:
     return list(texts) if emb is None else [parse_key(t, emb.key_type) for t in texts]
 
 
+#: what separates the keys inside one --history value
+_HISTORY_SEPARATORS = re.compile(r"[,\s]+")
+
+
+def history_texts(values: tuple[str, ...], history_file: Path | None) -> list[str]:
+    """The history keys as text, oldest first: each --history value split at commas and
+    whitespace, then the lines of ``history_file`` (one key per line, taken as it is, so a
+    key may hold commas or spaces; blank lines are skipped; ``-`` is stdin)."""
+    texts = [t for value in values for t in _HISTORY_SEPARATORS.split(value) if t]
+    if history_file is not None:
+        with click.open_file(str(history_file), encoding="utf-8") as fh:
+            texts += [line.rstrip("\r\n") for line in fh if line.strip()]
+    return texts
+
+
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--history", multiple=True, help="An item of the history (repeat).")
+@click.option(
+    "--history",
+    multiple=True,
+    metavar="KEYS",
+    help="Items of the history, oldest first, separated by commas or spaces "
+    "(--history 3,7,9 or --history '3 7 9'); repeatable. A key holding a comma or a space "
+    "goes in --history-file.",
+)
+@click.option(
+    "--history-file",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+    default=None,
+    help="More history items, one key per line as it is (after the --history ones); - reads stdin.",
+)
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Items to recommend.")
 @click.option("--keep-seen", is_flag=True, help="Allow the history's own items in the answer.")
 @click.option(
@@ -321,45 +382,87 @@ def _parse_keys(texts: tuple[str, ...], model: Any) -> list[Any]:
     help="Two-tower models: the user's key (their stored features, and their training "
     "history when no --history is given).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail (exit status 2) when a history item is unknown to the model, instead of "
+    "recommending from the known ones (or from popularity when none is known).",
+)
+@json_option
 def recommend(
     model: Path,
     history: tuple[str, ...],
+    history_file: Path | None,
     k: int,
     keep_seen: bool,
     user: str | None,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """Recommend items to a user whose history is the --history items (oldest first).
 
-    Each --history value may hold several IDs separated by spaces.
+    Unknown history items are left out and listed in the output ("unknown"); when no history
+    item is known, the answer is a fallback (the most popular items; for a two-tower model,
+    its user tower fed only unknown items), which the output says ("fallback"). --strict
+    makes an unknown item an error instead.
     """
     m = _load_model(model)
-    texts = tuple(t for h in history for t in h.split())
-    keys = _parse_keys(texts, m)
+    texts = history_texts(history, history_file)
+    keys = _parse_keys(tuple(texts), m)
     if user is not None:
         if not hasattr(m, "user_keys_"):
             raise ValueError(f"{model} is not a two-tower model; --user needs one")
         user_key = parse_key(user, "int" if _int_users(m) else "str")
         res = m.recommend(keys or None, k=k, user=user_key, exclude_seen=not keep_seen)
     elif not keys:
-        raise ValueError("give --history ITEM ... (or --user KEY for a two-tower model)")
+        raise ValueError(
+            "give --history ITEMS (or --history-file FILE, or --user KEY for a two-tower model)"
+        )
     else:
         res = m.recommend(keys, k=k, exclude_seen=not keep_seen)
-    if res.unknown:
-        logger.warning("%d history item(s) unknown to the model: %s", len(res.unknown), res.unknown)
-    rows = list(zip(res.keys.tolist(), res.scores.tolist(), strict=True))
-    if as_json:
-        echo_json(
-            {
-                "items": [{"key": key, "score": s} for key, s in rows],
-                "unknown": res.unknown,
-            }
+    unknown = list(res.unknown)
+    if unknown and strict:
+        raise KeyError(
+            f"--strict: {len(unknown)} history item(s) unknown to the model: "
+            f"{format_keys(unknown)}; give keys as in the training log, or leave out --strict "
+            "to recommend from the known items"
         )
-        return
-    table = [("rank", "item", "score")]
-    table += [(str(r), str(key), f"{s:.4f}") for r, (key, s) in enumerate(rows, 1)]
-    echo_table(table, "><<")
+    fallback = user is None and len(unknown) == len(keys)
+    if unknown:
+        logger.warning(
+            "%d history item(s) unknown to the model: %s%s",
+            len(unknown),
+            format_keys(unknown),
+            "; no item is known, so the answer is a fallback" if fallback else "",
+        )
+    rows = list(zip(res.keys.tolist(), res.scores.tolist(), strict=True))
+    payload = {
+        "items": [{"key": key, "score": s} for key, s in rows],
+        "unknown": unknown,
+        "fallback": fallback,
+    }
+
+    def render() -> None:
+        table: list[tuple[Any, ...]] = [("rank", "item", "score")]
+        table += [(r, key, f"{s:.4f}") for r, (key, s) in enumerate(rows, 1)]
+        echo_table(table, "><<")
+        how = (
+            "the user tower fed only unknown items, no personalisation"
+            if hasattr(m, "user_keys_")
+            else "popularity"
+        )
+        listed = f"{format_value(unknown)} (not in the model; left out)"
+        echo_fields(
+            [
+                ("unknown", listed if unknown else None),
+                (
+                    "fallback",
+                    f"{how} (no history item is known to the model)" if fallback else None,
+                ),
+            ]
+        )
+
+    echo_report(payload, render, as_json=as_json)
 
 
 def _session_model(name: str) -> Any:
@@ -566,7 +669,7 @@ def _refuse_split_flags(model: Path) -> None:
     is_flag=True,
     help="Rank the users' training items too (the TensorFlow Recommenders protocol).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@json_option
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here."
 )
@@ -631,10 +734,7 @@ def eval_recommendations(
             from .._io import write_json
 
             write_json(out, jsonable(payload))
-        if as_json:
-            echo_json(payload)
-        else:
-            click.echo(table)
+        echo_report(payload, lambda: click.echo(table), as_json=as_json)
         return
     m = _load_model(
         Path(model),
@@ -676,15 +776,12 @@ def eval_recommendations(
         from .._io import write_json
 
         write_json(out, jsonable(payload))
-    if as_json:
-        echo_json(payload)
-    else:
-        click.echo(compare(results))
+    echo_report(payload, lambda: click.echo(compare(results)), as_json=as_json)
 
 
 @click.command()
 @interaction_options
-@_holdout_option("leave-last-out")
+@_holdout_option
 @_split_seed
 @click.option(
     "--budget",
@@ -715,7 +812,7 @@ def eval_recommendations(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the best configuration as TOML (for `item2vec train --config`).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@json_option
 @click.pass_obj
 def tune(
     state: State,
@@ -733,8 +830,9 @@ def tune(
 ) -> None:
     """Random search of Item2Vec hyper-parameters on a validation split of INTERACTIONS.
 
-    With the default --holdout leave-last-out, the test events are removed first, so the
-    search validates on each user's second-to-last event and never sees the test.
+    With the default --holdout leave-last-out (as in `item2vec train`), the test events are
+    removed first, so the search validates on each user's second-to-last event and never sees
+    the test.
     """
     from ..tune import tune_item2vec
 
@@ -759,12 +857,14 @@ def tune(
 
         with atomic_open(out_config, "w") as fh:
             fh.write(to_toml(res.best_config.to_dict()))
-    if as_json:
-        echo_json(res.to_dict())
-        return
-    click.echo(res.table())
-    click.echo(f"\nbest ({metric} {res.best['metrics'][metric]:.4f} on {res.n_users} users):")
-    click.echo(to_toml(res.best_config.to_dict()), nl=False)
+
+    def render() -> None:
+        click.echo(res.table())
+        score = res.best["metrics"][metric]
+        click.echo(f"\nbest ({metric} {score:.4f} on {res.n_users} users):")
+        click.echo(to_toml(res.best_config.to_dict()), nl=False)
+
+    echo_report(res.to_dict(), render, as_json=as_json)
 
 
 def _int_users(model: Any) -> bool:

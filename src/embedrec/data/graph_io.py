@@ -231,7 +231,8 @@ def read_labels(
             first = int(tok.line_no[line_idx[int(np.argmax(unknown))]])
             raise KeyError(
                 f"{tok.path}: {len(bad_keys)} labelled nodes are not in the graph (first on "
-                f"line {first}): {bad_keys[:10]}; pass missing='skip' to ignore them"
+                f"line {first}): {bad_keys[:10]}; to skip them, pass missing='skip' (command "
+                "line: --missing skip)"
             )
         logger.info("%s: skipped %d lines whose node is not in the graph", tok.path, len(bad_keys))
     row = np.where(unknown, -1, row).astype(np.int64)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
+
+from .interactions import Interactions
 
 
 def topic_corpus(
@@ -95,3 +98,178 @@ def session_log(
             items.append(it)
             times.append(s * 3600.0 + j * 30.0)
     return users, items, times
+
+
+#: genre names of :func:`genre_log`, in order of genre popularity
+GENRES = (
+    "jazz",
+    "rock",
+    "folk",
+    "blues",
+    "techno",
+    "soul",
+    "metal",
+    "ambient",
+    "reggae",
+    "opera",
+    "punk",
+    "disco",
+)
+_ADJECTIVES = (
+    "amber", "blue", "brave", "bright", "broken", "calm", "copper", "crimson", "dark",
+    "distant", "dusty", "electric", "empty", "fading", "gentle", "golden", "hidden", "hollow",
+    "honest", "iron", "lonely", "lucky", "midnight", "misty", "neon", "paper", "quiet",
+    "restless", "silver", "slow", "velvet", "wild",
+)  # fmt: skip
+_NOUNS = (
+    "anchor", "bridge", "canyon", "circus", "compass", "garden", "harbor", "highway",
+    "island", "lantern", "meadow", "mirror", "motel", "orchard", "parade", "river", "rooftop",
+    "sailor", "shadow", "signal", "station", "storm", "street", "summer", "tide", "tower",
+    "train", "valley", "window", "winter", "wolf", "echo",
+)  # fmt: skip
+
+
+def genre_log(
+    n_users: int = 1000,
+    n_genres: int = 8,
+    items_per_genre: int = 30,
+    mean_events: float = 20.0,
+    *,
+    genre_prob: float = 0.9,
+    follow_prob: float = 0.5,
+    n_successors: int = 2,
+    zipf_exponent: float = 1.0,
+    seed: int = 0,
+) -> tuple[Interactions, dict[str, str]]:
+    """A time-ordered listening log with planted structure and readable keys.
+
+    Items are named ``"<genre>/<adjective>-<noun>"`` (e.g. ``"jazz/velvet-harbor"``; names
+    are drawn from built-in word lists by ``seed``, no real titles); within a genre the
+    items are listed by popularity. Every user has 1-3 favourite genres (more popular genres
+    more often) and a history of ``5 + Poisson(mean_events - 5)`` distinct items, events a
+    few minutes to hours apart. Each next event is, with probability ``follow_prob``, one of
+    the current item's ``n_successors`` fixed successors (uniform within its genre, so the
+    order carries information popularity does not); otherwise, with probability
+    ``genre_prob``, an item of one of the user's favourite genres, else an item of any genre
+    (noise). Fresh items are drawn with Zipf weights ``rank ** -zipf_exponent`` (genre ranks
+    weighted by ``rank ** -0.5`` across genres), so popularity is a real baseline. An item
+    the user already has is never drawn again; a history whose draws keep hitting seen
+    items ends early.
+
+    Parameters
+    ----------
+    n_users : int
+        Users (keys ``"user0001"``, ...).
+    n_genres : int
+        Genres, at most ``len(GENRES)`` (12).
+    items_per_genre : int
+        Items per genre, at least ``n_successors + 1`` and at most 1024.
+    mean_events : float
+        Mean history length, at least 5.
+    genre_prob, follow_prob : float
+        See above; each in ``[0, 1]``.
+    n_successors : int
+        Fixed successors of each item, at least 1.
+    zipf_exponent : float
+        Skew of item popularity within a genre (0: uniform).
+    seed : int
+        Seeds the names, the successors and the histories.
+
+    Returns
+    -------
+    (log, genre_of)
+        ``log``: an :class:`~embedrec.data.interactions.Interactions` with str user and item
+        keys and integer unix-second times; ``genre_of`` maps every item key to its genre,
+        listed genre by genre (most popular genre first), each genre's items from the most
+        to the least popular by construction.
+
+    Raises
+    ------
+    ValueError
+        A size or probability out of range (the message names it and the allowed range).
+
+    Examples
+    --------
+    >>> log, genre_of = genre_log(n_users=50, seed=3)
+    >>> len({genre_of[k] for k in log.item_keys.tolist()})
+    8
+    """
+    for name, value, low in (("n_users", n_users, 1), ("n_successors", n_successors, 1)):
+        if value < low:
+            raise ValueError(f"{name}={value} is invalid; use {name}>={low}")
+    if not 1 <= n_genres <= len(GENRES):
+        raise ValueError(f"n_genres={n_genres} is invalid; use 1 <= n_genres <= {len(GENRES)}")
+    n_names = len(_ADJECTIVES) * len(_NOUNS)
+    if not n_successors + 1 <= items_per_genre <= n_names:
+        raise ValueError(
+            f"items_per_genre={items_per_genre} is invalid; use n_successors + 1 <= "
+            f"items_per_genre <= {n_names}"
+        )
+    if not mean_events >= 5:
+        raise ValueError(f"mean_events={mean_events} is invalid; use mean_events>=5")
+    for name, p in (("genre_prob", genre_prob), ("follow_prob", follow_prob)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{name}={p} is invalid; use 0 <= {name} <= 1")
+    if not zipf_exponent >= 0:
+        raise ValueError(f"zipf_exponent={zipf_exponent} is invalid; use zipf_exponent>=0")
+    rng = np.random.default_rng(seed)
+    m = items_per_genre
+    names: list[str] = []
+    for g in range(n_genres):
+        for code in rng.choice(n_names, size=m, replace=False).tolist():
+            adjective, noun = divmod(code, len(_NOUNS))
+            names.append(f"{GENRES[g]}/{_ADJECTIVES[adjective]}-{_NOUNS[noun]}")
+    # item g * m + r is the rank-r item of genre g
+    within = np.arange(1, m + 1, dtype=np.float64) ** -zipf_exponent
+    within_cdf = np.cumsum(within / within.sum())
+    genre_w = np.arange(1, n_genres + 1, dtype=np.float64) ** -0.5
+    genre_p = genre_w / genre_w.sum()
+    global_cdf = np.cumsum(np.outer(genre_p, within / within.sum()).ravel())
+    # successors: uniform within the item's genre, never the item itself
+    offsets = np.stack([rng.choice(m - 1, size=n_successors, replace=False) for _ in range(m)])
+    succ = np.empty((n_genres * m, n_successors), dtype=np.int64)
+    for g in range(n_genres):
+        ranks = np.arange(m)[:, None]
+        succ[g * m : (g + 1) * m] = g * m + (ranks + 1 + offsets) % m
+
+    def draw(cdf: npt.NDArray[np.float64]) -> int:
+        return min(int(np.searchsorted(cdf, rng.random(), side="right")), cdf.size - 1)
+
+    users: list[int] = []
+    items: list[int] = []
+    times: list[int] = []
+    start = 1_700_000_000  # 2023-11-14, an arbitrary fixed clock
+    for u in range(n_users):
+        n_fav = int(rng.integers(1, 4))
+        favourites = rng.choice(n_genres, size=min(n_fav, n_genres), replace=False, p=genre_p)
+        length = 5 + int(rng.poisson(mean_events - 5))
+        seen: set[int] = set()
+        cur = -1
+        t = start + int(rng.integers(0, 30 * 86400))
+        for _ in range(length):
+            nxt = -1
+            for _try in range(20):
+                r = rng.random()
+                if cur >= 0 and r < follow_prob:
+                    cand = int(succ[cur, rng.integers(n_successors)])
+                elif rng.random() < genre_prob:
+                    cand = int(favourites[rng.integers(favourites.size)]) * m + draw(within_cdf)
+                else:
+                    cand = draw(global_cdf)
+                if cand not in seen:
+                    nxt = cand
+                    break
+            if nxt < 0:
+                break
+            seen.add(nxt)
+            users.append(u)
+            items.append(nxt)
+            times.append(t)
+            t += 60 + int(rng.exponential(1800.0))
+            cur = nxt
+    width = len(str(n_users))
+    user_keys = np.array([f"user{u + 1:0{width}d}" for u in range(n_users)], dtype=object)
+    item_keys = np.array(names, dtype=object)
+    log = Interactions.from_arrays(user_keys[users], item_keys[items], times=times)
+    genre_of = {name: GENRES[i // m] for i, name in enumerate(names)}
+    return log, genre_of

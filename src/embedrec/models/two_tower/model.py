@@ -106,9 +106,15 @@ class TwoTowerConfig(ConfigDict):
         ``bce`` (which need >= 1).
     dssm_gamma : float, default 10.0
         DSSM smoothing factor.
-    epochs, batch_size, lr, weight_decay
-        Adam (decoupled weight decay: AdamW) over ``epochs`` passes of ``batch_size``
-        examples (per process under torchrun).
+    epochs : int, default 30
+        Passes over the training events (fewer when early stopping ends training).
+    batch_size : int, default 1024
+        Examples per optimizer step (per process under torchrun); the softmax losses use
+        the batch's other items as negatives.
+    lr : float, default 0.005
+        Learning rate of Adam (decoupled weight decay: AdamW).
+    weight_decay : float, default 0.0
+        AdamW's decoupled weight decay; 0 is plain Adam.
     history_mode : {"prefix", "all_but_target"}, default "prefix"
         What the history bag of a training example holds: the user's items before the event
         (next-item training), or all the user's other training items (random splits).

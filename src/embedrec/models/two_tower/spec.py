@@ -283,11 +283,16 @@ class TowerConfig:
     hidden : tuple of int, default (128,)
         MLP hidden widths; ``()`` is a single linear layer.
     output_dim : int, default 64
+        Width of the tower's output vector; the user and item towers must agree.
     activation : {"relu", "gelu", "tanh"}, default "relu"
+        Activation after each hidden layer.
     dropout : float, default 0.0
-        In ``[0, 1)``.
+        Dropout after each hidden layer's activation, in ``[0, 1)``.
     norm : {"none", "layer", "batch"}, default "none"
+        LayerNorm or BatchNorm after each hidden Linear (before the activation).
     l2_normalize : bool, default True
+        L2-normalise the output vector. When both towers do, the model's metric is cosine,
+        else dot.
 
     Raises
     ------
