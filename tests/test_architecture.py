@@ -165,7 +165,10 @@ LAYERS = [
     ("index", ["embedrec.index"]),
     ("eval", ["embedrec.eval"]),
     ("models", ["embedrec.models"]),
-    ("products", ["embedrec.export", "embedrec.nn", "embedrec.tune"]),
+    (
+        "products",
+        ["embedrec.export", "embedrec.nn", "embedrec.tune", "embedrec.plot", "embedrec.report"],
+    ),
     ("service", ["embedrec.service"]),
     ("cli", ["embedrec.cli", "embedrec.__main__"]),
 ]

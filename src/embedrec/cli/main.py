@@ -38,6 +38,7 @@ from ..keys import parse_key
 from ..models.registry import load_embeddings, read_embeddings, read_output_embeddings
 from ..vectors import Embeddings, Key, UnicodeErrors
 from . import graph, index_cmds, recsys, serve, two_tower, word2vec
+from . import report as report_cmds
 from ._common import (
     State,
     check_out_dir,
@@ -416,5 +417,7 @@ for _command in (
     serve.serve,
     quickstart,
     datasets,
+    report_cmds.plot,
+    report_cmds.report,
 ):
     cli.add_command(_command)

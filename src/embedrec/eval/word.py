@@ -120,6 +120,8 @@ def evaluate_analogies(
         for name, r, t in zip(names, n_right, n_all, strict=True)
     ]
     for s in sections:
+        if s["correct"] + s["incorrect"] == 0:  # every question of it has an unknown word
+            continue
         logger.info(
             "%s: %.1f%% (%d/%d)",
             s["section"],
