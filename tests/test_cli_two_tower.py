@@ -80,7 +80,7 @@ kind = "id"
 
 def test_train_eval_recommend(files, tmp_path):
     out = tmp_path / "tt"
-    res = run("-q", "two-tower", "train", "--config", files / "cfg.toml", "--out", out)
+    res = run("-q", "two-tower", "train", "--config", files / "cfg.toml", "--out", out, "--json")
     summary = json.loads(res.stdout)
     assert summary["holdout"] == "leave-last-out"
     assert len(summary["epochs"]) == 12
@@ -151,6 +151,7 @@ def test_set_overrides_keys_of_the_file(files, tmp_path):
         "item.hidden=[8]",
         "--set",
         f"out={tmp_path / 'over'}",
+        "--json",
     )
     summary = json.loads(res.stdout)
     assert len(summary["epochs"]) == 2
@@ -187,6 +188,7 @@ def test_example_config_trains_on_movielens(shared_data, tmp_path, monkeypatch):
         "1",
         "--set",
         "model.examples_per_user=3",
+        "--json",
     )
     summary = json.loads(res.stdout)
     assert summary["holdout"] == "leave-last-out"
@@ -206,3 +208,20 @@ def test_example_config_trains_on_movielens(shared_data, tmp_path, monkeypatch):
     # the model's items are MovieLens' after the file's 5-core filter, with 64-d vectors
     assert model.embeddings_ is not None and model.embeddings_.vectors.shape[1] == 64
     assert summary["n_items"] == len(model.embeddings_) < 1682
+
+
+def test_train_prints_a_readable_summary_and_epoch_table(files, tmp_path):
+    out = tmp_path / "tt"
+    args = ("--config", files / "cfg.toml", "--epochs", "2", "--set", "data.holdout=none")
+    lines = run("-q", "two-tower", "train", *args, "--out", out).stdout.splitlines()
+    assert lines[0].split() == ["saved:", str(out), "(TwoTower)"]
+    fields = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in lines[:5]}
+    assert fields["holdout"] == "none" and fields["training"].startswith("2 epoch(s) in")
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["epoch"])
+    epochs = TwoTower.load(out).epoch_stats_
+    rows = [line.split() for line in lines[header + 1 :]]
+    assert [int(r[0]) for r in rows] == [e["epoch"] for e in epochs] == [1, 2]
+    loss_col = lines[header].split().index("loss")
+    assert [float(r[loss_col]) for r in rows] == pytest.approx(
+        [e["loss"] for e in epochs], rel=1e-3
+    )

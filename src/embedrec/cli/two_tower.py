@@ -46,7 +46,11 @@ from ._common import (
     check_out_dir,
     check_out_file,
     check_writable,
-    echo_json,
+    echo_fields,
+    echo_report,
+    echo_table,
+    format_value,
+    json_option,
     jsonable,
     load_toml,
     type_hints,
@@ -565,6 +569,32 @@ def two_tower_config(out: Path | None, reference: bool) -> None:
     logger.info("wrote %s", out)
 
 
+def _echo_training(payload: dict[str, Any]) -> None:
+    """The readable report of ``two-tower train``: a summary, then one row per epoch."""
+    echo_fields(
+        [
+            ("saved", f"{payload['out']} (TwoTower)"),
+            ("users", payload["n_users"]),
+            ("items", payload["n_items"]),
+            ("holdout", payload["holdout"]),
+            ("training", f"{len(payload['epochs'])} epoch(s) in {payload['seconds']:.2f}s"),
+            ("best epoch", payload["best_epoch"]),
+            ("processes", payload["world_size"] if payload["world_size"] > 1 else None),
+        ]
+    )
+    epochs = payload["epochs"]
+    if not epochs:
+        return
+    names = [k for k in epochs[0] if k != "epoch"]
+    rows = [("epoch", *names)]
+    rows += [
+        (str(e.get("epoch", i + 1)), *(format_value(e.get(n)) for n in names))
+        for i, e in enumerate(epochs)
+    ]
+    click.echo("")
+    echo_table(rows, ">" * len(rows[0]))
+
+
 @two_tower.command(name="train")
 @click.option(
     "--config",
@@ -593,6 +623,7 @@ def two_tower_config(out: Path | None, reference: bool) -> None:
     help="Write a checkpoint here after every epoch.",
 )
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --checkpoint-dir.")
+@json_option
 @click.pass_obj
 def two_tower_train(
     state: State,
@@ -604,8 +635,10 @@ def two_tower_train(
     overrides: tuple[str, ...],
     checkpoint_dir: Path | None,
     resume: bool,
+    as_json: bool,
 ) -> None:
-    """Train a two-tower model as the --config file describes; prints a JSON summary.
+    """Train a two-tower model as the --config file describes; prints a summary and the
+    epochs (--json: the same as JSON).
 
     Start from the annotated example: `embedrec two-tower config --out my.toml` writes it
     (MovieLens 100K, every key with its type, allowed values and default); the reference of
@@ -667,18 +700,17 @@ def two_tower_train(
     if rank == 0:
         model.save(out)
         logger.info("saved the model to %s", out)
-        echo_json(
-            {
-                "out": str(out),
-                "n_items": len(model.embeddings_) if model.embeddings_ is not None else 0,
-                "n_users": 0 if model.user_keys_ is None else len(model.user_keys_),
-                "holdout": data.holdout,
-                "seconds": seconds,
-                "best_epoch": model.best_epoch_,
-                "epochs": model.epoch_stats_,
-                "world_size": world,
-            }
-        )
+        payload = {
+            "out": str(out),
+            "n_items": len(model.embeddings_) if model.embeddings_ is not None else 0,
+            "n_users": 0 if model.user_keys_ is None else len(model.user_keys_),
+            "holdout": data.holdout,
+            "seconds": seconds,
+            "best_epoch": model.best_epoch_,
+            "epochs": model.epoch_stats_,
+            "world_size": world,
+        }
+        echo_report(payload, lambda: _echo_training(payload), as_json=as_json)
     if world > 1:
         import torch.distributed as tdist
 

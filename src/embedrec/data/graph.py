@@ -85,6 +85,8 @@ class Graph:
     directed : bool
         For ``False`` the arcs must be symmetric (with equal weights both ways).
 
+    Notes
+    -----
     The constructor checks every invariant (in O(n_arcs log n_arcs)); the ``from_*``
     classmethods build valid arrays and skip the checks.
 

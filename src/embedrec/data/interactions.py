@@ -64,6 +64,8 @@ class Interactions:
     weight : (n_events,) float32 or None
         Optional rating / weight of each event.
 
+    Notes
+    -----
     Use :meth:`from_arrays` to build one from unsorted columns, or :func:`read_interactions`
     to read a file or DataFrame; the constructor only checks.
 

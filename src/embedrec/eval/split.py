@@ -36,6 +36,8 @@ class Split:
         How the parts were chosen (``"leave-last-out"``, ``"temporal"``, ``"random"``), for
         reports.
 
+    Notes
+    -----
     Tune on ``train`` against ``valid``; fit the final model on :attr:`train_full` (train
     and validation) and score it on ``test``.
     """

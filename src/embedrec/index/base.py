@@ -457,6 +457,8 @@ class Index(abc.ABC):
         deny : collection of keys, optional
             These keys are never returned (for every query).
 
+        Notes
+        -----
         Unknown keys in ``exclude``, ``allow`` and ``deny`` are ignored.
 
         Returns

@@ -60,6 +60,8 @@ class EGESConfig(DeepWalkConfig):
     mode : "eges" (softmax attention over the fields, learned per node) or "ges" (plain mean
         of the fields)
 
+    Notes
+    -----
     ``loss`` must stay "neg" and ``window_update`` "batch": EGES trains with negative
     sampling only, and its kernel builds a center's input vector once per window and updates
     it against all the window's output rows (each context node with its own noise draws) as

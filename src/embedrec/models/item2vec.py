@@ -392,8 +392,8 @@ class Item2Vec(EmbeddingModel):
             Only the user-vector and scoring fields are used; default
             ``Item2VecConfig(scoring="cosine")`` when ``output_weights`` is None.
 
-        Example
-        -------
+        Examples
+        --------
         >>> import numpy as np
         >>> from embedrec import Embeddings
         >>> emb = Embeddings(["a", "b", "c"], np.eye(3, dtype=np.float32))

@@ -114,6 +114,8 @@ class SKNNConfig(ConfigDict):
         three prefix events ``e`` (oldest first, ``c = 1, 2, 3``) ``score(e) = (score(e) + 5)
         * 5 + c / 100``, which puts them first.
 
+    Notes
+    -----
     session-rec's ``pop_boost``, ``extend`` and random sampling are left out.
     """
 
@@ -165,6 +167,8 @@ class VSKNNConfig(ConfigDict):
         below the 17th best item to just above it (+1e-4). session-rec's comment says "last 3"
         but its code takes the first three in session order; the last three are used here.
 
+    Notes
+    -----
     session-rec's ``dwelling_time``, ``weighting_time``, ``last_n_clicks``, ``last_n_days``,
     ``extend``, idf as the session weighting and random sampling are left out.
     """
@@ -217,6 +221,8 @@ class STANConfig(ConfigDict):
         item that the prefix holds
     remind : score the prefix's own items too
 
+    Notes
+    -----
     Times are in seconds. session-rec's ``extend`` and random sampling are left out.
     """
 
@@ -255,6 +261,8 @@ class VSTANConfig(ConfigDict):
     lambda_idf : a vote for item ``i`` is multiplied by ``1 + lambda_idf * idf(i)``,
         ``idf(i) = ln(n_sessions / n_events(i))``; 0 turns it off (session-rec's ``False``)
 
+    Notes
+    -----
     session-rec's ``similarity`` argument is stored but never read there (the weighted cosine
     is always used), so it is left out, as are ``extend`` and random sampling.
     """

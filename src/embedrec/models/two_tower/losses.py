@@ -119,8 +119,8 @@ def sampled_softmax_loss(
     ValueError
         Mismatched shapes (both named), ``temperature <= 0`` or an unknown ``reduction``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import torch
     >>> s = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     >>> ids = torch.tensor([3, 4])
@@ -210,8 +210,8 @@ class RetrievalLoss(nn.Module):
     matters. ``logq=True`` with the needed ``log_q_*`` missing raises ``ValueError`` rather
     than silently training uncorrected.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import torch
     >>> loss = RetrievalLoss("softmax", temperature=0.1, logq=False)
     >>> q, p = torch.eye(3), torch.eye(3)
@@ -482,8 +482,8 @@ class CountFrequency:
     ValueError
         Counts that are not 1-D, negative, not finite, or all zero.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import torch
     >>> f = CountFrequency([3, 1, 0])
     >>> [round(v, 4) for v in f.log_q(torch.tensor([0, 2])).exp().tolist()]
@@ -602,8 +602,8 @@ class StreamingFrequencyEstimator:
     alpha : float in (0, 1]
         Learning rate of the moving average of gaps (about ``1 / alpha`` sightings of memory).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import torch
     >>> est = StreamingFrequencyEstimator(num_buckets=64, alpha=0.5)
     >>> for t in range(40):  # item 1 every other step: gap 2, q = 0.5
