@@ -118,3 +118,24 @@ def test_sweep_uses_the_saved_index(emb_dir, caplog):
     assert np.isfinite(json.loads(invoke(
         "index", "sweep", str(emb_dir), "--queries", "20", "--json", "--values", "ef_search=20",
     ).output)["points"][0]["queries/s"])  # fmt: skip
+
+
+def test_sweep_times_each_point_repeats_times(emb_dir, monkeypatch):
+    from embedrec.index.base import Index
+
+    calls = []
+    original = Index.search
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Index, "search", counting)
+    args = ["index", "sweep", str(emb_dir), "--kind", "exact", "--queries", "10", "--json"]
+    assert invoke(*args, "--repeats", "1").exit_code == 0
+    once = len(calls)
+    calls.clear()
+    assert invoke(*args, "--repeats", "4").exit_code == 0
+    assert len(calls) - once == 3  # three more timed runs of the one point
+    res = invoke(*args, "--repeats", "0")
+    assert res.exit_code == 2 and "--repeats" in res.output

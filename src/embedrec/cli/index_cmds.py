@@ -190,6 +190,13 @@ def _parse_values(text: str) -> dict[str, list[int]]:
 )
 @click.option("--threads", type=int, default=None, help="faiss threads (1: per-core rate).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the query sample.")
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Timed runs per point; the fastest counts (a busy machine slows single runs).",
+)
 @json_option
 def sweep_cmd(
     model_dir: Path,
@@ -205,6 +212,7 @@ def sweep_cmd(
     values: str | None,
     threads: int | None,
     seed: int,
+    repeats: int,
     as_json: bool,
 ) -> None:
     """Recall@k against exact search and queries/s, for a range of search parameters.
@@ -226,7 +234,7 @@ def sweep_cmd(
         from ..index.faiss import import_faiss
 
         import_faiss().omp_set_num_threads(threads)
-    result = sweep(idx, queries, k=k, values=points)
+    result = sweep(idx, queries, k=k, values=points, repeats=repeats)
     payload = {"kind": kind, "params": idx.params, "n_queries": len(rows), "points": result}
     shown = format_value(idx.params) if idx.params else "no parameters"
 
