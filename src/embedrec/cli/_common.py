@@ -69,19 +69,6 @@ _BOOL_FLAGS = {
     "cbow_mean": ("--cbow-mean", "--cbow-sum"),
 }
 
-#: each flag's own text where a config docstring describes several fields in one entry
-#: ("alpha, min_alpha : learning rate, ..."), which would give the flags one shared text;
-#: ``{shared}`` is that entry's text
-_GROUPED_HELP = {
-    "alpha": "initial learning rate, at the first token ({shared})",
-    "min_alpha": "final learning rate, reached at the last token of the last epoch",
-    "min_count": "minimum count: rarer words are dropped from the vocabulary",
-    "max_vocab_size": "most distinct words held while counting; past it the rarest are "
-    "forgotten as in word2vec.c, to bound memory (default: no bound)",
-    "max_final_vocab": "most words kept in the vocabulary: --min-count is raised until at "
-    "most this many remain, as in gensim (default: no limit)",
-}
-
 #: ``--workers``: one meaning on every command, "0: all cores" (leaving the flag out too),
 #: whether the config spells "every core" ``0`` or ``None`` (``build_config`` maps 0 to None)
 WORKERS_ALL_CORES = "(0: all cores)"
@@ -350,8 +337,8 @@ def read_config_file(path: Path, cls: type) -> dict[str, Any]:
 def field_help(cls: type) -> dict[str, str]:
     """Per-field flag help from the ``Parameters`` section of a NumPy-style class docstring.
 
-    Fields described together in one entry get their own text from ``_GROUPED_HELP``, and
-    ``workers`` says :data:`WORKERS_ALL_CORES` on every command.
+    Fields described together in one entry share its text; ``workers`` says
+    :data:`WORKERS_ALL_CORES` on every command.
     """
     lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
     out: dict[str, str] = {}
@@ -360,7 +347,6 @@ def field_help(cls: type) -> dict[str, str]:
     except ValueError:
         return out
     names: list[str] = []
-    grouped: set[str] = set()
     for line in lines[start:]:
         if not line.strip() or line.startswith("--"):
             break
@@ -374,11 +360,7 @@ def field_help(cls: type) -> dict[str, str]:
         names = [n.strip() for n in head.split(",")]
         for name in names:
             out[name] = text.strip()
-        if len(names) > 1:
-            grouped.update(names)
     helps = {k: v.replace("``", "") for k, v in out.items()}
-    for name in grouped & set(_GROUPED_HELP):
-        helps[name] = _GROUPED_HELP[name].format(shared=helps[name])
     if "workers" in helps:
         helps["workers"] = helps["workers"].replace("(None: all cores)", WORKERS_ALL_CORES)
     return helps

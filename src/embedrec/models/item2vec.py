@@ -69,7 +69,9 @@ class Item2VecConfig(ConfigDict):
         favour rare items; Caselles-Dupré et al. 2018)
     sample : subsampling threshold of frequent items (0 disables)
     min_count : items with fewer events get no vector
-    alpha, min_alpha : learning rate, decaying linearly over all epochs
+    alpha : initial learning rate, at the first event; it decays linearly over all epochs to
+        ``min_alpha``
+    min_alpha : final learning rate, reached at the last event of the last epoch
     epochs : passes over the sequences
     workers : training threads (``None``: all cores)
     seed : seeds training and the k-means of ``multi_interest``

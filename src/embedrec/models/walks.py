@@ -79,7 +79,9 @@ class DeepWalkConfig(ConfigDict):
     loss : "neg" (negative sampling) or "hs" (hierarchical softmax, as the DeepWalk paper)
     sample : subsampling threshold of frequent nodes (0 disables; walks visit hubs often by
         design, so the default keeps them)
-    alpha, min_alpha : learning rate, decaying linearly; ``alpha=None`` is the engine's 0.025
+    alpha : initial learning rate, decaying linearly over all epochs to ``min_alpha``;
+        None is the engine's 0.025
+    min_alpha : final learning rate, reached at the end of the last epoch
     epochs : passes of the skip-gram over the walks
     weighted : follow arc weights when the graph has them (``False`` steps uniformly)
     workers : threads for walks and training (0: all cores)

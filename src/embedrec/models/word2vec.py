@@ -91,11 +91,16 @@ class Word2VecConfig(ConfigDict):
     ns_exponent : noise distribution ``count ** ns_exponent``; 0 is uniform, negative
         values favour rare words
     sample : subsampling threshold (0 disables)
-    min_count, max_vocab_size, max_final_vocab : vocabulary limits
-    alpha, min_alpha : learning rate, decaying linearly over all epochs from ``alpha`` to
-        ``min_alpha``; ``alpha=None`` (default) is word2vec.c's choice, 0.025 for skip-gram and
-        0.05 for CBOW (CBOW at 0.025, gensim's default, loses about 5 analogy points on the
-        Wikipedia benchmark; benchmarks/README.md)
+    min_count : minimum count: rarer words are dropped from the vocabulary
+    max_vocab_size : most distinct words held while counting; past it the rarest are
+        forgotten as in word2vec.c, to bound memory (None: no bound)
+    max_final_vocab : most words kept in the vocabulary: ``min_count`` is raised until at
+        most this many remain, as in gensim (None: no limit)
+    alpha : initial learning rate, at the first token; it decays linearly over all epochs to
+        ``min_alpha``. None (default) is word2vec.c's choice, 0.025 for skip-gram and 0.05 for
+        CBOW (CBOW at 0.025, gensim's default, loses about 5 analogy points on the Wikipedia
+        benchmark; benchmarks/README.md)
+    min_alpha : final learning rate, reached at the last token of the last epoch
     epochs : passes over the corpus
     workers : training threads (``None``: all cores)
     seed : seeds initialisation and every shard's random stream (0 <= seed < 2**63)
