@@ -54,11 +54,6 @@ DOCS = ROOT / "docs"
 #: Pages of the nav whose blocks are not run, and why.
 NOT_RUN = {
     "benchmarks.md": "the benchmark commands take minutes to hours; figures are records",
-    "serving.md": "operator examples on /srv paths and a clicks.tsv the page does not create",
-    "sessions.md": "examples on a clicks.tsv (YOOCHOOSE/DIGINETICA) the page does not create",
-    "artifacts.md": "examples on model directories the page does not create",
-    "errors.md": "shows failing commands and their messages",
-    "graphs-design.md": "a design record; its examples use edge lists it does not create",
 }
 
 RUN_LANGS = {"python", "bash", "console"}
