@@ -272,8 +272,8 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     """``mkdocs build --strict`` succeeds: no broken link, nav entry or docstring warning."""
     if importlib.util.find_spec("mkdocs") is None:
         msg = 'mkdocs is not installed: pip install -e ".[docs]"'
-        # the site's toolchain (Material 9.8, mkdocstrings 1.0) needs Python 3.11, so the
-        # test extra brings it from 3.11 on; CI builds the site on the 3.11 and 3.12 lanes
+        # the dev extra brings the site's toolchain (Material 9.8, mkdocstrings 1.0: Python
+        # 3.11 and later); CI builds the site on its 3.11 lane
         if os.environ.get("CI") and sys.version_info >= (3, 11):
             pytest.fail(msg)
         pytest.skip(msg)
