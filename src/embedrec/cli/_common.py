@@ -57,6 +57,7 @@ __all__ = [
     "jsonable",
     "load_toml",
     "loss_trend",
+    "parameter_docs",
     "percent",
     "read_config_file",
     "w2v_file_options",
@@ -334,33 +335,41 @@ def read_config_file(path: Path, cls: type) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- config flags
-def field_help(cls: type) -> dict[str, str]:
-    """Per-field flag help from the ``Parameters`` section of a NumPy-style class docstring.
-
-    Fields described together in one entry share its text; ``workers`` says
-    :data:`WORKERS_ALL_CORES` on every command.
-    """
+def parameter_docs(cls: type) -> dict[str, tuple[str, str]]:
+    """Each field's entry in ``cls``'s NumPy-style ``Parameters`` section: the text after
+    ``name :`` on its first line (a type, or a one-line description) and its indented lines,
+    joined. An entry naming several fields (``a, b : text``) describes each."""
     lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
-    out: dict[str, str] = {}
-    try:
-        start = lines.index("Parameters") + 2
-    except ValueError:
-        return out
-    names: list[str] = []
-    for line in lines[start:]:
-        if not line.strip() or line.startswith("--"):
-            break
-        if line.startswith(" "):
-            for name in names:
-                out[name] += " " + line.strip()
+    if "Parameters" not in lines:
+        return {}
+    docs: dict[str, tuple[str, list[str]]] = {}
+    current: list[str] = []
+    for line in lines[lines.index("Parameters") + 2 :]:
+        if not line.strip() and not current:
             continue
-        head, sep, text = line.partition(" : ")
-        if not sep:
+        if line and not line.startswith(" "):
+            head, sep, text = line.partition(" : ")
+            if not sep and "," not in line:
+                break  # the next section's title
+            current = [n.strip() for n in head.split(",")]
+            for name in current:
+                docs[name] = (text.strip(), [])
+        elif line.strip():
+            for name in current:
+                docs[name][1].append(line.strip())
+        else:
             break
-        names = [n.strip() for n in head.split(",")]
-        for name in names:
-            out[name] = text.strip()
-    helps = {k: v.replace("``", "") for k, v in out.items()}
+    return {name: (head, " ".join(body)) for name, (head, body) in docs.items()}
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Per-field flag help: an entry's first line and the rest (:func:`parameter_docs`; these
+    docstrings put the description after ``name :``), code marks dropped; ``workers``
+    says :data:`WORKERS_ALL_CORES` on every command."""
+    helps = {
+        name: " ".join(filter(None, (head, body))).replace("``", "")
+        for name, (head, body) in parameter_docs(cls).items()
+    }
     if "workers" in helps:
         helps["workers"] = helps["workers"].replace("(None: all cores)", WORKERS_ALL_CORES)
     return helps

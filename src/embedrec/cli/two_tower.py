@@ -24,7 +24,6 @@ u('docs/two-tower-config.md')"``.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import logging
 import re
@@ -53,6 +52,7 @@ from ._common import (
     json_option,
     jsonable,
     load_toml,
+    parameter_docs,
     type_hints,
 )
 
@@ -387,31 +387,12 @@ _ROLE = re.compile(r":[a-z]+:`([\w.]+)`")
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The description lines of each field in ``cls``'s NumPy-style ``Parameters`` section,
-    joined (Markdown code spans; Sphinx roles reduced to the name). Entries naming several
-    fields (``a, b : int``) describe each of them."""
-    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
-    if "Parameters" not in lines:
-        return {}
-    docs: dict[str, list[str]] = {}
-    current: list[str] = []
-    for line in lines[lines.index("Parameters") + 2 :]:
-        if not line.strip() and not current:
-            continue
-        if line and not line.startswith(" "):
-            if " : " not in line and "," not in line:
-                break  # the next section's title
-            current = [n.strip() for n in line.partition(" : ")[0].split(",")]
-            for name in current:
-                docs.setdefault(name, [])
-        elif line.strip():
-            for name in current:
-                docs[name].append(line.strip())
-        else:
-            break
+    """Each field's description (the indented lines of its entry: these docstrings put the
+    type after ``name :``; :func:`~embedrec.cli._common.parameter_docs`) as Markdown: code
+    spans, Sphinx roles reduced to the name."""
     out = {}
-    for name, text in docs.items():
-        joined = " ".join(text).replace("``", "`")
+    for name, (_, text) in parameter_docs(cls).items():
+        joined = text.replace("``", "`")
         out[name] = _ROLE.sub(r"`\1`", _ROLE_SHORT.sub(r"`\1`", joined))
     return out
 
