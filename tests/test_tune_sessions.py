@@ -44,11 +44,12 @@ def test_tuning_scores_the_defaults_first_and_builds_the_best_model():
 
 
 def test_the_reranker_weights_of_a_result_go_into_the_model_it_builds():
+    from embedrec.models.session_rerank import FEATURES
     from embedrec.tune import SessionTuneResult
 
     params = {"dim": 8, "window": 2, "negative": 5, "ns_exponent": 0.5}
     scoring = {"half_life": 1.0, "temperature": 1.0, "transition_weight": 0.3}
-    weights = [1.0] + [0.0] * 10
+    weights = [1.0] + [0.0] * (len(FEATURES) - 1)
     res = SessionTuneResult([], {**params, "update_budget": 10_000}, scoring, "MRR@20", weights)
     model = res.model(workers=1)
     assert model.reranker.weights_.tolist() == weights

@@ -62,8 +62,10 @@ from .session_vknn import SessionVectorKNN
 
 logger = logging.getLogger(__name__)
 
-#: the latest share of training sessions that calibration holds out
-CALIBRATION_FRACTION = 0.1
+#: the latest share of training sessions that calibration holds out (a fifth: the
+#: re-ranker's fit gains from more held-out predictions more than the probe's embeddings
+#: lose, and small logs reach :data:`MIN_CALIBRATION_SESSIONS` sooner; benchmarks/README.md)
+CALIBRATION_FRACTION = 0.2
 #: fewer held-out sessions than this: no calibration
 MIN_CALIBRATION_SESSIONS = 100
 
@@ -100,7 +102,7 @@ class SessionEmbedConfig(ConfigDict):
         prefix features, fitted on the training sessions) or ``"table"`` (the share of
         re-clicks per prefix length and per whether the prefix holds one)
     calibrate : choose ``half_life``, ``temperature`` and ``transition_weight`` on the
-        latest tenth of the training sessions (a second, smaller fit; see
+        latest fifth (:data:`CALIBRATION_FRACTION`) of the training sessions (a second, smaller fit; see
         :meth:`SessionEmbed._calibrate`) instead of taking the values above
     rerank : with ``calibrate``, also fit a re-ranking of the top candidates
         (:mod:`~embedrec.models.session_rerank`) on half of the held-out sessions, and keep
@@ -330,6 +332,7 @@ class SessionEmbed(SessionModel):
         n = len(self.item_keys_)
         vin = check_array(arrays["input_vectors"], "input_vectors", "f", (n, None))
         self.in_ = vin.astype(np.float32)
+        self._unit = None
         dim = vin.shape[1]
         self.embeddings_ = Embeddings(list(self.item_keys_.tolist()), self.in_)
         self.out_ = check_array(arrays["output_vectors"], "output_vectors", "f", (n, dim)).astype(
@@ -412,6 +415,7 @@ class SessionEmbed(SessionModel):
                 embedder.fit(graph, progress=False)
         self.embedder_ = embedder
         self.in_, self.out_ = _item_tables(embedder, self.item_keys_)
+        self._unit = None
         self.embeddings_ = Embeddings(list(self.item_keys_.tolist()), self.in_)
         self.repeat_table_, self.rank_share_ = repeat_tables(sessions)
         self.gate_ = RepeatGate().fit(sessions, len(self.item_keys_))
@@ -451,7 +455,13 @@ class SessionEmbed(SessionModel):
             embedder=self.embedder,
             embedder_config=None if self.embedder is not None else self.embedder_config,
         )
-        probe.item_keys_, probe.item_counts_ = self.item_keys_, self.item_counts_
+        # the probe knows only the early sessions: their click counts, not the held-out
+        # ones' (the re-ranker's popularity feature would otherwise see the clicks it learns
+        # to predict, which a fitted model never does at serving time)
+        probe.item_keys_ = self.item_keys_
+        probe.item_counts_ = np.bincount(early.items, minlength=len(self.item_keys_)).astype(
+            np.int64
+        )
         probe._extras = self._extras
         probe._fit_tables(early)
         best, best_mrr = fixed, -1.0
@@ -475,15 +485,16 @@ class SessionEmbed(SessionModel):
     # ------------------------------------------------------------------ scoring
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
         rerank: Reranker | None = getattr(self, "reranker_", None)
-        parts = self._components(prefixes, knn=rerank is not None)
+        parts = self._components(prefixes, rerank=rerank is not None)
         mix = parts.mixture()
         if rerank is None or len(prefixes) == 0:
             return mix
         return rerank.rescore(parts, mix)
 
-    def _components(self, prefixes: Sequences, *, knn: bool = False) -> Components:
+    def _components(self, prefixes: Sequences, *, rerank: bool = False) -> Components:
         """The parts of the mixture for a batch of prefixes (see the module docstring);
-        ``knn``: with the neighbour sessions' votes (the re-ranker reads them)."""
+        ``rerank``: with what only the re-ranker reads (the neighbour sessions' votes, the
+        rules of the click before the latest, the unit item vectors)."""
         cfg = self.config
         n = len(prefixes)
         lengths = prefixes.lengths()
@@ -525,8 +536,34 @@ class SessionEmbed(SessionModel):
         counts = np.zeros_like(explore)
         np.add.at(counts, (owner, items), 1.0)
         beta = self._repeat_weight(prefixes)
-        votes = self.knn_.score(prefixes, self.scoring_["half_life"]) if knn else None
-        return Components(explore, repeat, beta, trans, counts, last, self.item_counts_, votes)
+        if not rerank:
+            return Components(explore, repeat, beta, trans, counts, last, self.item_counts_)
+        votes = self.knn_.score(prefixes, self.scoring_["half_life"])
+        prev_rules = np.zeros_like(explore)
+        two = np.flatnonzero(lengths > 1)
+        if two.size:
+            prev_rules[two] = self.transitions_[items[prefixes.offsets[1:][two] - 2]].toarray()
+        return Components(
+            explore,
+            repeat,
+            beta,
+            trans,
+            counts,
+            last,
+            self.item_counts_,
+            votes,
+            prev_rules,
+            self._unit_vectors(),
+        )
+
+    def _unit_vectors(self) -> npt.NDArray[np.float32]:
+        """The item vectors scaled to length 1 (zero vectors stay 0), computed once."""
+        unit: npt.NDArray[np.float32] | None = getattr(self, "_unit", None)
+        if unit is None:
+            norm = np.linalg.norm(self.in_, axis=1, keepdims=True)
+            unit = (self.in_ / np.maximum(norm, 1e-12)).astype(np.float32)
+            self._unit = unit
+        return unit
 
     def _repeat_weight(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
         if self.config.gate == "logistic":
@@ -557,7 +594,7 @@ def _rerank_data(
             prefixes.item_keys,
             prefixes.times[lo:hi],
         )
-        parts = model._components(sub, knn=True)
+        parts = model._components(sub, rerank=True)
         mix = parts.mixture()
         cand = candidates(mix)
         hit = cand == targets[a:b, None]
@@ -612,6 +649,11 @@ class Components:
     item_counts: npt.NDArray[np.int64]
     #: the neighbour sessions' votes (:class:`SessionVectorKNN`), when asked for
     knn: npt.NDArray[np.float32] | None = None
+    #: the raw sequential-rule weights of the click before the latest (all items; rows
+    #: of one-click prefixes are 0), when asked for
+    prev_rules: npt.NDArray[np.float32] | None = None
+    #: the unit item vectors (rows of the code table), when asked for
+    unit: npt.NDArray[np.float32] | None = None
 
     def mixture(self) -> npt.NDArray[np.float32]:
         b = self.beta[:, None]

@@ -22,11 +22,16 @@ candidates, i.e. the likelihood of the clicked one among them; McFadden 1974), o
                      votes of the prefix's neighbour sessions found through session
                      vectors (:class:`~embedrec.models.session_vknn.SessionVectorKNN`)
 ``log_knn_session``  the same for the session's own items
+``log_rules_prev``   log(1 + the sequential-rule weight to it of the click before the
+                     latest one; 0 for a prefix of one click)
+``last_cosine``      the cosine of its item vector with the latest click's (1 for the
+                     latest click itself)
 ===================  ==================================================================
 
 The neighbour votes enter through their log and separately for new and session items; the
 raw votes in one feature gave nothing (benchmarks/README.md, "Session-based
-recommendation").
+recommendation"). The last two features give the re-ranker the latest click's own view of
+each candidate next to the session vector's (``log_explore``) and the step before it.
 
 :class:`MLPReranker` adds one hidden layer (ReLU) that reads the candidate's features and
 the prefix's :data:`CONTEXT` (the gate's probability and the prefix length bucket): the
@@ -58,9 +63,14 @@ FEATURES = (
     "popularity",
     "log_knn_new",
     "log_knn_session",
+    "log_rules_prev",
+    "last_cosine",
 )
-#: the features of re-rankers saved before the neighbour votes (their weights are 0)
+#: the features of linear re-rankers saved before the neighbour votes (the weights of the
+#: later ones are 0 when such a save is read)
 LEGACY_FEATURES = 9
+#: the features of re-rankers saved before ``log_rules_prev`` and ``last_cosine``
+VOTE_FEATURES = 11
 #: facts of the prefix that :class:`MLPReranker`'s hidden layer reads with each candidate
 CONTEXT = ("gate_probability", "length_2", "length_3", "length_4", "length_5_9", "length_10")
 #: prefix-length bucket edges of :data:`CONTEXT` (lengths 1, 2, 3, 4, 5-9, 10+)
@@ -102,6 +112,15 @@ def features(parts: Any, mix: npt.NDArray[np.float32], cand: npt.NDArray[np.int6
         votes = np.log(knn[rows, cand].astype(np.float64) / top + 1e-3)
         f[..., 9] = votes * (1.0 - inside)
         f[..., 10] = votes * inside
+    prev_rules = getattr(parts, "prev_rules", None)
+    f[..., 11] = 0.0 if prev_rules is None else np.log1p(prev_rules[rows, cand].astype(np.float64))
+    unit = getattr(parts, "unit", None)
+    if unit is None:
+        f[..., 12] = 0.0
+    else:
+        last = parts.last
+        cos = np.einsum("nd,ncd->nc", unit[np.maximum(last, 0)], unit[cand]).astype(np.float64)
+        f[..., 12] = np.where(last[:, None] >= 0, cos, 0.0)
     return f
 
 
@@ -317,6 +336,22 @@ class MLPReranker(Reranker):
 _MLP_ARRAYS = ("weights", "mean", "scale", "hidden_weights", "hidden_bias", "output_weights")
 
 
+def _widen_mlp(arrays: dict[str, npt.NDArray[np.float64]]) -> dict[str, npt.NDArray[np.float64]]:
+    """An MLP saved with the first :data:`VOTE_FEATURES` features, with zero weights (mean 0,
+    scale 1) for the later ones, so that it scores as it did. Other shapes pass unchanged
+    (and are refused by the shape check)."""
+    extra = len(FEATURES) - VOTE_FEATURES
+    at = VOTE_FEATURES  # the later features come before the context in the inputs
+    out = dict(arrays)
+    out["weights"] = np.concatenate([arrays["weights"], np.zeros(extra)])
+    if arrays["mean"].ndim != 1 or arrays["hidden_weights"].ndim != 2:
+        return out
+    out["mean"] = np.insert(arrays["mean"], at, np.zeros(extra))
+    out["scale"] = np.insert(arrays["scale"], at, np.ones(extra))
+    out["hidden_weights"] = np.insert(arrays["hidden_weights"], at, 0.0, axis=0)
+    return out
+
+
 def reranker_state(rr: Reranker) -> list[float] | dict[str, Any]:
     """A re-ranker as plain JSON numbers: the linear one as its weight list (the format
     saved since the first re-ranker), the MLP as a dict of named arrays (nested lists)."""
@@ -334,8 +369,9 @@ def reranker_state(rr: Reranker) -> list[float] | dict[str, Any]:
 
 
 def reranker_from_state(state: Any) -> Reranker:
-    """The re-ranker :func:`reranker_state` wrote (a linear one saved before the neighbour
-    votes, with :data:`LEGACY_FEATURES` weights, gets 0 for them).
+    """The re-ranker :func:`reranker_state` wrote. One saved with fewer features (a linear
+    one with :data:`LEGACY_FEATURES` or :data:`VOTE_FEATURES` weights, an MLP with
+    :data:`VOTE_FEATURES`) gets weight 0 for the later ones and scores as it did.
 
     Raises
     ------
@@ -348,8 +384,8 @@ def reranker_from_state(state: Any) -> Reranker:
     try:
         if isinstance(state, list):
             w = np.asarray(state, dtype=np.float64)
-            if w.shape == (LEGACY_FEATURES,):  # saved before the neighbour votes
-                w = np.concatenate([w, np.zeros(d - LEGACY_FEATURES)])
+            if w.shape in ((LEGACY_FEATURES,), (VOTE_FEATURES,)):  # saved before later features
+                w = np.concatenate([w, np.zeros(d - w.size)])
             if w.shape != (d,) or not bool(np.isfinite(w).all()):
                 raise ValueError(bad)
             rr = Reranker()
@@ -361,6 +397,8 @@ def reranker_from_state(state: Any) -> Reranker:
         arrays = {name: np.asarray(state[name], dtype=np.float64) for name in _MLP_ARRAYS}
     except (KeyError, TypeError) as e:
         raise ValueError(f"{bad} ({e})") from None
+    if arrays["weights"].shape == (VOTE_FEATURES,):
+        arrays = _widen_mlp(arrays)
     h = arrays["hidden_bias"].shape[0] if arrays["hidden_bias"].ndim == 1 else -1
     shapes = {
         "weights": (d,),
