@@ -102,8 +102,8 @@ class SessionEmbedConfig(ConfigDict):
         prefix features, fitted on the training sessions) or ``"table"`` (the share of
         re-clicks per prefix length and per whether the prefix holds one)
     calibrate : choose ``half_life``, ``temperature`` and ``transition_weight`` on the
-        latest fifth (:data:`CALIBRATION_FRACTION`) of the training sessions (a second, smaller fit; see
-        :meth:`SessionEmbed._calibrate`) instead of taking the values above
+        latest fifth (:data:`CALIBRATION_FRACTION`) of the training sessions (a second,
+        smaller fit; see :meth:`SessionEmbed._calibrate`) instead of taking the values above
     rerank : with ``calibrate``, also fit a re-ranking of the top candidates
         (:mod:`~embedrec.models.session_rerank`) on half of the held-out sessions, and keep
         it if it raises MRR@20 on the other half
