@@ -193,3 +193,38 @@ def test_reranker_saved_before_the_neighbour_votes_loads_with_zero_weights_for_t
     np.testing.assert_allclose(
         old._score_prefixes(prefixes), model._score_prefixes(prefixes), rtol=1e-6
     )
+
+
+def test_calibration_fits_the_reranker_on_a_probe_that_never_counted_the_held_out_clicks(
+    monkeypatch,
+):
+    # 600 sessions in time order; only the latest 120 (the held-out fifth) click "z", so a
+    # probe fitted on the early sessions has counted no click of "z"; the final model has
+    import embedrec.models.session_embed as se
+
+    users, items, times = [], [], []
+    for j in range(600):
+        seq = ["a", "b", "z"] if j >= 480 else ["a", "b", "c"]
+        users += [j] * 3
+        items += seq
+        times += [100.0 * j, 100.0 * j + 1, 100.0 * j + 2]
+    seen = {}
+
+    def record(probe, late):
+        seen["counts"] = dict(
+            zip(probe.item_keys_.tolist(), probe.item_counts_.tolist(), strict=True)
+        )
+        seen["late"] = len(late)
+        return None
+
+    monkeypatch.setattr(se, "fit_reranker", record)
+    model = SessionEmbed(embedder=Item2Vec(Item2VecConfig(dim=8, epochs=2, workers=1)))
+    model.fit(Interactions.from_arrays(users, items, times))
+    assert seen["late"] == 120
+    assert seen["counts"] == {"a": 480, "b": 480, "c": 480, "z": 0}
+    assert dict(zip(model.item_keys_.tolist(), model.item_counts_.tolist(), strict=True)) == {
+        "a": 600,
+        "b": 600,
+        "c": 480,
+        "z": 120,
+    }

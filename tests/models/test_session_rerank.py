@@ -176,3 +176,70 @@ def test_a_session_embed_with_an_mlp_reranker_survives_a_save(tmp_path):
         np.testing.assert_allclose(
             back.score_next(history, items), model.score_next(history, items), rtol=1e-6
         )
+
+
+def test_the_previous_clicks_rules_and_the_latest_clicks_cosine_by_hand():
+    from types import SimpleNamespace
+
+    from embedrec.models.session_rerank import features
+
+    # items 0..3; unit vectors: 0 = e1, 1 = e2, 2 = (e1 + e2) / sqrt 2, 3 = -e1
+    r = 1 / np.sqrt(2)
+    unit = np.array([[1, 0], [0, 1], [r, r], [-1, 0]], dtype=np.float32)
+    z = np.zeros((2, 4), dtype=np.float32)
+    parts = SimpleNamespace(
+        explore=z + 0.25,
+        repeat=z,
+        beta=np.array([0.5, 0.5], dtype=np.float32),
+        trans=z,
+        counts=np.array([[1.0, 1.0, 0, 0], [0, 1.0, 0, 0]], dtype=np.float32),
+        last=np.array([1, 1]),  # prefixes (0, 1) and (1): the latest click is item 1
+        item_counts=np.array([1, 2, 3, 4]),
+        knn=None,
+        # the rules of the click before the latest (item 0 in row 0; none in row 1)
+        prev_rules=np.array([[0, 3.0, 1.0, 0], [0, 0, 0, 0]], dtype=np.float32),
+        unit=unit,
+    )
+    cand = np.array([[1, 2, 3], [0, 2, 3]])
+    f = features(parts, z + 0.25, cand)
+    rules, cos = FEATURES.index("log_rules_prev"), FEATURES.index("last_cosine")
+    np.testing.assert_allclose(f[0, :, rules], [np.log(4.0), np.log(2.0), 0.0])
+    np.testing.assert_allclose(f[1, :, rules], [0.0, 0.0, 0.0])
+    # cosine with item 1 (e2): itself 1, item 2 1/sqrt 2, item 3 and item 0 are orthogonal
+    np.testing.assert_allclose(f[0, :, cos], [1.0, r, 0.0], atol=1e-6)
+    np.testing.assert_allclose(f[1, :, cos], [0.0, r, 0.0], atol=1e-6)
+    # a prefix with no latest click (-1) and parts without the two: both features 0
+    bare = SimpleNamespace(**{**vars(parts), "last": np.array([-1, 1]), "unit": None})
+    bare.prev_rules = None
+    g = features(bare, z + 0.25, cand)
+    assert not g[..., [rules, cos]].any()
+
+
+def test_rerankers_saved_before_the_two_latest_features_score_as_they_did():
+    import json
+
+    from embedrec.models.session_rerank import VOTE_FEATURES
+
+    rng = np.random.default_rng(5)
+    f, target, ctx = planted_switch(n=200)
+    mlp = MLPReranker(hidden=3, max_epochs=2).fit(f, target, ctx)
+    later = list(range(VOTE_FEATURES, len(FEATURES)))
+    # what an older version saved: no inputs for the later features
+    old = json.loads(json.dumps(reranker_state(mlp)))
+    old["weights"] = [w for j, w in enumerate(old["weights"]) if j not in later]
+    for name in ("mean", "scale"):
+        old[name] = [v for j, v in enumerate(old[name]) if j not in later]
+    old["hidden_weights"] = [row for j, row in enumerate(old["hidden_weights"]) if j not in later]
+    back = reranker_from_state(old)
+    # the older model's score: the same numbers without the later features' columns
+    keep = [j for j in range(len(FEATURES)) if j not in later]
+    x = np.concatenate([f, np.broadcast_to(ctx[:, None, :], (*f.shape[:2], ctx.shape[1]))], 2)
+    xs = (x - mlp.mean_) / mlp.scale_
+    cols = keep + list(range(len(FEATURES), x.shape[2]))
+    hidden = np.maximum(xs[..., cols] @ mlp.hidden_weights_[cols] + mlp.hidden_bias_, 0.0)
+    want = f[..., keep] @ mlp.weights_[keep] + hidden @ mlp.output_weights_
+    f_any = f.copy()
+    f_any[..., later] = rng.normal(size=(*f.shape[:2], len(later)))  # whatever they are now
+    np.testing.assert_allclose(back.score(f_any, ctx), want, rtol=1e-9, atol=1e-9)
+    lin = reranker_from_state(old["weights"])
+    assert lin.weights_[later].tolist() == [0.0] * len(later)

@@ -277,6 +277,8 @@ class SessionEmbed(SessionModel):
 
     #: the item (input) vectors (cosine): ``most_similar``, exports and indexes read them
     embeddings_: Embeddings
+    #: ``in_`` scaled to unit length, made on first use by the re-ranker's features
+    _unit: npt.NDArray[np.float32] | None = None
 
     def most_similar(
         self, key: Any, k: int = 10, *, missing: Literal["raise", "skip"] = "raise"
@@ -558,12 +560,10 @@ class SessionEmbed(SessionModel):
 
     def _unit_vectors(self) -> npt.NDArray[np.float32]:
         """The item vectors scaled to length 1 (zero vectors stay 0), computed once."""
-        unit: npt.NDArray[np.float32] | None = getattr(self, "_unit", None)
-        if unit is None:
+        if self._unit is None:
             norm = np.linalg.norm(self.in_, axis=1, keepdims=True)
-            unit = (self.in_ / np.maximum(norm, 1e-12)).astype(np.float32)
-            self._unit = unit
-        return unit
+            self._unit = (self.in_ / np.maximum(norm, 1e-12)).astype(np.float32)
+        return self._unit
 
     def _repeat_weight(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
         if self.config.gate == "logistic":

@@ -348,7 +348,7 @@ def _widen_mlp(arrays: dict[str, npt.NDArray[np.float64]]) -> dict[str, npt.NDAr
         return out
     out["mean"] = np.insert(arrays["mean"], at, np.zeros(extra))
     out["scale"] = np.insert(arrays["scale"], at, np.ones(extra))
-    out["hidden_weights"] = np.insert(arrays["hidden_weights"], at, 0.0, axis=0)
+    out["hidden_weights"] = np.insert(arrays["hidden_weights"], [at] * extra, 0.0, axis=0)
     return out
 
 
