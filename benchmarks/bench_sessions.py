@@ -19,7 +19,7 @@ Methods: S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN at their published RSC15 sett
 implementations, :mod:`embedrec.models.session_rules`, :mod:`embedrec.models.session_knn`), and
 ``SessionEmbed`` with its defaults, ``session-embed-deepwalk`` (the same scoring over
 DeepWalk vectors of the session graph) (no parameter of it is chosen on the test sessions; its
-calibration holds out the latest tenth of the *training* sessions), and
+calibration holds out the latest fifth of the *training* sessions), and
 ``session-embed-tuned``: :func:`embedrec.tune.tune_session_embed` on a validation split carved
 from the training sessions (YOOCHOOSE: session-rec's own ``train_tr`` / ``train_valid``; the
 others: the same split rule applied to the training sessions): the embedding, the scoring

@@ -348,7 +348,7 @@ def tune_session_embed(
     With ``rerank``, the best trial's model then fits a re-ranker on half of the validation
     sessions, keeps it if it raises MRR@20 on the other half, and refits it on all of them
     (:func:`~embedrec.models.session_embed.fit_reranker`): the validation split holds
-    several times the predictions of the latest tenth that the defaults fit it on.
+    often more predictions than the latest fifth that the defaults fit it on.
     """
     from .data.sessions import align_items
     from .eval.sessions import evaluate_sessions
