@@ -87,3 +87,36 @@ def test_an_mlp_reranker_of_a_result_goes_into_the_model_it_builds():
     assert isinstance(model.reranker, MLPReranker)
     np.testing.assert_array_equal(model.reranker.hidden_weights_, mlp.hidden_weights_)
     np.testing.assert_array_equal(model.reranker.output_weights_, mlp.output_weights_)
+
+
+def test_a_result_round_trips_through_json_and_bad_ones_are_refused_by_name():
+    import json
+
+    from embedrec.models.session_rerank import FEATURES, reranker_state
+    from embedrec.tune import SessionTuneResult
+
+    params = {"dim": 8, "window": 2, "negative": 5, "ns_exponent": 0.5, "update_budget": 10_000}
+    scoring = {"half_life": 2.0, "temperature": 0.7, "transition_weight": 0.6}
+    weights = [1.0] + [0.5] * (len(FEATURES) - 1)
+    trial = {"trial": 0, "params": params, "scoring": scoring, "metrics": {"MRR@20": 0.25}}
+    res = SessionTuneResult([{**trial, "seconds": 1.5}], params, scoring, "MRR@20", weights)
+    back = SessionTuneResult.from_dict(json.loads(json.dumps(res.to_dict())))
+    assert back == res
+    model = back.model(workers=1)
+    assert model.config.half_life == 2.0 and model.config.transition_weight == 0.6
+    assert reranker_state(model.reranker) == weights
+    assert "0.2500" in res.table() and "half_life" in res.table().splitlines()[0]
+    with pytest.raises(ValueError, match="not a session tuning result"):
+        SessionTuneResult.from_dict({"metric": "MRR@20"})
+    bad = res.to_dict()
+    del bad["best_scoring"]["temperature"]
+    with pytest.raises(ValueError, match="temperature"):
+        SessionTuneResult.from_dict(bad)
+    bad = {**res.to_dict(), "best_params": {**params, "window": 0}}
+    with pytest.raises(ValueError, match="window"):
+        SessionTuneResult.from_dict(bad)
+    bad = {**res.to_dict(), "best_scoring": {**scoring, "transition_weight": 2.0}}
+    with pytest.raises(ValueError, match="transition_weight"):
+        SessionTuneResult.from_dict(bad)
+    with pytest.raises(ValueError, match="re-save"):
+        SessionTuneResult.from_dict({**res.to_dict(), "reranker": [1.0, 2.0]})

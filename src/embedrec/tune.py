@@ -326,6 +326,73 @@ class SessionTuneResult:
             cfg, embedder_config={**p, "workers": workers, "seed": seed}, reranker=reranker
         )
 
+    def table(self) -> str:
+        """The trials as a text table, best first (each with its best scoring values)."""
+        names = list(SESSION_SPACE)
+        scoring = list(SESSION_SCORING)
+        metrics = list(self.trials[0]["metrics"]) if self.trials else []
+        head = ["trial", *names, *scoring, *metrics, "seconds"]
+        rows = [
+            [
+                str(t["trial"]),
+                *(_fmt(t["params"].get(n, "")) for n in names),
+                *(_fmt(t["scoring"].get(n, "")) for n in scoring),
+                *(f"{t['metrics'][m]:.4f}" for m in metrics),
+                f"{t['seconds']:.1f}",
+            ]
+            for t in sorted(self.trials, key=lambda t: -t["metrics"][self.metric])
+        ]
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        header = "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))
+        return "\n".join([header, *lines])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (the re-ranker as :func:`reranker_state` writes it), which
+        :meth:`from_dict` reads back."""
+        return {
+            "kind": "session_embed_tune",
+            "metric": self.metric,
+            "best_params": dict(self.best_params),
+            "best_scoring": dict(self.best_scoring),
+            "reranker": self.reranker_weights,
+            "trials": self.trials,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SessionTuneResult:
+        """The result :meth:`to_dict` wrote (e.g. read from a JSON file).
+
+        Raises
+        ------
+        ValueError
+            Not such a result, or one whose values are out of range (named), before any
+            model is built.
+        """
+        from .models.session_embed import SessionEmbedConfig
+        from .models.session_rerank import reranker_from_state
+
+        if not isinstance(d, Mapping) or d.get("kind") != "session_embed_tune":
+            raise ValueError(
+                "not a session tuning result (no kind 'session_embed_tune'); write one with "
+                "`embedrec sessions tune --out FILE` or SessionTuneResult.to_dict()"
+            )
+        try:
+            params, scoring = dict(d["best_params"]), dict(d["best_scoring"])
+            metric, trials = str(d["metric"]), list(d.get("trials", []))
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"the session tuning result lacks {e}; write it again") from None
+        missing = [n for n in (*SESSION_SPACE, *SESSION_SCORING) if n not in {**params, **scoring}]
+        if missing:
+            raise ValueError(f"the session tuning result lacks {missing}; write it again")
+        embed = {k: v for k, v in params.items() if k != "update_budget"}
+        Item2VecConfig(**embed)  # unknown or bad fields fail here, by name
+        SessionEmbedConfig(update_budget=params["update_budget"], **scoring)
+        reranker = d.get("reranker")
+        if reranker is not None:
+            reranker_from_state(reranker)
+        return cls(trials, params, scoring, metric, reranker_weights=reranker)
+
 
 def tune_session_embed(
     train: Interactions,
