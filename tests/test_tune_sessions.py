@@ -14,7 +14,9 @@ def test_tuning_scores_the_defaults_first_and_builds_the_best_model():
     sessions = inter.user_keys[inter.user]
     train = inter.subset(sessions < 420)
     valid = inter.subset(sessions >= 420)
-    res = tune_session_embed(train, valid, max_trials=2, budget_seconds=1e9, progress=False)
+    res = tune_session_embed(
+        train, valid, max_trials=2, budget_seconds=1e9, progress=False, compare_defaults=False
+    )
     assert len(res.trials) == 2
     first = res.trials[0]["params"]
     assert first == {
@@ -120,3 +122,27 @@ def test_a_result_round_trips_through_json_and_bad_ones_are_refused_by_name():
         SessionTuneResult.from_dict(bad)
     with pytest.raises(ValueError, match="re-save"):
         SessionTuneResult.from_dict({**res.to_dict(), "reranker": [1.0, 2.0]})
+
+
+def test_the_defaults_replace_a_tuned_model_that_does_not_beat_them_on_the_unfitted_half():
+    from embedrec.models.session_base import as_sessions
+    from embedrec.models.session_embed import check_half
+    from embedrec.tune import SessionTuneResult
+
+    inter = Interactions.from_arrays(*session_log(700, 40, seed=4))
+    sessions = inter.user_keys[inter.user]
+    train, valid = inter.subset(sessions < 560), inter.subset(sessions >= 560)
+    res = tune_session_embed(train, valid, max_trials=1, progress=False)
+    check = res.check
+    assert check is not None
+    assert check["sessions"] == len(check_half(as_sessions(valid))) == 70
+    assert 0 < check["tuned"] < 1 and 0 < check["defaults"] < 1
+    assert res.defaults_won == (check["defaults"] >= check["tuned"])
+    off = tune_session_embed(train, valid, max_trials=1, progress=False, compare_defaults=False)
+    assert off.check is None and off.defaults_won is False
+    # a result whose defaults won builds the defaults: calibrating, its own re-ranker
+    won = SessionTuneResult(res.trials, res.best_params, res.best_scoring, "MRR@20", None, True)
+    model = won.model(workers=1)
+    assert model.config == SessionEmbed().config and model.reranker is None
+    assert model.embedder_config == {"workers": 1, "seed": 1}
+    assert SessionTuneResult.from_dict(won.to_dict()).defaults_won is True

@@ -295,6 +295,13 @@ class SessionTuneResult:
         one's weight list or the MLP's dict of arrays) fitted on the
         best trial's validation predictions, or ``None`` when it did not raise MRR@20
         on the held-out half of them (or ``rerank=False``).
+    defaults_won : bool
+        The default :class:`~embedrec.models.session_embed.SessionEmbed` (fitted on the
+        training sessions alone, calibrating itself) scored at least as well as the tuned
+        one on the validation half that no re-ranker was fitted on: :meth:`model` then
+        builds the defaults.
+    check : dict or None
+        That comparison: ``{"sessions", "tuned", "defaults"}`` (MRR@20 on that half).
     """
 
     trials: list[dict[str, Any]]
@@ -302,14 +309,19 @@ class SessionTuneResult:
     best_scoring: dict[str, float]
     metric: str
     reranker_weights: list[float] | dict[str, Any] | None = None
+    defaults_won: bool = False
+    check: dict[str, float] | None = None
 
     def model(self, *, workers: int | None = None, seed: int = 1) -> Any:
         """An unfitted :class:`~embedrec.models.session_embed.SessionEmbed` with the best
         configuration (no calibration: the values and the re-ranker were chosen on
-        validation); fit it on the training sessions (validation included)."""
+        validation), or the defaults when they won (:attr:`defaults_won`); fit it on the
+        training sessions (validation included)."""
         from .models.session_embed import SessionEmbed, SessionEmbedConfig
         from .models.session_rerank import reranker_from_state
 
+        if self.defaults_won:
+            return SessionEmbed(embedder_config={"workers": workers, "seed": seed})
         p = dict(self.best_params)
         sc = self.best_scoring
         cfg = SessionEmbedConfig(
@@ -356,6 +368,8 @@ class SessionTuneResult:
             "best_params": dict(self.best_params),
             "best_scoring": dict(self.best_scoring),
             "reranker": self.reranker_weights,
+            "defaults_won": self.defaults_won,
+            "check": self.check,
             "trials": self.trials,
         }
 
@@ -391,7 +405,19 @@ class SessionTuneResult:
         reranker = d.get("reranker")
         if reranker is not None:
             reranker_from_state(reranker)
-        return cls(trials, params, scoring, metric, reranker_weights=reranker)
+        won = d.get("defaults_won", False)
+        if not isinstance(won, bool):
+            raise ValueError(f"the session tuning result's defaults_won is {won!r}; true or false")
+        check = d.get("check")
+        return cls(
+            trials,
+            params,
+            scoring,
+            metric,
+            reranker_weights=reranker,
+            defaults_won=won,
+            check=None if check is None else {str(k): float(v) for k, v in dict(check).items()},
+        )
 
 
 def tune_session_embed(
@@ -404,6 +430,7 @@ def tune_session_embed(
     seed: int = 0,
     progress: bool = True,
     rerank: bool = True,
+    compare_defaults: bool = True,
 ) -> SessionTuneResult:
     """Random search of :class:`~embedrec.models.session_embed.SessionEmbed` on validation
     sessions: the session protocol (every position), never the test sessions.
@@ -416,11 +443,24 @@ def tune_session_embed(
     sessions, keeps it if it raises MRR@20 on the other half, and refits it on all of them
     (:func:`~embedrec.models.session_embed.fit_reranker`): the validation split holds
     often more predictions than the latest fifth that the defaults fit it on.
+
+    With ``rerank`` and ``compare_defaults``, the default ``SessionEmbed`` is then fitted on
+    ``train`` (it calibrates itself on the latest fifth of it) and scored on the validation
+    half that the tuned re-ranker was not fitted on, against the tuned model's order there
+    (the re-ranker fitted on the other half, or none): if the defaults score at least as
+    well, the result says so (``defaults_won``) and builds them. A search that fits noise
+    of one validation split thus does not replace the defaults. This costs one more fit
+    after the budget.
     """
     from .data.sessions import align_items
     from .eval.sessions import evaluate_sessions
     from .models.session_base import as_sessions
-    from .models.session_embed import SessionEmbed, SessionEmbedConfig, fit_reranker
+    from .models.session_embed import (
+        SessionEmbed,
+        SessionEmbedConfig,
+        check_half,
+        fit_reranker_checked,
+    )
     from .models.session_rerank import reranker_state
 
     k = metric_k(metric)
@@ -494,10 +534,31 @@ def tune_session_embed(
             )
     assert best is not None and best_model is not None
     weights: list[float] | dict[str, Any] | None = None
+    won, check = False, None
     if rerank:
         best_model.scoring_ = dict(best["scoring"])
-        rr = fit_reranker(best_model, as_sessions(valid))
+        held = as_sessions(valid)
+        rr, tuned_mrr = fit_reranker_checked(best_model, held)
         weights = None if rr is None else reranker_state(rr)
+        part = check_half(held)
+        if compare_defaults and np.isfinite(tuned_mrr) and len(part):
+            default = SessionEmbed(embedder_config={"seed": seed + 1}).fit(train)
+            default_mrr = evaluate_sessions(default, part, ks=(20,)).metrics["MRR@20"]
+            won = bool(default_mrr >= tuned_mrr)
+            check = {"sessions": float(len(part)), "tuned": tuned_mrr, "defaults": default_mrr}
+            logger.info(
+                "session tune: on the validation half no re-ranker was fitted on, MRR@20 "
+                "tuned %.4f, defaults %.4f: %s",
+                tuned_mrr,
+                default_mrr,
+                "the defaults win" if won else "the tuned model wins",
+            )
     return SessionTuneResult(
-        trials, dict(best["params"]), dict(best["scoring"]), metric, reranker_weights=weights
+        trials,
+        dict(best["params"]),
+        dict(best["scoring"]),
+        metric,
+        reranker_weights=weights,
+        defaults_won=won,
+        check=check,
     )

@@ -610,12 +610,25 @@ def fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
     one with the higher MRR@20 on the other half is kept if it beats the mixture's own
     order there, and is then refitted on both halves. ``None`` otherwise. ``probe`` must
     not have seen ``late``."""
+    return fit_reranker_checked(probe, late)[0]
+
+
+def check_half(late: Sequences) -> Sequences:
+    """The half of ``late`` (every other session) on which :func:`fit_reranker` compares
+    the re-rankers it fitted on the other half."""
+    return _pick(late, np.arange(len(late)) % 2 == 1)
+
+
+def fit_reranker_checked(probe: SessionEmbed, late: Sequences) -> tuple[Reranker | None, float]:
+    """:func:`fit_reranker`, and the MRR@20 on :func:`check_half` of the order it chose
+    (the re-ranker fitted on the other half alone, or the mixture's; NaN when a half is
+    empty)."""
     from ..eval.sessions import evaluate_sessions
 
     half = np.arange(len(late)) % 2 == 0
-    fit_part, check_part = _pick(late, half), _pick(late, ~half)
+    fit_part, check_part = _pick(late, half), check_half(late)
     if len(fit_part) == 0 or len(check_part) == 0:
-        return None
+        return None, float("nan")
     data = _rerank_data(probe, fit_part)
     probe.reranker_ = None
     best_mrr = plain = evaluate_sessions(probe, check_part, ks=(20,)).metrics["MRR@20"]
@@ -630,8 +643,8 @@ def fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
             best, best_mrr = kind, mrr
     probe.reranker_ = None
     if best is None:
-        return None
-    return best().fit(*_rerank_data(probe, late))
+        return None, best_mrr
+    return best().fit(*_rerank_data(probe, late)), best_mrr
 
 
 @dataclass(frozen=True, eq=False)
