@@ -50,6 +50,7 @@ from ._common import (
 )
 from .datasets_cmds import datasets
 from .quickstart import quickstart
+from .sessions_cmds import sessions
 
 __all__ = ["LIBRARY_ERRORS", "LibraryError", "cli", "load_embeddings", "main"]
 
@@ -417,6 +418,7 @@ for _command in (
     serve.serve,
     quickstart,
     datasets,
+    sessions,
     report_cmds.plot,
     report_cmds.report,
 ):

@@ -49,7 +49,7 @@ _PROTOCOLS = ["leave-last-out", "temporal", "random"]
 DEFAULT_HOLDOUT: Holdout = "leave-last-out"
 #: the session protocol's methods (fitted by ``eval`` itself on the training sessions), by name,
 #: and their model classes (the name a saved one is reported under)
-_SESSION_METHODS = {
+SESSION_METHODS = {
     "session-embed": "SessionEmbed",
     "s-pop": "SessionPop",
     "ar": "AssociationRules",
@@ -132,11 +132,15 @@ _DATA_KEYS = (
 )
 
 
-def _pop_data_flags(flags: dict[str, Any]) -> dict[str, Any]:
+def pop_data_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    """Remove the :func:`interaction_options` values from a command's ``flags`` and return
+    them (what :func:`read_log` takes)."""
     return {k: flags.pop(k) for k in _DATA_KEYS}
 
 
-def _read(path: Path, data: dict[str, Any]) -> Any:
+def read_log(path: Path, data: dict[str, Any]) -> Any:
+    """The log at ``path`` read with the :func:`interaction_options` values ``data``
+    (:func:`pop_data_flags`), as :class:`~embedrec.data.interactions.Interactions`."""
     import codecs
 
     from ..data.interactions import read_interactions
@@ -253,13 +257,13 @@ def item2vec_train(
 
     Prints a summary (items, sequences, holdout, loss); --json prints it as JSON.
     """
-    data = _pop_data_flags(flags)
+    data = pop_data_flags(flags)
     values = read_config_file(config_file, Item2VecConfig) if config_file is not None else {}
     given = {k: v for k, v in flags.items() if v is not None}
     values.update(given)
     cfg = build_config(Item2VecConfig, values, flags=given, config_file=config_file)
     check_out_dir(out)
-    inter = _read(interactions, data)
+    inter = read_log(interactions, data)
     n_test = 0
     if holdout != "none":
         split = _split(inter, holdout, split_seed)
@@ -469,13 +473,13 @@ def _session_model(name: str) -> Any:
     """A new model of the session method ``name``."""
     from .. import models
 
-    if name not in _SESSION_METHODS:
+    if name not in SESSION_METHODS:
         raise ValueError(
             f"with --protocol session, MODEL is a method fitted on the training sessions: one "
-            f"of {', '.join(_SESSION_METHODS)}; or a saved session model's directory: {name!r} "
+            f"of {', '.join(SESSION_METHODS)}; or a saved session model's directory: {name!r} "
             "is neither"
         )
-    return getattr(models, _SESSION_METHODS[name])()
+    return getattr(models, SESSION_METHODS[name])()
 
 
 def _eval_sessions(
@@ -565,13 +569,13 @@ def _eval_saved_session(
 
     needs = (
         f"--protocol session evaluates a saved session model ({', '.join(SESSION_CLASSES)}) "
-        f"or fits a method ({', '.join(_SESSION_METHODS)}); evaluate other models with "
+        f"or fits a method ({', '.join(SESSION_METHODS)}); evaluate other models with "
         f"--protocol {' / '.join(_PROTOCOLS)}"
     )
     m = _load_model(path, SESSION_CLASSES, needs)
     test, facts = _saved_session_test(inter, m.item_keys_)
     cls = type(m).__name__
-    name = next((n for n, c in _SESSION_METHODS.items() if c == cls), cls)
+    name = next((n for n, c in SESSION_METHODS.items() if c == cls), cls)
     result = evaluate_sessions(m, test, ks=ks)
     payload = {
         "model": str(path),
@@ -625,7 +629,7 @@ def _refuse_split_flags(model: Path) -> None:
     show_default=True,
     help="How the test events are chosen. 'session': the session-rec protocol (users are "
     "sessions; the next item at every position). MODEL is then either a method fitted here "
-    f"({', '.join(_SESSION_METHODS)}) on the log's training sessions, the last --test-days "
+    f"({', '.join(SESSION_METHODS)}) on the log's training sessions, the last --test-days "
     "being the test; or a saved session model's directory (write ./sr for a directory named "
     "like a method), evaluated on every session of INTERACTIONS, events of items it does not "
     "know removed.",
@@ -703,13 +707,13 @@ def eval_recommendations(
     from ..eval import Popularity, RandomScorer, compare, evaluate
 
     interactions: Path = flags.pop("interactions")
-    data = _pop_data_flags(flags)
+    data = pop_data_flags(flags)
     if out is not None:
         check_out_file(out)
     if protocol == "session":
         # an exact method name is the method, even beside a directory of that name (./sr)
-        if model in _SESSION_METHODS or not Path(model).is_dir():
-            if model in _SESSION_METHODS and Path(model).is_dir():
+        if model in SESSION_METHODS or not Path(model).is_dir():
+            if model in SESSION_METHODS and Path(model).is_dir():
                 logger.info(
                     "fitting the method %s (to evaluate the saved model in the directory %s, "
                     "write ./%s)",
@@ -719,7 +723,7 @@ def eval_recommendations(
                 )
             payload, table = _eval_sessions(
                 model,
-                _read(interactions, data),
+                read_log(interactions, data),
                 ks=tuple(ks) or (10, 20),
                 baselines=baselines,
                 test_days=test_days,
@@ -728,7 +732,7 @@ def eval_recommendations(
         else:
             _refuse_split_flags(Path(model))
             payload, table = _eval_saved_session(
-                Path(model), _read(interactions, data), ks=tuple(ks) or (10, 20)
+                Path(model), read_log(interactions, data), ks=tuple(ks) or (10, 20)
             )
         if out is not None:
             from .._io import write_json
@@ -750,7 +754,7 @@ def eval_recommendations(
             f"be in its training data; retrain with `embedrec item2vec train --holdout "
             f"{protocol}` (same --split-seed), or pass --allow-leak to evaluate anyway"
         )
-    inter = _read(interactions, data)
+    inter = read_log(interactions, data)
     split = _split(inter, protocol, split_seed)
     cutoffs = tuple(ks) or (10, 20)
     name = type(m).__name__.lower()
@@ -837,10 +841,10 @@ def tune(
     from ..tune import tune_item2vec
 
     interactions: Path = flags.pop("interactions")
-    data = _pop_data_flags(flags)
+    data = pop_data_flags(flags)
     if out_config is not None:
         check_out_file(out_config, "--out-config")
-    inter = _read(interactions, data)
+    inter = read_log(interactions, data)
     if holdout != "none":
         inter = _split(inter, holdout, split_seed).train_full
     res = tune_item2vec(

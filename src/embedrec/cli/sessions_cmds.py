@@ -1,0 +1,536 @@
+"""``embedrec sessions``: train a session model and tune ``SessionEmbed`` from the command line.
+
+``sessions train METHOD LOG`` fits one of the session protocol's methods (those that
+``embedrec eval --protocol session`` fits) on every session of a log, after session-rec's
+filters (:func:`embedrec.data.sessions.session_filter`), and saves it for ``embedrec
+recommend``, ``embedrec serve`` and ``embedrec eval --protocol session DIR TEST_LOG``.
+
+``sessions tune LOG`` removes the test sessions first (the sessions ending in the last
+``--test-days``, as ``eval --protocol session`` chooses them), carves validation sessions out
+of the rest the same way, and runs :func:`embedrec.tune.tune_session_embed` on them; its JSON
+result is what ``sessions train session-embed --tuned FILE`` builds the model from
+(:meth:`embedrec.tune.SessionTuneResult.model`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..models.word2vec import MAX_SEED
+from . import recsys
+from ._common import (
+    F,
+    State,
+    check_out_dir,
+    check_out_file,
+    echo_fields,
+    echo_report,
+    format_value,
+    json_option,
+    jsonable,
+)
+
+if TYPE_CHECKING:
+    from ..tune import SessionTuneResult
+
+__all__ = ["sessions"]
+
+logger = logging.getLogger("embedrec")
+
+#: the session methods by CLI name and their model classes (the ones ``eval`` fits)
+METHODS: dict[str, str] = dict(recsys.SESSION_METHODS)
+#: session-rec's filters: sessions need this many events (before and after the item filter)
+MIN_SESSION_LENGTH = 2
+#: session-rec's item filter: items need this many events
+DEFAULT_MIN_ITEM_SUPPORT = 5
+
+
+@click.group()
+def sessions() -> None:
+    """Session models: train one on a session log, or tune SessionEmbed on it."""
+
+
+def _min_item_support_option(help_text: str) -> Callable[[F], F]:
+    option: Callable[[F], F] = click.option(
+        "--min-item-support",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MIN_ITEM_SUPPORT,
+        show_default=True,
+        help=help_text,
+    )
+    return option
+
+
+_session_gap_option = click.option(
+    "--session-gap",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="--user-col holds users, not sessions: cut each user's events into sessions at "
+    "gaps longer than this many seconds (needs --time-col); sessions shorter than 2 are "
+    "dropped.",
+)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _n_sessions(log: Any) -> int:
+    return int((log.user_counts() > 0).sum())
+
+
+def _read_sessions(path: Path, data: dict[str, Any], session_gap: float | None) -> Any:
+    """The session log in ``path``: each user key a session, or, with ``session_gap``, the
+    users' events cut into sessions of at least 2 events."""
+    from ..data.sessions import sessionize
+
+    if session_gap is not None and data["time_col"] is None:
+        raise click.UsageError(
+            "--session-gap cuts sessions at gaps between event times: give --time-col"
+        )
+    log = recsys.read_log(path, data)
+    if session_gap is not None:
+        users = log.n_users
+        log = sessionize(log, gap=session_gap, min_length=MIN_SESSION_LENGTH)
+        logger.info(
+            "cut the events of %d users into %d sessions at gaps > %g s",
+            users,
+            log.n_users,
+            session_gap,
+        )
+    return log
+
+
+def _data_args(path: Path, data: dict[str, Any], **more: Any) -> str:
+    """The command-line words that read ``path`` as it was read here (non-default flags)."""
+    words = [str(path)]
+    values = {**data, **more}
+    for key, value in values.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False or value == ():
+            continue
+        if key in ("min_item_interactions", "min_user_interactions") and value == 1:
+            continue
+        if (key, value) in (("encoding", "utf8"), ("min_item_support", DEFAULT_MIN_ITEM_SUPPORT)):
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                words += [flag, str(v)]
+        else:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _read_tuned(path: Path) -> SessionTuneResult:
+    """The :class:`~embedrec.tune.SessionTuneResult` in the JSON file ``path``."""
+    from ..tune import SessionTuneResult
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"--tuned {path} is not JSON ({exc}); give the file `embedrec sessions tune --out` "
+            "wrote"
+        ) from None
+    try:
+        return SessionTuneResult.from_dict(doc)
+    except ValueError as exc:
+        raise ValueError(f"--tuned {path}: {exc}") from None
+
+
+def _example_history(log: Any) -> str:
+    """Two items of the log's last session, as ``--history`` takes them (a placeholder when
+    a key would need quoting)."""
+    last = log.user[-1]
+    keys = [str(k) for k in log.item_keys[log.item[log.user == last]].tolist()]
+    picked = list(dict.fromkeys(keys))[:2]
+    if any(not k or any(c.isspace() or c in ",'\"" for c in k) for k in picked) or not picked:
+        return "ITEM,ITEM"
+    return ",".join(picked)
+
+
+# ---------------------------------------------------------------------------------- train
+@sessions.command(name="train")
+@click.argument("method", type=click.Choice(list(METHODS)), metavar="METHOD")
+@recsys.interaction_options
+@_session_gap_option
+@_min_item_support_option(
+    "Drop items with fewer events (session-rec's filter; 1 keeps every item). Sessions "
+    "shorter than 2 are dropped before and after it."
+)
+@click.option(
+    "--tuned",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="session-embed only: the JSON file of `embedrec sessions tune --out`; the model "
+    "takes its embedding values, scoring values and re-ranker as they are, without "
+    "calibrating again (or is the default SessionEmbed, when the defaults won the file's "
+    "check).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory to save the model in (created; an earlier model there is replaced).",
+)
+@json_option
+@click.pass_obj
+def sessions_train(
+    state: State,
+    /,
+    method: str,
+    session_gap: float | None,
+    min_item_support: int,
+    tuned: Path | None,
+    out: Path,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Train the session method METHOD on every session of INTERACTIONS; save it in --out.
+
+    METHOD is one of session-embed, s-pop, ar, sr, sknn, vsknn, stan, vstan (the methods of
+    `embedrec eval --protocol session`). INTERACTIONS (CSV/TSV/Parquet) holds one session
+    per --user-col key, or users' events cut with --session-gap. Session-rec's filters are
+    applied (sessions of 2+ events, items of --min-item-support events), then the model is
+    fitted on all remaining sessions: evaluate it on sessions held out of INTERACTIONS
+    (`embedrec eval --protocol session DIR TEST_LOG`), or let `embedrec eval --protocol
+    session METHOD INTERACTIONS` split the log and compare methods.
+
+    SessionEmbed calibrates its scoring on the latest fifth of the sessions (500 sessions
+    or more); with --tuned (from `embedrec sessions tune`) it uses the tuned values and
+    re-ranker instead, without calibrating again.
+
+    Prints what was trained (sessions, events, items, seconds) and the next commands;
+    --json prints it as JSON.
+    """
+    from .. import models
+    from ..data.sessions import session_filter
+    from ..models.session_embed import CALIBRATION_FRACTION, MIN_CALIBRATION_SESSIONS
+
+    interactions: Path = flags.pop("interactions")
+    data = recsys.pop_data_flags(flags)
+    if tuned is not None and method != "session-embed":
+        raise click.UsageError(
+            f"--tuned holds SessionEmbed values (from `embedrec sessions tune`); train "
+            f"session-embed with it, or leave out --tuned to train {method}"
+        )
+    result = _read_tuned(tuned) if tuned is not None else None
+    check_out_dir(out)
+    log = _read_sessions(interactions, data, session_gap)
+    n_read, sessions_read = len(log), _n_sessions(log)
+    log = session_filter(
+        log, min_session_length=MIN_SESSION_LENGTH, min_item_support=min_item_support
+    )
+    if len(log) == 0:
+        raise ValueError(
+            f"session-rec's filters (sessions of >= {MIN_SESSION_LENGTH} events, items of "
+            f">= {min_item_support} events) removed every event of {interactions}; lower "
+            "--min-item-support (1 keeps every item)"
+        )
+    n_sessions = _n_sessions(log)
+    logger.info(
+        "filters: %d sessions / %d events kept of %d / %d",
+        n_sessions,
+        len(log),
+        sessions_read,
+        n_read,
+    )
+    cls = METHODS[method]
+    model = result.model() if result is not None else getattr(models, cls)()
+    logger.info("fitting %s (%s) on %d sessions", method, cls, n_sessions)
+    t0 = time.perf_counter()
+    model.fit(log, progress=not state.quiet)
+    seconds = time.perf_counter() - t0
+    model.save(out)
+    logger.info("saved the model to %s", out)
+    is_embed = cls == "SessionEmbed"
+    defaults_won = result is not None and result.defaults_won
+    # what SessionEmbed._calibrate needs: enough of the latest sessions to hold out
+    calibrates = int(n_sessions * CALIBRATION_FRACTION) >= MIN_CALIBRATION_SESSIONS
+    reranker = (model.reranker_ is not None) if is_embed else None
+    scoring = dict(model.scoring_) if is_embed else None
+    cols = {k: data[k] for k in ("user_col", "item_col", "time_col")}
+    history = _example_history(log)
+    next_commands = [
+        f"embedrec recommend {shlex.quote(str(out))} --history {history} --keep-seen",
+        f"embedrec eval --protocol session {shlex.quote(str(out))} "
+        + _data_args(Path("TEST_LOG"), cols),
+    ]
+    payload = {
+        "method": method,
+        "model_class": cls,
+        "out": str(out),
+        "sessions": n_sessions,
+        "events": len(log),
+        "items": int(model.n_items),
+        "removed": {"sessions": sessions_read - n_sessions, "events": n_read - len(log)},
+        "session_gap": session_gap,
+        "min_item_support": min_item_support,
+        "tuned": None if tuned is None else str(tuned),
+        "defaults_won": None if result is None else defaults_won,
+        "scoring": scoring,
+        "reranker": reranker,
+        "seconds": seconds,
+        "next": next_commands,
+    }
+
+    def render() -> None:
+        how = None
+        if is_embed:
+            how = (
+                f"tuned values from {tuned}, no calibration"
+                if tuned is not None and not defaults_won
+                else "calibrated on the latest fifth of the sessions"
+                if model.config.calibrate and calibrates
+                else "configured values (too few sessions to calibrate)"
+            )
+            if defaults_won:
+                how += f"; {tuned} says the defaults won its check, so they were trained"
+        echo_fields(
+            [
+                ("saved", f"{out} ({cls})"),
+                ("sessions", n_sessions),
+                ("events", len(log)),
+                ("items", int(model.n_items)),
+                (
+                    "filtered",
+                    f"{sessions_read - n_sessions} sessions / {n_read - len(log)} events "
+                    f"removed (sessions < {MIN_SESSION_LENGTH}, items < {min_item_support})",
+                ),
+                ("scoring", None if scoring is None else f"{format_value(scoring)} ({how})"),
+                ("re-ranker", None if reranker is None else "kept" if reranker else "none"),
+                ("training", f"{seconds:.2f}s"),
+            ]
+        )
+        click.echo("\nnext:")
+        for command in next_commands:
+            click.echo(f"  {command}")
+        click.echo("  (TEST_LOG: sessions held out of the training log)")
+
+    echo_report(jsonable(payload), render, as_json=as_json)
+
+
+# ---------------------------------------------------------------------------------- tune
+def _days(days: float) -> str:
+    return f"{days:g} day" + ("" if days == 1 else "s")
+
+
+def _split(log: Any, days: float, min_item_support: int, what: str) -> Any:
+    """:func:`session_split` with ``what`` (the flag and its role) in its error message."""
+    from ..data.sessions import session_split
+
+    try:
+        return session_split(log, test_days=days, min_item_support=min_item_support)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+
+
+@sessions.command(name="tune")
+@recsys.interaction_options
+@_session_gap_option
+@_min_item_support_option("Drop items with fewer events (session-rec's filter, as in eval).")
+@click.option(
+    "--test-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Remove the sessions ending in the last N days first: the test set of `embedrec eval "
+    "--protocol session` (same --test-days), never seen by the search.",
+)
+@click.option(
+    "--no-test-holdout",
+    is_flag=True,
+    help="Tune on the whole log (for a production model trained on all of it; evaluate it "
+    "on other sessions only).",
+)
+@click.option(
+    "--valid-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Validation: the remaining sessions ending in the last N days [default: --test-days].",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Seconds to search (a started trial finishes).",
+)
+@click.option(
+    "--max-trials", type=click.IntRange(min=1), default=None, help="Stop after this many trials."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of the search.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file for the result (what `sessions train session-embed --tuned` reads).",
+)
+@json_option
+@click.pass_obj
+def sessions_tune(
+    state: State,
+    /,
+    session_gap: float | None,
+    min_item_support: int,
+    test_days: float,
+    no_test_holdout: bool,
+    valid_days: float | None,
+    budget: float,
+    max_trials: int | None,
+    seed: int,
+    out: Path,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Random search of SessionEmbed on validation sessions of INTERACTIONS; result in --out.
+
+    The test sessions are removed first: those ending in the last --test-days, as `embedrec
+    eval --protocol session` chooses them (--no-test-holdout keeps them). The validation
+    sessions are the remaining ones ending in the last --valid-days; the search fits on
+    the sessions before them and scores the session protocol (every position, MRR@20) on
+    them, then fits a re-ranker on half of their predictions and keeps it if it wins on the
+    other half, where the default SessionEmbed is scored too (the "check").
+
+    `embedrec sessions train session-embed INTERACTIONS --tuned FILE --out DIR` then trains
+    the model with the chosen values and re-ranker as they are, without calibrating again
+    (or the default SessionEmbed, calibrating itself, when the defaults won the check).
+    Prints the trials, the best values and the split; --json prints the result as JSON.
+    """
+    from click.core import ParameterSource
+
+    from .._io import write_json
+    from ..tune import tune_session_embed
+
+    interactions: Path = flags.pop("interactions")
+    data = recsys.pop_data_flags(flags)
+    ctx = click.get_current_context()
+    if no_test_holdout and ctx.get_parameter_source("test_days") is not ParameterSource.DEFAULT:
+        raise click.UsageError(
+            "--test-days and --no-test-holdout: give one (--no-test-holdout keeps every session)"
+        )
+    if data["time_col"] is None:
+        raise click.UsageError(
+            "sessions tune splits sessions by their last event's time: give --time-col"
+        )
+    check_out_file(out)
+    valid_days = test_days if valid_days is None else valid_days
+    log = _read_sessions(interactions, data, session_gap)
+    split: dict[str, Any] = {
+        "test_holdout": not no_test_holdout,
+        "test_days": None if no_test_holdout else test_days,
+        "valid_days": valid_days,
+        "min_item_support": min_item_support,
+        "session_gap": session_gap,
+        "test_sessions": 0,
+    }
+    train = log
+    if not no_test_holdout:
+        what = f"the test holdout (--test-days {test_days:g})"
+        held = _split(log, test_days, min_item_support, what)
+        train = held.train
+        split["test_sessions"] = _n_sessions(held.test)
+        logger.info(
+            "left out the %d test sessions ending in the last %g days",
+            split["test_sessions"],
+            test_days,
+        )
+    parts = _split(
+        train,
+        valid_days,
+        min_item_support,
+        f"the validation split (--valid-days {valid_days:g}) of the "
+        + ("log" if no_test_holdout else "sessions before the test days"),
+    )
+    split.update(
+        train_sessions=_n_sessions(parts.train),
+        train_events=len(parts.train),
+        valid_sessions=_n_sessions(parts.test),
+        valid_events=len(parts.test),
+    )
+    res = tune_session_embed(
+        parts.train,
+        parts.test,
+        budget_seconds=budget,
+        max_trials=max_trials,
+        seed=seed,
+        progress=not state.quiet,
+    )
+    result = {**res.to_dict(), "split": split}
+    write_json(out, jsonable(result))
+    logger.info("wrote the tuning result to %s", out)
+    train_data = _data_args(
+        interactions, data, session_gap=session_gap, min_item_support=min_item_support
+    )
+    next_command = (
+        f"embedrec sessions train session-embed {train_data} --tuned {shlex.quote(str(out))} "
+        "--out DIR"
+    )
+    payload = {**result, "out": str(out), "next": next_command}
+
+    def render() -> None:
+        click.echo(res.table())
+        best = next(t for t in res.trials if t["params"] == res.best_params)
+        score = best["metrics"][res.metric]
+        click.echo(
+            f"\nbest ({res.metric} {score:.4f} on {split['valid_sessions']} validation sessions):"
+        )
+        echo_fields(
+            [
+                *((name, value) for name, value in res.best_params.items()),
+                *((name, value) for name, value in res.best_scoring.items()),
+                ("re-ranker", "kept" if res.reranker_weights is not None else "none"),
+            ],
+            indent=2,
+        )
+        check = res.check
+        if check is not None:
+            verdict = (
+                "the defaults win: `sessions train --tuned` trains the default SessionEmbed"
+                if res.defaults_won
+                else "the tuned model wins"
+            )
+            click.echo(
+                f"\ncheck: MRR@20 tuned {check['tuned']:.4f}, defaults {check['defaults']:.4f} "
+                f"on {int(check['sessions'])} validation sessions no re-ranker was fitted on: "
+                f"{verdict}"
+            )
+        held = (
+            "none (--no-test-holdout)"
+            if no_test_holdout
+            else f"{split['test_sessions']} test sessions (the last {_days(test_days)}) left out"
+        )
+        echo_fields(
+            [
+                ("test", held),
+                (
+                    "search",
+                    f"fitted on {split['train_sessions']} sessions, validated on "
+                    f"{split['valid_sessions']} (the last {_days(valid_days)}"
+                    + (")" if no_test_holdout else " before the test days)"),
+                ),
+                ("wrote", str(out)),
+            ]
+        )
+        click.echo(f"\nnext:\n  {next_command}")
+        if not no_test_holdout:
+            click.echo(
+                f"  (it trains on every session, the last {_days(test_days)} included: a model "
+                "for production; to score the tuned model, train it on a log without the test "
+                "sessions and run `embedrec eval --protocol session DIR TEST_LOG` on them)"
+            )
+
+    echo_report(payload, render, as_json=as_json)
