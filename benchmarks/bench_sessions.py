@@ -24,7 +24,9 @@ calibration holds out the latest fifth of the *training* sessions), and
 from the training sessions (YOOCHOOSE: session-rec's own ``train_tr`` / ``train_valid``; the
 others: the same split rule applied to the training sessions): the embedding, the scoring
 values and a re-ranker fitted on the validation predictions (kept only if it wins on half of
-them), then refitted on all training sessions with those values and that re-ranker. Each
+them), then refitted on all training sessions with those values and that re-ranker, unless
+the defaults (fitted on the training part alone) score at least as well on the validation
+half that re-ranker was not fitted on (then the defaults are refitted instead). Each
 ``session-embed*`` row says whether a re-ranker was kept (``reranker``). Two more arms run
 embedding models through :class:`embedrec.eval.sessions.ScorerSessions` (the session so far
 is the history): ``item2vec`` (Item2Vec's defaults: recency-weighted user vector, output
@@ -157,12 +159,14 @@ def child(dataset: str, method: str, tune_budget: float) -> None:
     split = load(dataset)
     t0 = time.perf_counter()
     tune_s = 0.0
+    tuned: dict = {}
     if method == "session-embed-tuned":
         from embedrec.tune import tune_session_embed
 
         tr, va = validation(dataset, split.train)
         res = tune_session_embed(tr, va, budget_seconds=tune_budget, progress=False)
         model = res.model()
+        tuned = {"defaults_won": res.defaults_won, "check": res.check, "trials": len(res.trials)}
         tune_s = time.perf_counter() - t0
         t0 = time.perf_counter()
     else:
@@ -182,6 +186,7 @@ def child(dataset: str, method: str, tune_budget: float) -> None:
         "predictions": r.n_predictions,
         "reranker": getattr(model, "reranker_", None) is not None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **tuned,
     }
     print(json.dumps(out))
 
@@ -209,6 +214,14 @@ def main() -> None:
                 continue
             row = json.loads(p.stdout.strip().splitlines()[-1])
             rows.append(row)
+            check = row.get("check")
+            if check:
+                print(
+                    f"{d:10s} {m:14s} {row['trials']} trials; validation check MRR@20 tuned "
+                    f"{check['tuned']:.4f} defaults {check['defaults']:.4f}: "
+                    f"{'defaults' if row['defaults_won'] else 'tuned'} kept",
+                    flush=True,
+                )
             print(
                 f"{d:10s} {m:14s} HR@20 {row['HR@20']:.4f} MRR@20 {row['MRR@20']:.4f} "
                 f"HR@10 {row['HR@10']:.4f} MRR@10 {row['MRR@10']:.4f} "
