@@ -27,13 +27,10 @@ values and a re-ranker fitted on the validation predictions (kept only if it win
 them), then refitted on all training sessions with those values and that re-ranker, unless
 the defaults (fitted on the training part alone) score at least as well on the validation
 half that re-ranker was not fitted on (then the defaults are refitted instead). Each
-``session-embed*`` row says whether a re-ranker was kept (``reranker``).
-``session-ensemble`` is :class:`embedrec.models.SessionEnsemble` with its defaults: the
-rankings of ``session-embed`` and ``session-embed-deepwalk`` fused by reciprocal rank.
-Two more arms run embedding models through
-:class:`embedrec.eval.sessions.ScorerSessions` (the session so far is the history):
-``item2vec`` (Item2Vec's defaults: recency-weighted user vector, output scoring) and
-``two-tower`` (a user tower over the history bag alone, trained on every prefix
+``session-embed*`` row says whether a re-ranker was kept (``reranker``). Two more arms run
+embedding models through :class:`embedrec.eval.sessions.ScorerSessions` (the session so far
+is the history): ``item2vec`` (Item2Vec's defaults: recency-weighted user vector, output
+scoring) and ``two-tower`` (a user tower over the history bag alone, trained on every prefix
 of the training sessions, ``history_mode="prefix"``; needs torch).
 
 Each (data set, method) runs in its own process, so the peak memory (``ru_maxrss``) is its
@@ -71,7 +68,6 @@ METHODS = [
     "session-embed",
     "session-embed-deepwalk",
     "session-embed-tuned",
-    "session-ensemble",
     "item2vec",
     "two-tower",
 ]
@@ -138,10 +134,6 @@ def make(method: str):
         from embedrec.models.session_embed import SessionEmbed
 
         return SessionEmbed(embedder=DeepWalk())
-    if method == "session-ensemble":  # rank fusion of the Item2Vec and DeepWalk SessionEmbeds
-        from embedrec.models import SessionEnsemble
-
-        return SessionEnsemble()
     if method == "item2vec":  # its defaults, through ScorerSessions (the session = history)
         from embedrec.models import Item2Vec
 

@@ -51,7 +51,6 @@ DEFAULT_HOLDOUT: Holdout = "leave-last-out"
 #: and their model classes (the name a saved one is reported under)
 SESSION_METHODS = {
     "session-embed": "SessionEmbed",
-    "session-ensemble": "SessionEnsemble",
     "s-pop": "SessionPop",
     "ar": "AssociationRules",
     "sr": "SequentialRules",

@@ -3,7 +3,6 @@
 from .eges import EGES, EGESConfig, SideInfo
 from .item2vec import Item2Vec, Item2VecConfig, Recommendations
 from .session_embed import SessionEmbed, SessionEmbedConfig
-from .session_ensemble import SessionEnsemble
 from .session_knn import SKNN, STAN, VSKNN, VSTAN, SKNNConfig, STANConfig, VSKNNConfig, VSTANConfig
 from .session_rules import (
     AssociationRules,
@@ -38,7 +37,6 @@ __all__ = [
     "SequentialRulesConfig",
     "SessionEmbed",
     "SessionEmbedConfig",
-    "SessionEnsemble",
     "SessionPop",
     "SessionPopConfig",
     "SideInfo",

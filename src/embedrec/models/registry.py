@@ -174,9 +174,9 @@ register("Embeddings", Embeddings.load, Embeddings.load)
 
 def _session_loader(name: str) -> Callable[[Path], Any]:
     def load(directory: Path) -> Any:
-        from . import session_embed, session_ensemble, session_knn, session_rules
+        from . import session_embed, session_knn, session_rules
 
-        for module in (session_rules, session_knn, session_embed, session_ensemble):
+        for module in (session_rules, session_knn, session_embed):
             cls = getattr(module, name, None)
             if cls is not None:
                 return cls._load_generation(directory)
@@ -195,7 +195,6 @@ SESSION_CLASSES = (
     "STAN",
     "VSTAN",
     "SessionEmbed",
-    "SessionEnsemble",
 )
 #: recommenders without item vectors: ``load_model`` reads them, vector commands refuse them
 _RECOMMENDERS_ONLY: dict[str, Callable[[Path], Any]] = {

@@ -196,20 +196,11 @@ class SessionModel:
         return load_consistent(path, cls._load_generation)
 
     @classmethod
-    def _array_names(cls, listed: set[str] | None) -> list[str]:
-        """The arrays (besides ``item_counts``) to read from a save whose manifest lists
-        ``listed`` (``None``: an old manifest without the list)."""
-        later = set(cls._LATER_ARRAYS) if listed is None else listed
-        return [*cls._ARRAYS, *(n for n in cls._LATER_ARRAYS if n in later)]
-
-    @classmethod
     def _load_generation(cls: type[_M], directory: Path) -> _M:
         manifest = read_manifest(directory, cls.__name__)
         listed = manifest.get("arrays")
-        names = [
-            "item_counts",
-            *cls._array_names(set(listed) if isinstance(listed, list) else None),
-        ]
+        listed = set(listed) if isinstance(listed, list) else set(cls._LATER_ARRAYS)
+        names = ["item_counts", *cls._ARRAYS, *(n for n in cls._LATER_ARRAYS if n in listed)]
         verify_artifact(directory, manifest, ["items.json", *(f"{n}.npy" for n in names)])
         config_cls = getattr(cls, "config_class", None)
         maker: Any = cls
