@@ -39,6 +39,8 @@ own. Usage::
     python benchmarks/bench_sessions.py                       # every data set and method
     python benchmarks/bench_sessions.py --datasets yoochoose --methods vsknn session-embed
     python benchmarks/bench_sessions.py --methods two-tower --merge   # rerun rows, keep others
+    python benchmarks/bench_sessions.py --part validation --datasets yoochoose \
+        --methods vstan session-embed --out /tmp/valid.json   # where choices are made
 
 Datasets are read from ``$EMBEDREC_DATA`` (default ``../shared/data``).
 """
@@ -153,10 +155,15 @@ def make(method: str):
     return {"sknn": k.SKNN, "vsknn": k.VSKNN, "stan": k.STAN, "vstan": k.VSTAN}[method]()
 
 
-def child(dataset: str, method: str, tune_budget: float) -> None:
+def child(dataset: str, method: str, tune_budget: float, part: str = "test") -> None:
+    from embedrec.data.sessions import SessionSplit
     from embedrec.eval.sessions import evaluate_sessions
 
     split = load(dataset)
+    if part == "validation":  # fit on the training part, score the validation sessions
+        if method == "session-embed-tuned":
+            raise SystemExit("--part validation: session-embed-tuned tunes on that split itself")
+        split = SessionSplit.from_parts(*validation(dataset, split.train))
     t0 = time.perf_counter()
     tune_s = 0.0
     tuned: dict = {}
@@ -177,6 +184,7 @@ def child(dataset: str, method: str, tune_budget: float) -> None:
     out = {
         "dataset": dataset,
         "method": method,
+        "part": part,
         **{k: r.metrics[k] for k in ("HR@10", "MRR@10", "HR@20", "MRR@20")},
         "repeat_MRR@20": r.by_kind["repeat"]["MRR@20"],
         "new_MRR@20": r.by_kind["new"]["MRR@20"],
@@ -198,6 +206,13 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/sessions.json")
     ap.add_argument("--tune-budget", type=float, default=600.0, help="seconds of tuning")
     ap.add_argument(
+        "--part",
+        choices=["test", "validation"],
+        default="test",
+        help="score the test sessions (fit on all training sessions), or the validation "
+        "sessions (fit on the training part of the validation split: where choices are made)",
+    )
+    ap.add_argument(
         "--merge", action="store_true", help="replace only these rows of --out, keep the others"
     )
     args = ap.parse_args()
@@ -205,7 +220,7 @@ def main() -> None:
     for d in args.datasets:
         for m in args.methods:
             p = subprocess.run(
-                [sys.executable, __file__, "--child", d, m, str(args.tune_budget)],
+                [sys.executable, __file__, "--child", d, m, str(args.tune_budget), args.part],
                 capture_output=True,
                 text=True,
             )
@@ -242,6 +257,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+        child(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
     else:
         main()
