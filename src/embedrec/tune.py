@@ -84,10 +84,7 @@ class TuneResult:
             ]
             for t in sorted(self.trials, key=lambda t: -t["metrics"][self.metric])
         ]
-        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-        header = "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))
-        return "\n".join([header, *lines])
+        return _aligned(head, rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +97,14 @@ class TuneResult:
 
 def _fmt(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _aligned(head: list[str], rows: list[list[str]]) -> str:
+    """A text table: the header and the rows, each column right-aligned."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]
+    )
 
 
 def sample_users(inter: Interactions, fraction: float, seed: int) -> Interactions:
@@ -354,10 +359,7 @@ class SessionTuneResult:
             ]
             for t in sorted(self.trials, key=lambda t: -t["metrics"][self.metric])
         ]
-        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-        header = "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))
-        return "\n".join([header, *lines])
+        return _aligned(head, rows)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (the re-ranker as :func:`reranker_state` writes it), which

@@ -783,20 +783,41 @@ def eval_recommendations(
     echo_report(payload, lambda: click.echo(compare(results)), as_json=as_json)
 
 
+def search_options(f: F) -> F:
+    """``--budget``, ``--max-trials`` and ``--seed`` of a random search (``tune``,
+    ``sessions tune``)."""
+    options = [
+        click.option(
+            "--budget",
+            type=click.FloatRange(min=0, min_open=True),
+            default=300.0,
+            show_default=True,
+            help="Seconds to search (a started trial finishes).",
+        ),
+        click.option(
+            "--max-trials",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Stop after this many trials.",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(0, MAX_SEED),
+            default=0,
+            show_default=True,
+            help="Seed of the search.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @click.command()
 @interaction_options
 @_holdout_option
 @_split_seed
-@click.option(
-    "--budget",
-    type=click.FloatRange(min=0, min_open=True),
-    default=300.0,
-    show_default=True,
-    help="Seconds to search.",
-)
-@click.option(
-    "--max-trials", type=click.IntRange(min=1), default=None, help="Stop after this many trials."
-)
+@search_options
 @click.option(
     "--user-fraction",
     type=click.FloatRange(0, 1, min_open=True),
@@ -804,13 +825,6 @@ def eval_recommendations(
     help="Tune on this share of users (default: all up to 5,000 users, else >= 10%).",
 )
 @click.option("--metric", default="NDCG@10", show_default=True, help="Validation metric.")
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=0,
-    show_default=True,
-    help="Seed of the search.",
-)
 @click.option(
     "--out-config",
     type=click.Path(dir_okay=False, path_type=Path),

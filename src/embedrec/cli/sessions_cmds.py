@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..models.word2vec import MAX_SEED
 from . import recsys
 from ._common import (
     F,
@@ -356,23 +355,7 @@ def _split(log: Any, days: float, min_item_support: int, what: str) -> Any:
     default=None,
     help="Validation: the remaining sessions ending in the last N days [default: --test-days].",
 )
-@click.option(
-    "--budget",
-    type=click.FloatRange(min=0, min_open=True),
-    default=300.0,
-    show_default=True,
-    help="Seconds to search (a started trial finishes).",
-)
-@click.option(
-    "--max-trials", type=click.IntRange(min=1), default=None, help="Stop after this many trials."
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=0,
-    show_default=True,
-    help="Seed of the search.",
-)
+@recsys.search_options
 @click.option(
     "--out",
     required=True,
