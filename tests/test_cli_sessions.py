@@ -291,3 +291,45 @@ def test_tune_errors(log_csv, tmp_path):
     bad = run("sessions", "tune", log_csv, *COLS, "--out", tmp_path, ok=False)  # a directory
     assert bad.exit_code == 2 and "is a directory" in bad.output
     assert not (tmp_path / "t.json").exists()
+
+
+def test_train_holds_out_the_test_days_and_writes_the_log_eval_scores(log_csv, log, tmp_path):
+    from embedrec.eval.sessions import evaluate_sessions
+
+    model_dir, test_csv = tmp_path / "model", tmp_path / "test.csv"
+    out = run_json(
+        "sessions", "train", "vsknn", log_csv, *COLS, "--out", model_dir,
+        "--test-days", 2, "--test-out", test_csv,
+    )  # fmt: skip
+    split = session_split(log, test_days=2.0, min_item_support=5)
+    assert out["test"] == {
+        "sessions": n_sessions(split.test),
+        "events": len(split.test),
+        "out": str(test_csv),
+    }
+    assert out["sessions"] == n_sessions(split.train) and out["events"] == len(split.train)
+    # what the filters removed: neither the training part nor the held-out test sessions
+    assert out["removed"]["sessions"] == n_sessions(log) - n_sessions(split.train) - n_sessions(
+        split.test
+    )
+    assert out["removed"]["events"] == len(log) - len(split.train) - len(split.test)
+    # the written test log is the split's test sessions, event for event
+    written = read_interactions(test_csv, user_col="user", item_col="item", time_col="timestamp")
+    assert len(written) == len(split.test)
+    assert sorted(written.item_keys[written.item].tolist()) == sorted(
+        split.test.item_keys[split.test.item].tolist()
+    )
+    # and `eval --protocol session DIR TEST_LOG`, the command it prints, scores the saved
+    # model on them as evaluate_sessions does on the split
+    assert any(f"eval --protocol session {model_dir} {test_csv}" in c for c in out["next"])
+    cols = ["--user-col", "user", "--item-col", "item", "--time-col", "timestamp"]
+    got = run_json("eval", "--protocol", "session", model_dir, test_csv, *cols)
+    want = evaluate_sessions(load_model(model_dir), split, ks=(10, 20))
+    result = next(iter(got["results"].values()))
+    assert result["n_predictions"] == want.n_predictions
+    assert result["metrics"]["MRR@20"] == pytest.approx(want.metrics["MRR@20"], abs=1e-12)
+    # --test-out without --test-days is refused before any work
+    bad = run("sessions", "train", "vsknn", log_csv, *COLS, "--out", tmp_path / "m2",
+              "--test-out", tmp_path / "t.csv", ok=False)  # fmt: skip
+    assert bad.exit_code == 2 and "give both" in bad.output
+    assert not (tmp_path / "m2").exists()

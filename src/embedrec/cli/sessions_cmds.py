@@ -174,6 +174,21 @@ def _example_history(log: Any) -> str:
     "check).",
 )
 @click.option(
+    "--test-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Hold out the sessions ending in the last N days (as `eval --protocol session "
+    "--test-days` does: items unseen in training removed from them, then sessions shorter "
+    "than 2) and train on the rest; with --test-out, write them for `embedrec eval`.",
+)
+@click.option(
+    "--test-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --test-days: write the held-out test sessions here as CSV (columns user, "
+    "item, timestamp), the TEST_LOG of `embedrec eval --protocol session DIR TEST_LOG`.",
+)
+@click.option(
     "--out",
     required=True,
     type=click.Path(path_type=Path),
@@ -188,6 +203,8 @@ def sessions_train(
     session_gap: float | None,
     min_item_support: int,
     tuned: Path | None,
+    test_days: float | None,
+    test_out: Path | None,
     out: Path,
     as_json: bool,
     **flags: Any,
@@ -201,6 +218,9 @@ def sessions_train(
     fitted on all remaining sessions: evaluate it on sessions held out of INTERACTIONS
     (`embedrec eval --protocol session DIR TEST_LOG`), or let `embedrec eval --protocol
     session METHOD INTERACTIONS` split the log and compare methods.
+
+    With --test-days N the sessions ending in the last N days are held out instead, and
+    --test-out writes them as the test log of that `eval` command.
 
     SessionEmbed calibrates its scoring on the latest fifth of the sessions (500 sessions
     or more); with --tuned (from `embedrec sessions tune`) it uses the tuned values and
@@ -220,13 +240,32 @@ def sessions_train(
             f"--tuned holds SessionEmbed values (from `embedrec sessions tune`); train "
             f"session-embed with it, or leave out --tuned to train {method}"
         )
+    if test_out is not None and test_days is None:
+        raise click.UsageError("--test-out writes the sessions --test-days holds out: give both")
     result = _read_tuned(tuned) if tuned is not None else None
     check_out_dir(out)
+    if test_out is not None:
+        check_out_file(test_out, "--test-out")
     log = _read_sessions(interactions, data, session_gap)
     n_read, sessions_read = len(log), _n_sessions(log)
-    log = session_filter(
-        log, min_session_length=MIN_SESSION_LENGTH, min_item_support=min_item_support
-    )
+    test = None
+    if test_days is not None:
+        split = _split(
+            log, test_days, min_item_support, f"the test holdout (--test-days {test_days:g})"
+        )
+        # session_split filtered the whole log (session-rec's order); the training part is
+        # what `eval --protocol session METHOD LOG` fits on, as it is
+        log, test = split.train, split.test
+        logger.info(
+            "held out %d test sessions (%d events) of the last %s",
+            _n_sessions(test),
+            len(test),
+            _days(test_days),
+        )
+    else:
+        log = session_filter(
+            log, min_session_length=MIN_SESSION_LENGTH, min_item_support=min_item_support
+        )
     if len(log) == 0:
         raise ValueError(
             f"session-rec's filters (sessions of >= {MIN_SESSION_LENGTH} events, items of "
@@ -241,6 +280,9 @@ def sessions_train(
         sessions_read,
         n_read,
     )
+    # what the filters removed (the held-out test sessions are not counted as removed)
+    removed_sessions = sessions_read - n_sessions - (0 if test is None else _n_sessions(test))
+    removed_events = n_read - len(log) - (0 if test is None else len(test))
     cls = METHODS[method]
     model = result.model() if result is not None else getattr(models, cls)()
     logger.info("fitting %s (%s) on %d sessions", method, cls, n_sessions)
@@ -249,6 +291,11 @@ def sessions_train(
     seconds = time.perf_counter() - t0
     model.save(out)
     logger.info("saved the model to %s", out)
+    if test is not None and test_out is not None:
+        from .datasets_cmds import write_interactions_csv
+
+        write_interactions_csv(test, test_out)
+        logger.info("wrote the test sessions to %s", test_out)
     is_embed = cls == "SessionEmbed"
     defaults_won = result is not None and result.defaults_won
     # what SessionEmbed._calibrate needs: enough of the latest sessions to hold out
@@ -256,11 +303,16 @@ def sessions_train(
     reranker = (model.reranker_ is not None) if is_embed else None
     scoring = dict(model.scoring_) if is_embed else None
     cols = {k: data[k] for k in ("user_col", "item_col", "time_col")}
+    test_log = Path("TEST_LOG")
+    if test_out is not None:  # the columns write_interactions_csv names
+        from .datasets_cmds import ITEM, TIME, USER
+
+        cols = {"user_col": USER, "item_col": ITEM, "time_col": TIME}
+        test_log = test_out
     history = _example_history(log)
     next_commands = [
         f"embedrec recommend {shlex.quote(str(out))} --history {history} --keep-seen",
-        f"embedrec eval --protocol session {shlex.quote(str(out))} "
-        + _data_args(Path("TEST_LOG"), cols),
+        f"embedrec eval --protocol session {shlex.quote(str(out))} " + _data_args(test_log, cols),
     ]
     payload = {
         "method": method,
@@ -269,10 +321,18 @@ def sessions_train(
         "sessions": n_sessions,
         "events": len(log),
         "items": int(model.n_items),
-        "removed": {"sessions": sessions_read - n_sessions, "events": n_read - len(log)},
+        "removed": {"sessions": removed_sessions, "events": removed_events},
         "session_gap": session_gap,
         "min_item_support": min_item_support,
         "tuned": None if tuned is None else str(tuned),
+        "test_days": test_days,
+        "test": None
+        if test is None
+        else {
+            "sessions": _n_sessions(test),
+            "events": len(test),
+            "out": None if test_out is None else str(test_out),
+        },
         "defaults_won": None if result is None else defaults_won,
         "scoring": scoring,
         "reranker": reranker,
@@ -300,18 +360,27 @@ def sessions_train(
                 ("items", int(model.n_items)),
                 (
                     "filtered",
-                    f"{sessions_read - n_sessions} sessions / {n_read - len(log)} events "
+                    f"{removed_sessions} sessions / {removed_events} events "
                     f"removed (sessions < {MIN_SESSION_LENGTH}, items < {min_item_support})",
                 ),
                 ("scoring", None if scoring is None else f"{format_value(scoring)} ({how})"),
                 ("re-ranker", None if reranker is None else "kept" if reranker else "none"),
                 ("training", f"{seconds:.2f}s"),
+                (
+                    "test",
+                    None
+                    if test is None or test_days is None
+                    else f"{_n_sessions(test)} sessions / {len(test)} events of the last "
+                    f"{_days(test_days)} held out"
+                    + ("" if test_out is None else f", written to {test_out}"),
+                ),
             ]
         )
         click.echo("\nnext:")
         for command in next_commands:
             click.echo(f"  {command}")
-        click.echo("  (TEST_LOG: sessions held out of the training log)")
+        if test_out is None:
+            click.echo("  (TEST_LOG: sessions held out of the training log)")
 
     echo_report(jsonable(payload), render, as_json=as_json)
 
