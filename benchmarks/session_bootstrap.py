@@ -23,7 +23,6 @@ import bench_sessions as bench
 def reciprocal_ranks(model, test, k: int = 20):
     """Per-prediction reciprocal rank at ``k`` (0 beyond it or for an unknown target) and
     the test session of each prediction."""
-    from embedrec.data.interactions import Sequences
     from embedrec.eval.sessions import next_item_prefixes
 
     prefixes, targets = next_item_prefixes(test, model.item_keys_)
@@ -31,15 +30,7 @@ def reciprocal_ranks(model, test, k: int = 20):
     out = np.zeros(len(prefixes))
     for a in range(0, len(prefixes), 1000):
         b = min(len(prefixes), a + 1000)
-        lo, hi = int(prefixes.offsets[a]), int(prefixes.offsets[b])
-        sub = Sequences(
-            prefixes.items[lo:hi],
-            prefixes.offsets[a : b + 1] - lo,
-            prefixes.user[a:b],
-            prefixes.item_keys,
-            prefixes.times[lo:hi],
-        )
-        s = model.score_prefixes(sub)
+        s = model.score_prefixes(prefixes.rows(a, b))
         t = targets[a:b]
         own = s[np.arange(b - a), np.maximum(t, 0)][:, None]
         codes = np.arange(s.shape[1])[None, :]

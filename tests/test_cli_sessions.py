@@ -333,3 +333,14 @@ def test_train_holds_out_the_test_days_and_writes_the_log_eval_scores(log_csv, l
               "--test-out", tmp_path / "t.csv", ok=False)  # fmt: skip
     assert bad.exit_code == 2 and "give both" in bad.output
     assert not (tmp_path / "m2").exists()
+
+
+def test_the_example_history_skips_keys_the_flag_cannot_take():
+    from embedrec.cli.sessions_cmds import _example_history
+    from embedrec.data.interactions import Interactions
+
+    log = Interactions.from_arrays([0, 0, 1, 1, 1], ["a", "b", "c", "x,y", "c"], [0, 1, 2, 3, 4])
+    # from the end: c, then "x,y" (a comma: skipped), c again, then b
+    assert _example_history(log) == "--history c,b"
+    odd = Interactions.from_arrays([0, 0], ["p q", "r'"], [0, 1])
+    assert _example_history(odd) == "--history-file FILE"

@@ -73,18 +73,7 @@ class TuneResult:
     def table(self) -> str:
         """The trials as a text table, best first."""
         names = sorted({k for t in self.trials for k in t["params"]})
-        metrics = list(self.trials[0]["metrics"]) if self.trials else []
-        head = ["trial", *names, *metrics, "seconds"]
-        rows = [
-            [
-                str(t["trial"]),
-                *(_fmt(t["params"].get(n, "")) for n in names),
-                *(f"{t['metrics'][m]:.4f}" for m in metrics),
-                f"{t['seconds']:.1f}",
-            ]
-            for t in sorted(self.trials, key=lambda t: -t["metrics"][self.metric])
-        ]
-        return _aligned(head, rows)
+        return _trials_table(self.trials, self.metric, {"params": names})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +86,26 @@ class TuneResult:
 
 def _fmt(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _trials_table(
+    trials: Sequence[Mapping[str, Any]], metric: str, groups: Mapping[str, Sequence[str]]
+) -> str:
+    """Search trials as a text table, best ``metric`` first: the trial number, the values
+    of each ``groups`` entry (a trial field -> its column names), the metrics, the seconds."""
+    columns = [(field, n) for field, names in groups.items() for n in names]
+    metrics = list(trials[0]["metrics"]) if trials else []
+    head = ["trial", *(n for _, n in columns), *metrics, "seconds"]
+    rows = [
+        [
+            str(t["trial"]),
+            *(_fmt(t[field].get(n, "")) for field, n in columns),
+            *(f"{t['metrics'][m]:.4f}" for m in metrics),
+            f"{t['seconds']:.1f}",
+        ]
+        for t in sorted(trials, key=lambda t: -t["metrics"][metric])
+    ]
+    return _aligned(head, rows)
 
 
 def _aligned(head: list[str], rows: list[list[str]]) -> str:
@@ -345,21 +354,8 @@ class SessionTuneResult:
 
     def table(self) -> str:
         """The trials as a text table, best first (each with its best scoring values)."""
-        names = list(SESSION_SPACE)
-        scoring = list(SESSION_SCORING)
-        metrics = list(self.trials[0]["metrics"]) if self.trials else []
-        head = ["trial", *names, *scoring, *metrics, "seconds"]
-        rows = [
-            [
-                str(t["trial"]),
-                *(_fmt(t["params"].get(n, "")) for n in names),
-                *(_fmt(t["scoring"].get(n, "")) for n in scoring),
-                *(f"{t['metrics'][m]:.4f}" for m in metrics),
-                f"{t['seconds']:.1f}",
-            ]
-            for t in sorted(self.trials, key=lambda t: -t["metrics"][self.metric])
-        ]
-        return _aligned(head, rows)
+        groups = {"params": list(SESSION_SPACE), "scoring": list(SESSION_SCORING)}
+        return _trials_table(self.trials, self.metric, groups)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (the re-ranker as :func:`reranker_state` writes it), which

@@ -569,3 +569,20 @@ def test_nanosecond_timestamps_past_2_pow_53_are_read(tmp_path: Path) -> None:
     for source in (df, tmp_path / "ns.parquet"):
         log = read_interactions(source, user_col="user", item_col="item", time_col="when")
         assert_allclose(np.sort(log.time), [1577836800.0, 1577836810.0], rtol=0)
+
+
+def test_sequences_rows_is_a_block_of_whole_sequences_on_the_same_tables():
+    from embedrec.data.interactions import Sequences
+
+    s = Sequences(
+        np.array([0, 1, 2, 1, 0, 2], dtype=np.int32),
+        np.array([0, 2, 3, 6]),
+        np.array([5, 6, 7], dtype=np.int32),
+        np.array(["a", "b", "c"], dtype=object),
+        np.arange(6, dtype=np.float64),
+    )
+    block = s.rows(1, 3)
+    assert block.to_lists() == [["c"], ["b", "a", "c"]] == s.to_lists()[1:3]
+    assert block.user.tolist() == [6, 7] and block.times.tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert block.item_keys is s.item_keys
+    assert len(s.rows(2, 2)) == 0

@@ -145,14 +145,18 @@ def _read_tuned(path: Path) -> SessionTuneResult:
 
 
 def _example_history(log: Any) -> str:
-    """Two items of the log's last session, as ``--history`` takes them (a placeholder when
-    a key would need quoting)."""
-    last = log.user[-1]
-    keys = [str(k) for k in log.item_keys[log.item[log.user == last]].tolist()]
-    picked = list(dict.fromkeys(keys))[:2]
-    if any(not k or any(c.isspace() or c in ",'\"" for c in k) for k in picked) or not picked:
-        return "ITEM,ITEM"
-    return ",".join(picked)
+    """The history flag of an example ``recommend`` command: the last two distinct items of
+    the log (its last session's first) whose keys ``--history`` takes as written (no
+    separator, quote or blank), or ``--history-file FILE`` when no key is such."""
+    picked: list[str] = []
+    for code in log.item[::-1].tolist():
+        key = str(log.item_keys[code])
+        plain_key = key and not any(c.isspace() or c in ",'\"" for c in key)
+        if plain_key and key not in picked:
+            picked.append(key)
+            if len(picked) == 2:
+                break
+    return f"--history {','.join(picked)}" if picked else "--history-file FILE"
 
 
 # ---------------------------------------------------------------------------------- train
@@ -311,7 +315,7 @@ def sessions_train(
         test_log = test_out
     history = _example_history(log)
     next_commands = [
-        f"embedrec recommend {shlex.quote(str(out))} --history {history} --keep-seen",
+        f"embedrec recommend {shlex.quote(str(out))} {history} --keep-seen",
         f"embedrec eval --protocol session {shlex.quote(str(out))} " + _data_args(test_log, cols),
     ]
     payload = {

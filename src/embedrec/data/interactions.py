@@ -482,6 +482,19 @@ class Sequences:
     def __repr__(self) -> str:
         return f"Sequences({len(self)} sequences, {self.items.shape[0]} events)"
 
+    def rows(self, a: int, b: int) -> Sequences:
+        """Sequences ``a`` to ``b - 1`` (sharing the key tables), e.g. a block of prefixes to
+        score at once."""
+        lo, hi = int(self.offsets[a]), int(self.offsets[b])
+        return Sequences(
+            items=self.items[lo:hi],
+            offsets=self.offsets[a : b + 1] - lo,
+            user=self.user[a:b],
+            item_keys=self.item_keys,
+            times=self.times[lo:hi],
+            user_keys=self.user_keys,
+        )
+
     def lengths(self) -> npt.NDArray[np.int64]:
         """(n_sequences,) int64 events per sequence."""
         return np.diff(self.offsets)

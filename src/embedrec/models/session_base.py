@@ -266,7 +266,7 @@ class SessionModel:
         lengths = prefixes.lengths()
         for a in range(0, n, block):
             b = min(n, a + block)
-            sub = _slice(prefixes, a, b)
+            sub = prefixes.rows(a, b)
             scores = self._score_prefixes(sub)
             empty = lengths[a:b] == 0
             if empty.any():
@@ -411,17 +411,4 @@ def csr_from_arrays(arrays: dict[str, npt.NDArray[Any]], name: str, n: int) -> A
     return sps.csr_array(
         (data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
         shape=(n, n),
-    )
-
-
-def _slice(s: Sequences, a: int, b: int) -> Sequences:
-    """Sequences ``a..b`` of ``s`` (sharing its key table)."""
-    lo, hi = int(s.offsets[a]), int(s.offsets[b])
-    return Sequences(
-        items=s.items[lo:hi],
-        offsets=s.offsets[a : b + 1] - lo,
-        user=s.user[a:b],
-        item_keys=s.item_keys,
-        times=s.times[lo:hi],
-        user_keys=s.user_keys,
     )

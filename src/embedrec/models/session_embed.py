@@ -586,15 +586,7 @@ def _rerank_data(
     block = 1000
     for a in range(0, len(prefixes), block):
         b = min(len(prefixes), a + block)
-        lo, hi = int(prefixes.offsets[a]), int(prefixes.offsets[b])
-        sub = Sequences(
-            prefixes.items[lo:hi],
-            prefixes.offsets[a : b + 1] - lo,
-            prefixes.user[a:b],
-            prefixes.item_keys,
-            prefixes.times[lo:hi],
-        )
-        parts = model._components(sub, rerank=True)
+        parts = model._components(prefixes.rows(a, b), rerank=True)
         mix = parts.mixture()
         cand = candidates(mix)
         hit = cand == targets[a:b, None]
