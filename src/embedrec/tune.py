@@ -462,7 +462,13 @@ def tune_session_embed(
     from .models.session_rerank import reranker_state
 
     k = metric_k(metric)
+    if metric.startswith("Recall@"):
+        raise ValueError(
+            f"metric={metric!r}: the session protocol has one next item, so use HR@{k} "
+            "(the same figure), MRR@k or NDCG@k"
+        )
     train, valid = align_items(train, valid)
+    held = as_sessions(valid)
     rng = np.random.default_rng(seed)
     defaults = {
         "dim": 64,
@@ -503,13 +509,14 @@ def tune_session_embed(
             calibrate=False, rerank=False, update_budget=int(p.pop("update_budget"))
         )
         model = SessionEmbed(cfg, embedder_config={**p, "seed": seed + 1}).fit(train)
-        top_scoring, top = None, -1.0
-        top_metrics: dict[str, float] = {}
-        for values in itertools.product(*SESSION_SCORING.values()):
-            model.scoring_ = dict(zip(SESSION_SCORING, values, strict=True))
-            m = evaluate_sessions(model, valid, ks=(k,)).metrics
-            if m[metric] > top:
-                top, top_scoring, top_metrics = m[metric], dict(model.scoring_), m
+        grid = [
+            dict(zip(SESSION_SCORING, values, strict=True))
+            for values in itertools.product(*SESSION_SCORING.values())
+        ]
+        scored = model._grid_metrics(held, grid, k)
+        pick = int(np.argmax(scored[metric]))  # the first of equal ones
+        top, top_scoring = float(scored[metric][pick]), grid[pick]
+        top_metrics = {name: float(v[pick]) for name, v in scored.items()}
         trial = {
             "trial": len(trials),
             "params": params,
@@ -535,7 +542,6 @@ def tune_session_embed(
     won, check = False, None
     if rerank:
         best_model.scoring_ = dict(best["scoring"])
-        held = as_sessions(valid)
         rr, tuned_mrr = fit_reranker_checked(best_model, held)
         weights = None if rr is None else reranker_state(rr)
         part = check_half(held)

@@ -50,6 +50,9 @@ from .session_base import (
     csr_from_arrays,
 )
 from .session_rerank import (
+    CONTEXT,
+    FEATURES,
+    N_CANDIDATES,
     MLPReranker,
     Reranker,
     candidates,
@@ -68,6 +71,11 @@ logger = logging.getLogger(__name__)
 CALIBRATION_FRACTION = 0.2
 #: fewer held-out sessions than this: no calibration
 MIN_CALIBRATION_SESSIONS = 100
+#: the most next-item predictions calibration holds out (the latest sessions first): a
+#: large log holds out less than :data:`CALIBRATION_FRACTION`, so calibration's cost stops
+#: growing with the log. Every benchmark log of benchmarks/README.md is under it; past some
+#: ten thousand predictions the re-ranker's fit gains little (its learning curve there).
+MAX_CALIBRATION_PREDICTIONS = 20_000
 
 RepeatRule = Literal["counted", "decay"]
 Gate = Literal["logistic", "table"]
@@ -429,28 +437,25 @@ class SessionEmbed(SessionModel):
         return SessionVectorKNN(cfg.knn_k, cfg.knn_power, cfg.knn_index)
 
     def _calibrate(self, sessions: Sequences) -> dict[str, float]:
-        """Choose ``half_life`` and ``temperature`` on the latest training sessions.
+        """Choose ``half_life``, ``temperature`` and ``transition_weight`` on the latest
+        training sessions.
 
-        The embedder is fitted on the earlier ``1 - CALIBRATION_FRACTION`` of the sessions
-        (by last event), and the grid is scored by MRR@20 of next-item prediction at every
-        position of the later ones (the session protocol), so nothing is chosen on data the
-        final model is tested on. Too few sessions: the configured values.
+        The embedder is fitted on the sessions before the held-out ones
+        (:func:`calibration_hold`: the latest fifth, at most
+        :data:`MAX_CALIBRATION_PREDICTIONS` predictions), and the grid is scored by MRR@20
+        of next-item prediction at every position of the held-out ones (the session
+        protocol), so nothing is chosen on data the final model is tested on. Too few
+        sessions: the configured values.
         """
-        from ..eval.sessions import evaluate_sessions
-
         cfg = self.config
         fixed = {
             "half_life": cfg.half_life,
             "temperature": cfg.temperature,
             "transition_weight": cfg.transition_weight,
         }
-        last = sessions.times[np.maximum(sessions.offsets[1:] - 1, 0)]
-        order = np.argsort(last, kind="stable")
-        n_hold = int(len(sessions) * CALIBRATION_FRACTION)
-        if n_hold < MIN_CALIBRATION_SESSIONS:
+        hold = calibration_hold(sessions)
+        if hold is None:
             return fixed
-        hold = np.zeros(len(sessions), dtype=bool)
-        hold[order[-n_hold:]] = True
         early, late = _pick(sessions, ~hold), _pick(sessions, hold)
         probe = SessionEmbed(
             self.config,
@@ -466,19 +471,14 @@ class SessionEmbed(SessionModel):
         )
         probe._extras = self._extras
         probe._fit_tables(early)
-        best, best_mrr = fixed, -1.0
-        for half_life, temperature, gamma in itertools.product(
-            (0.5, 1.0, 2.0), (0.5, 0.7, 1.0, 1.4), (0.0, 0.3, 0.6)
-        ):
-            probe.scoring_ = {
-                "half_life": half_life,
-                "temperature": temperature,
-                "transition_weight": gamma,
-            }
-            mrr = evaluate_sessions(probe, late, ks=(20,)).metrics["MRR@20"]
-            if mrr > best_mrr:
-                best, best_mrr = dict(probe.scoring_), mrr
-        logger.info("SessionEmbed calibration: %s (held-out MRR@20 %.4f)", best, best_mrr)
+        grid = [
+            {"half_life": h, "temperature": t, "transition_weight": g}
+            for h, t, g in itertools.product((0.5, 1.0, 2.0), (0.5, 0.7, 1.0, 1.4), (0.0, 0.3, 0.6))
+        ]
+        mrr = probe._grid_metrics(late, grid)["MRR@20"]
+        pick = int(np.argmax(mrr))  # the first of equal ones, as the grid's order
+        best = {k: float(v) for k, v in grid[pick].items()}
+        logger.info("SessionEmbed calibration: %s (held-out MRR@20 %.4f)", best, mrr[pick])
         if self.config.rerank and self.reranker is None:
             probe.scoring_ = dict(best)
             self.reranker_ = fit_reranker(probe, late)
@@ -497,37 +497,41 @@ class SessionEmbed(SessionModel):
         """The parts of the mixture for a batch of prefixes (see the module docstring);
         ``rerank``: with what only the re-ranker reads (the neighbour sessions' votes, the
         rules of the click before the latest, the unit item vectors)."""
+        base = self._prefix_parts(prefixes)
+        sc = self.scoring_
+        soft = self._softmax(base, self._logits(base, sc["half_life"]), sc["temperature"])
+        explore = _blend(base, soft, sc["transition_weight"], copy=False)
+        parts = (explore, base.repeat, base.beta, base.trans, base.counts, base.last)
+        if not rerank:
+            return Components(*parts, self.item_counts_)
+        votes = self.knn_.score(prefixes, sc["half_life"])
+        prev_rules = np.zeros_like(explore)
+        lengths = prefixes.lengths()
+        two = np.flatnonzero(lengths > 1)
+        if two.size:
+            prev_rules[two] = self.transitions_[base.items[prefixes.offsets[1:][two] - 2]].toarray()
+        return Components(*parts, self.item_counts_, votes, prev_rules, self._unit_vectors())
+
+    def _prefix_parts(self, prefixes: Sequences) -> _Prefixes:
+        """What the score of a batch of prefixes reads besides the scoring values."""
         cfg = self.config
-        n = len(prefixes)
+        n, n_items = len(prefixes), len(self.item_keys_)
         lengths = prefixes.lengths()
         owner = np.repeat(np.arange(n), lengths)
         back = (prefixes.offsets[1:][owner] - 1 - np.arange(prefixes.items.size)).astype(np.float64)
         items = prefixes.items.astype(np.int64)
-        # explore: softmax of the session vector's logits over the items not in the session
-        w = np.exp2(-back / self.scoring_["half_life"])
-        q = np.zeros((n, self.in_.shape[1]), dtype=np.float64)
-        np.add.at(q, owner, w[:, None] * self.in_[items])
-        q /= np.maximum(np.bincount(owner, weights=w, minlength=n), 1e-12)[:, None]
-        logits = (q.astype(np.float32) @ self.out_.T) / np.float32(self.scoring_["temperature"])
-        logits[owner, items] = -np.inf
-        logits -= logits.max(axis=1, keepdims=True)
-        explore = np.exp(logits)
-        explore /= np.maximum(explore.sum(axis=1, keepdims=True), 1e-30)
-        gamma = self.scoring_["transition_weight"]
         rows = np.flatnonzero(lengths > 0)
         last = np.full(n, -1, dtype=np.int64)
         last[rows] = items[prefixes.offsets[1:][rows] - 1]
-        trans = np.zeros_like(explore)
+        # the last click's sequential rules, over the items not in the session
+        trans = np.zeros((n, n_items), dtype=np.float32)
         if n:
-            # the last click's sequential rules, over the items not in the session
             trans[rows] = self.transitions_[last[rows]].toarray()
             trans[owner, items] = 0.0
-            total = trans.sum(axis=1, keepdims=True)
-            use = total[:, 0] > 0
-            if gamma > 0:
-                explore[use] = (1.0 - gamma) * explore[use] + gamma * trans[use] / total[use]
+        total = trans.sum(axis=1, keepdims=True)
+        use = np.flatnonzero(total[:, 0] > 0)
         # repeat: the session's own items, recency-weighted
-        repeat = np.zeros_like(explore)
+        repeat = np.zeros((n, n_items), dtype=np.float32)
         if cfg.repeat_rule == "decay":
             r = np.exp2(-back / cfg.repeat_half_life).astype(np.float32)
             np.add.at(repeat, (owner, items), r)
@@ -535,28 +539,89 @@ class SessionEmbed(SessionModel):
             p, item, rank = recency_ranks(owner, items, back)
             repeat[p, item] = self.rank_share_[np.minimum(rank, N_RANKS - 1)]
         repeat /= np.maximum(repeat.sum(axis=1, keepdims=True), 1e-30)
-        counts = np.zeros_like(explore)
+        counts = np.zeros((n, n_items), dtype=np.float32)
         np.add.at(counts, (owner, items), 1.0)
-        beta = self._repeat_weight(prefixes)
-        if not rerank:
-            return Components(explore, repeat, beta, trans, counts, last, self.item_counts_)
-        votes = self.knn_.score(prefixes, self.scoring_["half_life"])
-        prev_rules = np.zeros_like(explore)
-        two = np.flatnonzero(lengths > 1)
-        if two.size:
-            prev_rules[two] = self.transitions_[items[prefixes.offsets[1:][two] - 2]].toarray()
-        return Components(
-            explore,
-            repeat,
-            beta,
-            trans,
-            counts,
-            last,
-            self.item_counts_,
-            votes,
-            prev_rules,
-            self._unit_vectors(),
+        return _Prefixes(
+            owner=owner,
+            back=back,
+            items=items,
+            last=last,
+            trans=trans,
+            use=use,
+            rule_weights=trans[use],
+            rule_totals=total[use],
+            repeat=repeat,
+            counts=counts,
+            beta=self._repeat_weight(prefixes),
         )
+
+    def _logits(self, base: _Prefixes, half_life: float) -> npt.NDArray[np.float32]:
+        """``q . out_j`` of every item: ``q`` the session vector at this ``half_life``."""
+        n = base.last.size
+        w = np.exp2(-base.back / half_life)
+        q = np.zeros((n, self.in_.shape[1]), dtype=np.float64)
+        np.add.at(q, base.owner, w[:, None] * self.in_[base.items])
+        q /= np.maximum(np.bincount(base.owner, weights=w, minlength=n), 1e-12)[:, None]
+        out: npt.NDArray[np.float32] = q.astype(np.float32) @ self.out_.T
+        return out
+
+    @staticmethod
+    def _softmax(
+        base: _Prefixes, logits: npt.NDArray[np.float32], temperature: float
+    ) -> npt.NDArray[np.float32]:
+        """The explore softmax of ``logits / temperature`` over the items not in the
+        session."""
+        z = logits / np.float32(temperature)
+        z[base.owner, base.items] = -np.inf
+        z -= z.max(axis=1, keepdims=True)
+        soft: npt.NDArray[np.float32] = np.exp(z)
+        soft /= np.maximum(soft.sum(axis=1, keepdims=True), 1e-30)
+        return soft
+
+    def _grid_metrics(
+        self, sessions: Sequences, grid: Sequence[Mapping[str, float]], k: int = 20
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """``HR@k``, ``MRR@k`` and ``NDCG@k`` of next-item prediction at every position of
+        ``sessions`` for each scoring of ``grid`` (``half_life``, ``temperature``,
+        ``transition_weight``), without a re-ranker: the figures
+        :func:`~embedrec.eval.sessions.evaluate_sessions` gives with ``scoring_`` set to
+        each in turn (equal scores rank the lower code first; an empty prefix gets the
+        popular items), at a fraction of the cost: what the scoring values do not change is
+        computed once per block of prefixes, the session vector once per half-life and the
+        softmax once per temperature, and only the target's rank is counted."""
+        from ..eval.sessions import next_item_prefixes
+        from .session_base import SCORE_BLOCK_CELLS
+
+        prefixes, targets = next_item_prefixes(sessions, self.item_keys_)
+        n_items = len(self.item_keys_)
+        sums = np.zeros((3, len(grid)))  # hits, reciprocal ranks, gains
+        pop = self.item_counts_.astype(np.float32)
+        empty = prefixes.lengths() == 0
+        block = max(1, SCORE_BLOCK_CELLS // max(n_items, 1))
+        for a in range(0, len(prefixes), block):
+            b = min(len(prefixes), a + block)
+            base = self._prefix_parts(prefixes.rows(a, b))
+            logits: dict[float, npt.NDArray[np.float32]] = {}
+            softs: dict[tuple[float, float], npt.NDArray[np.float32]] = {}
+            for g, sc in enumerate(grid):
+                hl, temp = float(sc["half_life"]), float(sc["temperature"])
+                if (hl, temp) not in softs:
+                    if hl not in logits:
+                        logits = {hl: self._logits(base, hl)}
+                    softs = {(hl, temp): self._softmax(base, logits[hl], temp)}
+                explore = _blend(base, softs[hl, temp], float(sc["transition_weight"]), copy=True)
+                mix = _mix(base.beta, base.repeat, explore)
+                mix[empty[a:b]] = pop
+                ranks = target_ranks(mix, targets[a:b])
+                hit = (ranks >= 1) & (ranks <= k)
+                r = np.maximum(ranks, 1)
+                sums[:, g] += (
+                    np.count_nonzero(hit),
+                    np.where(hit, 1.0 / r, 0.0).sum(),
+                    np.where(hit, 1.0 / np.log2(r + 1.0), 0.0).sum(),
+                )
+        means = sums / max(len(prefixes), 1)
+        return {f"HR@{k}": means[0], f"MRR@{k}": means[1], f"NDCG@{k}": means[2]}
 
     def _unit_vectors(self) -> npt.NDArray[np.float32]:
         """The item vectors scaled to length 1 (zero vectors stay 0), computed once."""
@@ -574,16 +639,64 @@ class SessionEmbed(SessionModel):
         return self.repeat_table_[bucket, has_rep.astype(np.int64)].astype(np.float32)
 
 
-def _rerank_data(
-    model: SessionEmbed, sessions: Sequences
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Candidate features of every prediction of ``sessions``, the clicked candidate's
-    column (-1 when the click is not among the candidates) and the prefixes' context."""
+@dataclass(frozen=True, eq=False)
+class RerankData:
+    """The re-ranker's view of a set of predictions (:func:`rerank_data`), one row each."""
+
+    #: (n, C, len(FEATURES)) features of each prediction's candidates
+    features: npt.NDArray[np.float64]
+    #: the clicked candidate's column (-1: the click is not among the candidates)
+    target: npt.NDArray[np.int64]
+    #: (n, len(CONTEXT)) the prefixes' context
+    context: npt.NDArray[np.float64]
+    #: (n, C) the candidates' item codes
+    candidates: npt.NDArray[np.int64]
+    #: the clicked item's rank in the mixture's own order (0: an unknown item)
+    plain_rank: npt.NDArray[np.int64]
+    #: empty prefixes (the popular items answer them, re-ranker or not)
+    empty: npt.NDArray[np.bool_]
+
+    def reranked(self, rr: Reranker) -> npt.NDArray[np.int64]:
+        """The clicked item's rank in ``rr``'s order (as :meth:`Reranker.rescore` puts it,
+        equal scores by lower code; a click outside the candidates ranks after all of
+        them: 0 here, a miss at every cut-off up to ``C``)."""
+        s = rr.score(self.features, self.context)
+        s -= s.max(axis=1, keepdims=True)
+        v = (1.0 + np.exp(s)).astype(np.float32)
+        rows = np.flatnonzero(self.target >= 0)
+        own = v[rows, self.target[rows]][:, None]
+        code = self.candidates[rows, self.target[rows]][:, None]
+        sub, cand = v[rows], self.candidates[rows]
+        ranks = np.zeros(self.target.size, dtype=np.int64)
+        ranks[rows] = (
+            1
+            + np.count_nonzero(sub > own, axis=1)
+            + np.count_nonzero((sub == own) & (cand < code), axis=1)
+        )
+        return np.where(self.empty, self.plain_rank, ranks)
+
+    def fields(self) -> tuple[npt.NDArray[Any], ...]:
+        return (
+            self.features,
+            self.target,
+            self.context,
+            self.candidates,
+            self.plain_rank,
+            self.empty,
+        )
+
+
+def rerank_data(model: SessionEmbed, sessions: Sequences) -> RerankData:
+    """What a re-ranker of ``model``'s candidates is fitted and checked on: every
+    prediction of ``sessions`` (the session protocol)."""
     from ..eval.sessions import next_item_prefixes
+    from .session_base import SCORE_BLOCK_CELLS
 
     prefixes, targets = next_item_prefixes(sessions, model.item_keys_)
-    fs, ts, cs = [], [], []
-    block = 1000
+    empty = prefixes.lengths() == 0
+    pop = model.item_counts_.astype(np.float32)
+    fs, ts, cs, cands, plain = [], [], [], [], []
+    block = max(1, SCORE_BLOCK_CELLS // max(len(model.item_keys_), 1))
     for a in range(0, len(prefixes), block):
         b = min(len(prefixes), a + block)
         parts = model._components(prefixes.rows(a, b), rerank=True)
@@ -593,7 +706,33 @@ def _rerank_data(
         ts.append(np.where(hit.any(axis=1), hit.argmax(axis=1), -1))
         fs.append(features(parts, mix, cand))
         cs.append(context(parts))
-    return np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
+        cands.append(cand)
+        mix[empty[a:b]] = pop
+        plain.append(target_ranks(mix, targets[a:b]))
+    if not fs:
+        c = min(N_CANDIDATES, len(model.item_keys_))
+        return RerankData(
+            np.zeros((0, c, len(FEATURES))),
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, len(CONTEXT))),
+            np.zeros((0, c), dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            empty,
+        )
+    return RerankData(
+        np.concatenate(fs),
+        np.concatenate(ts),
+        np.concatenate(cs),
+        np.concatenate(cands),
+        np.concatenate(plain),
+        empty,
+    )
+
+
+def mrr_at(ranks: npt.NDArray[np.int64], k: int = 20) -> float:
+    """MRR@k of the clicked items' ranks (0: a miss), as the evaluator counts it."""
+    hit = (ranks >= 1) & (ranks <= k)
+    return float(np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0).mean()) if ranks.size else 0.0
 
 
 def fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
@@ -614,29 +753,36 @@ def check_half(late: Sequences) -> Sequences:
 def fit_reranker_checked(probe: SessionEmbed, late: Sequences) -> tuple[Reranker | None, float]:
     """:func:`fit_reranker`, and the MRR@20 on :func:`check_half` of the order it chose
     (the re-ranker fitted on the other half alone, or the mixture's; NaN when a half is
-    empty)."""
-    from ..eval.sessions import evaluate_sessions
-
+    empty): the figure :func:`~embedrec.eval.sessions.evaluate_sessions` gives there.
+    Each half's candidates and features are computed once, for every re-ranker."""
     half = np.arange(len(late)) % 2 == 0
     fit_part, check_part = _pick(late, half), check_half(late)
     if len(fit_part) == 0 or len(check_part) == 0:
         return None, float("nan")
-    data = _rerank_data(probe, fit_part)
-    probe.reranker_ = None
-    best_mrr = plain = evaluate_sessions(probe, check_part, ks=(20,)).metrics["MRR@20"]
+    fit_data, check_data = rerank_data(probe, fit_part), rerank_data(probe, check_part)
+    best_mrr = plain = mrr_at(check_data.plain_rank)
     best: type[Reranker] | None = None
     for kind in (Reranker, MLPReranker):
-        probe.reranker_ = kind().fit(*data)
-        mrr = evaluate_sessions(probe, check_part, ks=(20,)).metrics["MRR@20"]
+        rr = kind().fit(fit_data.features, fit_data.target, fit_data.context)
+        mrr = mrr_at(check_data.reranked(rr))
         logger.info(
             "SessionEmbed re-ranker %s: held-out MRR@20 %.4f -> %.4f", kind.__name__, plain, mrr
         )
         if mrr > best_mrr:
             best, best_mrr = kind, mrr
-    probe.reranker_ = None
     if best is None:
         return None, best_mrr
-    return best().fit(*_rerank_data(probe, late)), best_mrr
+    # both halves' rows in the order of late's predictions (sessions alternate)
+    n_pred = np.maximum(late.lengths() - 1, 0)
+    in_fit = np.repeat(half, n_pred)
+    order = np.empty(in_fit.size, dtype=np.int64)
+    order[in_fit] = np.arange(int(in_fit.sum()))
+    order[~in_fit] = int(in_fit.sum()) + np.arange(int((~in_fit).sum()))
+    f, t, c = (
+        np.concatenate([x, y])[order]
+        for x, y in zip(fit_data.fields()[:3], check_data.fields()[:3], strict=True)
+    )
+    return best().fit(f, t, c), best_mrr
 
 
 @dataclass(frozen=True, eq=False)
@@ -661,11 +807,70 @@ class Components:
     unit: npt.NDArray[np.float32] | None = None
 
     def mixture(self) -> npt.NDArray[np.float32]:
-        b = self.beta[:, None]
-        out: npt.NDArray[np.float32] = (b * self.repeat + (1.0 - b) * self.explore).astype(
-            np.float32
-        )
-        return out
+        return _mix(self.beta, self.repeat, self.explore)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class _Prefixes:
+    """What :class:`SessionEmbed`'s score of a batch of prefixes reads besides the scoring
+    values (:meth:`SessionEmbed._prefix_parts`)."""
+
+    #: each prefix event's prefix, its distance back from the prefix's end, its item code
+    owner: npt.NDArray[np.int64]
+    back: npt.NDArray[np.float64]
+    items: npt.NDArray[np.int64]
+    #: the latest click's item (-1: empty prefix)
+    last: npt.NDArray[np.int64]
+    #: the latest click's raw sequential-rule weights (session items zeroed)
+    trans: npt.NDArray[np.float32]
+    #: the prefixes with a rule weight, their rows of ``trans`` and those rows' sums
+    use: npt.NDArray[np.int64]
+    rule_weights: npt.NDArray[np.float32]
+    rule_totals: npt.NDArray[np.float32]
+    repeat: npt.NDArray[np.float32]
+    counts: npt.NDArray[np.float32]
+    beta: npt.NDArray[np.float32]
+
+
+def _blend(
+    base: _Prefixes, soft: npt.NDArray[np.float32], gamma: float, *, copy: bool
+) -> npt.NDArray[np.float32]:
+    """The explore distribution: ``(1 - gamma) softmax + gamma rules`` on the prefixes
+    whose latest click has rules, the softmax alone on the others (into ``soft`` unless
+    ``copy``)."""
+    if gamma <= 0 or base.use.size == 0:
+        return soft
+    out = soft.copy() if copy else soft
+    out[base.use] = (1.0 - gamma) * soft[base.use] + gamma * base.rule_weights / base.rule_totals
+    return out
+
+
+def _mix(
+    beta: npt.NDArray[np.float32], repeat: npt.NDArray[np.float32], explore: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """``beta P_repeat + (1 - beta) P_explore``, row by row."""
+    b = beta[:, None]
+    out: npt.NDArray[np.float32] = (b * repeat + (1.0 - b) * explore).astype(np.float32)
+    return out
+
+
+def target_ranks(
+    scores: npt.NDArray[np.float32], targets: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The rank (1: first) of each row's target column in the row's order by decreasing
+    score, equal scores by increasing column (:func:`embedrec.index.topk.top_k`'s order,
+    which the evaluator reads); 0 where the target is ``-1`` (unknown)."""
+    n = scores.shape[0]
+    t = np.maximum(targets, 0)
+    own = scores[np.arange(n), t][:, None]
+    ranks = 1 + np.count_nonzero(scores > own, axis=1)
+    equal = scores == own
+    tied = np.flatnonzero(np.count_nonzero(equal, axis=1) > 1)
+    if tied.size:
+        lower = np.arange(scores.shape[1])[None, :] < t[tied, None]
+        ranks[tied] += np.count_nonzero(equal[tied] & lower, axis=1)
+    out: npt.NDArray[np.int64] = np.where(targets >= 0, ranks, 0).astype(np.int64)
+    return out
 
 
 def transition_table(sessions: Sequences, keys: npt.NDArray[Any]) -> Any:
@@ -717,6 +922,24 @@ def _by_session(
             "item key (or None) per session, in order, or a mapping from session key to item key"
         )
     return {k: e for k, e in zip(keys, entries, strict=True) if e is not None}
+
+
+def calibration_hold(sessions: Sequences) -> npt.NDArray[np.bool_] | None:
+    """The sessions :meth:`SessionEmbed._calibrate` holds out: the latest
+    :data:`CALIBRATION_FRACTION` by last event, fewer if they would make more than
+    :data:`MAX_CALIBRATION_PREDICTIONS` predictions (but at least
+    :data:`MIN_CALIBRATION_SESSIONS`); ``None`` when that many are not there."""
+    n_hold = int(len(sessions) * CALIBRATION_FRACTION)
+    if n_hold < MIN_CALIBRATION_SESSIONS:
+        return None
+    last = sessions.times[np.maximum(sessions.offsets[1:] - 1, 0)]
+    latest_first = np.argsort(last, kind="stable")[::-1]
+    predictions = np.maximum(sessions.lengths() - 1, 0)[latest_first]
+    within = int(np.count_nonzero(np.cumsum(predictions) <= MAX_CALIBRATION_PREDICTIONS))
+    n_hold = min(n_hold, max(within, MIN_CALIBRATION_SESSIONS))
+    hold = np.zeros(len(sessions), dtype=bool)
+    hold[latest_first[:n_hold]] = True
+    return hold
 
 
 def _pick(s: Sequences, keep: npt.NDArray[np.bool_]) -> Sequences:
