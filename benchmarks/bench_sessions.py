@@ -13,7 +13,10 @@ Data sets:
 * ``taobao``: the Taobao UserBehavior sample's page views cut into sessions at 30 minutes
   of inactivity (:func:`embedrec.data.sessions.sessionize`), the last day as the test set;
 * ``synthetic``: :func:`embedrec.data.synthetic.session_log` (seed 0), the last 10% of the
-  sessions as the test set.
+  sessions as the test set;
+* ``synthetic-large`` (not in the default list: what fit and query cost on a log of
+  full-data-set size): ``session_log(200_000, 40_000, mean_length=5, seed=0)``, about a
+  million clicks over 40,000 items, the last 3% of the sessions as the test set.
 
 Methods: S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN at their published RSC15 settings (our
 implementations, :mod:`embedrec.models.session_rules`, :mod:`embedrec.models.session_knn`), and
@@ -108,7 +111,10 @@ def load(name: str):
         return session_split(
             Interactions.from_arrays(*session_log(seed=0)), test_days=None, test_fraction=0.1
         )
-    raise SystemExit(f"unknown data set {name!r}; use one of {DATASETS}")
+    if name == "synthetic-large":
+        log = Interactions.from_arrays(*session_log(200_000, 40_000, mean_length=5.0, seed=0))
+        return session_split(log, test_days=None, test_fraction=0.03)
+    raise SystemExit(f"unknown data set {name!r}; use one of {DATASETS + ['synthetic-large']}")
 
 
 def validation(name: str, train):

@@ -609,10 +609,13 @@ class SessionEmbed(SessionModel):
                     if hl not in logits:
                         logits = {hl: self._logits(base, hl)}
                     softs = {(hl, temp): self._softmax(base, logits[hl], temp)}
-                explore = _blend(base, softs[hl, temp], float(sc["transition_weight"]), copy=True)
-                mix = _mix(base.beta, base.repeat, explore)
-                mix[empty[a:b]] = pop
-                ranks = target_ranks(mix, targets[a:b])
+                ranks = _mixture_ranks(
+                    base, softs[hl, temp], float(sc["transition_weight"]), targets[a:b]
+                )
+                gone = np.flatnonzero(empty[a:b])
+                if gone.size:  # empty prefixes: the popular items answer them
+                    rows = np.broadcast_to(pop, (gone.size, pop.size))
+                    ranks[gone] = target_ranks(rows, targets[a:b][gone])
                 hit = (ranks >= 1) & (ranks <= k)
                 r = np.maximum(ranks, 1)
                 sums[:, g] += (
@@ -842,6 +845,33 @@ def _blend(
         return soft
     out = soft.copy() if copy else soft
     out[base.use] = (1.0 - gamma) * soft[base.use] + gamma * base.rule_weights / base.rule_totals
+    return out
+
+
+def _mixture_ranks(
+    base: _Prefixes, soft: npt.NDArray[np.float32], gamma: float, targets: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """``target_ranks(_mix(base.beta, base.repeat, _blend(base, soft, gamma)), targets)``,
+    without the ``(n, n_items)`` temporaries
+    (:func:`~embedrec.kernels.session_rank.mixture_ranks`)."""
+    from ..kernels.session_rank import mixture_ranks
+
+    rule_row = np.full(soft.shape[0], -1, dtype=np.int64)
+    if gamma > 0:
+        rule_row[base.use] = np.arange(base.use.size)
+    out = np.empty(soft.shape[0], dtype=np.int64)
+    mixture_ranks(
+        soft,
+        base.beta.astype(np.float32),
+        base.repeat,
+        rule_row,
+        base.rule_weights,
+        base.rule_totals.reshape(-1).astype(np.float32),
+        np.float32(1.0 - gamma),
+        np.float32(gamma),
+        targets.astype(np.int64),
+        out,
+    )
     return out
 
 
