@@ -110,7 +110,8 @@ class SessionEmbedConfig(ConfigDict):
         prefix features, fitted on the training sessions) or ``"table"`` (the share of
         re-clicks per prefix length and per whether the prefix holds one)
     calibrate : choose ``half_life``, ``temperature`` and ``transition_weight`` on the
-        latest fifth (:data:`CALIBRATION_FRACTION`) of the training sessions (a second,
+        latest fifth (:data:`CALIBRATION_FRACTION`, at most
+        :data:`MAX_CALIBRATION_PREDICTIONS` predictions) of the training sessions (a second,
         smaller fit; see :meth:`SessionEmbed._calibrate`) instead of taking the values above
     rerank : with ``calibrate``, also fit a re-ranking of the top candidates
         (:mod:`~embedrec.models.session_rerank`) on half of the held-out sessions, and keep
@@ -678,16 +679,6 @@ class RerankData:
         )
         return np.where(self.empty, self.plain_rank, ranks)
 
-    def fields(self) -> tuple[npt.NDArray[Any], ...]:
-        return (
-            self.features,
-            self.target,
-            self.context,
-            self.candidates,
-            self.plain_rank,
-            self.empty,
-        )
-
 
 def rerank_data(model: SessionEmbed, sessions: Sequences) -> RerankData:
     """What a re-ranker of ``model``'s candidates is fitted and checked on: every
@@ -782,8 +773,8 @@ def fit_reranker_checked(probe: SessionEmbed, late: Sequences) -> tuple[Reranker
     order[in_fit] = np.arange(int(in_fit.sum()))
     order[~in_fit] = int(in_fit.sum()) + np.arange(int((~in_fit).sum()))
     f, t, c = (
-        np.concatenate([x, y])[order]
-        for x, y in zip(fit_data.fields()[:3], check_data.fields()[:3], strict=True)
+        np.concatenate([getattr(fit_data, name), getattr(check_data, name)])[order]
+        for name in ("features", "target", "context")
     )
     return best().fit(f, t, c), best_mrr
 
