@@ -281,12 +281,16 @@ def read_mat_labels(
 
 def load_mat_variable(path: PathLike, variable: str) -> Any:
     """The variable ``variable`` of a MATLAB ``.mat`` file (scipy.io.loadmat)."""
+    import inspect
+
     import scipy.io
 
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f".mat file {p} does not exist; check the path")
-    mat = scipy.io.loadmat(p)
+    # sparse variables as sparse arrays (scipy >= 1.15 asks; its default changes in 1.20)
+    params = inspect.signature(scipy.io.loadmat).parameters
+    mat = scipy.io.loadmat(p, spmatrix=False) if "spmatrix" in params else scipy.io.loadmat(p)
     if variable not in mat:
         have = sorted(k for k in mat if not k.startswith("__"))
         raise KeyError(f"{p} has no variable {variable!r}; it holds {have}: pass variable=")
