@@ -227,8 +227,8 @@ def sessions_train(
     --test-out writes them as the test log of that `eval` command.
 
     SessionEmbed calibrates its scoring on the latest fifth of the sessions (500 sessions
-    or more; at most 20,000 predictions); with --tuned (from `embedrec sessions tune`) it uses the tuned values and
-    re-ranker instead, without calibrating again.
+    or more; at most 20,000 predictions); with --tuned (from `embedrec sessions tune`) it
+    uses the tuned values and re-ranker instead, without calibrating again.
 
     Prints what was trained (sessions, events, items, seconds) and the next commands;
     --json prints it as JSON.
