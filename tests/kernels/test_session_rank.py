@@ -42,9 +42,7 @@ def test_mixture_ranks_match_numpy(gamma):
     soft = rng.integers(0, 4, size=(n, n_items)).astype(np.float32)
     soft /= soft.sum(axis=1, keepdims=True)
     targets = rng.integers(-1, n_items, size=n)
-    expected = target_ranks(
-        _mix(base.beta, base.repeat, _blend(base, soft, gamma, copy=True)), targets
-    )
+    expected = target_ranks(_mix(base.beta, base.repeat, _blend(base, soft.copy(), gamma)), targets)
     rule_row = np.full(n, -1, dtype=np.int64)
     if gamma > 0:
         rule_row[base.use] = np.arange(base.use.size)

@@ -407,15 +407,24 @@ def _in_prefix(
     return np.bincount(owner[same], minlength=targets.size) > 0
 
 
-def _hr_mrr(ranks: npt.NDArray[np.int64], k: int) -> dict[str, float]:
+def rank_metrics(ranks: npt.NDArray[np.int64], k: int) -> dict[str, float]:
+    """``HR@k``, ``MRR@k`` and ``NDCG@k`` (one relevant item) of the clicked items' ranks
+    (1: first; 0: a miss, e.g. an unknown item), as means over every prediction (0 for
+    none)."""
     if ranks.size == 0:
-        return {"n": 0, f"HR@{k}": 0.0, f"MRR@{k}": 0.0}
+        return {f"HR@{k}": 0.0, f"MRR@{k}": 0.0, f"NDCG@{k}": 0.0}
     hit = (ranks >= 1) & (ranks <= k)
+    r = np.maximum(ranks, 1)
     return {
-        "n": int(ranks.size),
         f"HR@{k}": float(hit.mean()),
-        f"MRR@{k}": float(np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0).mean()),
+        f"MRR@{k}": float(np.where(hit, 1.0 / r, 0.0).mean()),
+        f"NDCG@{k}": float(np.where(hit, 1.0 / np.log2(r + 1.0), 0.0).mean()),
     }
+
+
+def _hr_mrr(ranks: npt.NDArray[np.int64], k: int) -> dict[str, float]:
+    m = rank_metrics(ranks, k)
+    return {"n": int(ranks.size), f"HR@{k}": m[f"HR@{k}"], f"MRR@{k}": m[f"MRR@{k}"]}
 
 
 def _by_position(
@@ -437,11 +446,7 @@ def _metrics(
     if counts is not None and len(counts) == n_items and counts.max() > 0:
         pop = np.append(counts / counts.max(), np.nan)  # index -1 (padding) -> nan
     for k in ks:
-        hit = (ranks >= 1) & (ranks <= k)
-        out[f"HR@{k}"] = float(hit.mean())
-        out[f"MRR@{k}"] = float(np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0).mean())
-        gain = 1.0 / np.log2(np.maximum(ranks, 1) + 1.0)
-        out[f"NDCG@{k}"] = float(np.where(hit, gain, 0.0).mean())
+        out.update(rank_metrics(ranks, k))
         top = tops[:, :k]
         shown = np.unique(top[top >= 0])
         out[f"Coverage@{k}"] = float(shown.size / max(n_items, 1))

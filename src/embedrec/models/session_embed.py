@@ -501,7 +501,7 @@ class SessionEmbed(SessionModel):
         base = self._prefix_parts(prefixes)
         sc = self.scoring_
         soft = self._softmax(base, self._logits(base, sc["half_life"]), sc["temperature"])
-        explore = _blend(base, soft, sc["transition_weight"], copy=False)
+        explore = _blend(base, soft, sc["transition_weight"])
         parts = (explore, base.repeat, base.beta, base.trans, base.counts, base.last)
         if not rerank:
             return Components(*parts, self.item_counts_)
@@ -590,18 +590,25 @@ class SessionEmbed(SessionModel):
         popular items), at a fraction of the cost: what the scoring values do not change is
         computed once per block of prefixes, the session vector once per half-life and the
         softmax once per temperature, and only the target's rank is counted."""
-        from ..eval.sessions import next_item_prefixes
+        from ..eval.sessions import next_item_prefixes, rank_metrics
         from .session_base import SCORE_BLOCK_CELLS
 
         prefixes, targets = next_item_prefixes(sessions, self.item_keys_)
         n_items = len(self.item_keys_)
-        sums = np.zeros((3, len(grid)))  # hits, reciprocal ranks, gains
-        pop = self.item_counts_.astype(np.float32)
-        empty = prefixes.lengths() == 0
+        ranks = np.zeros((len(grid), len(prefixes)), dtype=np.int64)
+        # empty prefixes: the popular items answer them, whatever the scoring
+        filled = prefixes.lengths() > 0
+        gone = np.flatnonzero(~filled)
+        if gone.size:
+            pop = self.item_counts_.astype(np.float32)
+            ranks[:, gone] = target_ranks(
+                np.broadcast_to(pop, (gone.size, pop.size)), targets[gone]
+            )
         block = max(1, SCORE_BLOCK_CELLS // max(n_items, 1))
         for a in range(0, len(prefixes), block):
             b = min(len(prefixes), a + block)
             base = self._prefix_parts(prefixes.rows(a, b))
+            t = np.where(filled[a:b], targets[a:b], -1)
             logits: dict[float, npt.NDArray[np.float32]] = {}
             softs: dict[tuple[float, float], npt.NDArray[np.float32]] = {}
             for g, sc in enumerate(grid):
@@ -610,22 +617,10 @@ class SessionEmbed(SessionModel):
                     if hl not in logits:
                         logits = {hl: self._logits(base, hl)}
                     softs = {(hl, temp): self._softmax(base, logits[hl], temp)}
-                ranks = _mixture_ranks(
-                    base, softs[hl, temp], float(sc["transition_weight"]), targets[a:b]
-                )
-                gone = np.flatnonzero(empty[a:b])
-                if gone.size:  # empty prefixes: the popular items answer them
-                    rows = np.broadcast_to(pop, (gone.size, pop.size))
-                    ranks[gone] = target_ranks(rows, targets[a:b][gone])
-                hit = (ranks >= 1) & (ranks <= k)
-                r = np.maximum(ranks, 1)
-                sums[:, g] += (
-                    np.count_nonzero(hit),
-                    np.where(hit, 1.0 / r, 0.0).sum(),
-                    np.where(hit, 1.0 / np.log2(r + 1.0), 0.0).sum(),
-                )
-        means = sums / max(len(prefixes), 1)
-        return {f"HR@{k}": means[0], f"MRR@{k}": means[1], f"NDCG@{k}": means[2]}
+                got = _mixture_ranks(base, softs[hl, temp], float(sc["transition_weight"]), t)
+                ranks[g, a:b] = np.where(t >= 0, got, ranks[g, a:b])
+        per_point = [rank_metrics(r, k) for r in ranks]
+        return {name: np.array([m[name] for m in per_point]) for name in per_point[0]}
 
     def _unit_vectors(self) -> npt.NDArray[np.float32]:
         """The item vectors scaled to length 1 (zero vectors stay 0), computed once."""
@@ -725,8 +720,9 @@ def rerank_data(model: SessionEmbed, sessions: Sequences) -> RerankData:
 
 def mrr_at(ranks: npt.NDArray[np.int64], k: int = 20) -> float:
     """MRR@k of the clicked items' ranks (0: a miss), as the evaluator counts it."""
-    hit = (ranks >= 1) & (ranks <= k)
-    return float(np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0).mean()) if ranks.size else 0.0
+    from ..eval.sessions import rank_metrics
+
+    return rank_metrics(ranks, k)[f"MRR@{k}"]
 
 
 def fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
@@ -826,17 +822,14 @@ class _Prefixes:
     beta: npt.NDArray[np.float32]
 
 
-def _blend(
-    base: _Prefixes, soft: npt.NDArray[np.float32], gamma: float, *, copy: bool
-) -> npt.NDArray[np.float32]:
-    """The explore distribution: ``(1 - gamma) softmax + gamma rules`` on the prefixes
-    whose latest click has rules, the softmax alone on the others (into ``soft`` unless
-    ``copy``)."""
-    if gamma <= 0 or base.use.size == 0:
-        return soft
-    out = soft.copy() if copy else soft
-    out[base.use] = (1.0 - gamma) * soft[base.use] + gamma * base.rule_weights / base.rule_totals
-    return out
+def _blend(base: _Prefixes, soft: npt.NDArray[np.float32], gamma: float) -> npt.NDArray[np.float32]:
+    """The explore distribution, into ``soft``: ``(1 - gamma) softmax + gamma rules`` on
+    the prefixes whose latest click has rules, the softmax alone on the others."""
+    if gamma > 0 and base.use.size:
+        soft[base.use] = (1.0 - gamma) * soft[
+            base.use
+        ] + gamma * base.rule_weights / base.rule_totals
+    return soft
 
 
 def _mixture_ranks(
