@@ -14,7 +14,6 @@ defaults far more often than independent draws in a 8-dimensional space).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import math
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .data.interactions import Interactions
 from .eval.evaluate import evaluate
@@ -458,6 +458,7 @@ def tune_session_embed(
         SessionEmbedConfig,
         check_half,
         fit_reranker_checked,
+        search_scoring,
     )
     from .models.session_rerank import reranker_state
 
@@ -509,14 +510,14 @@ def tune_session_embed(
             calibrate=False, rerank=False, update_budget=int(p.pop("update_budget"))
         )
         model = SessionEmbed(cfg, embedder_config={**p, "seed": seed + 1}).fit(train)
-        grid = [
-            dict(zip(SESSION_SCORING, values, strict=True))
-            for values in itertools.product(*SESSION_SCORING.values())
-        ]
-        scored = model._grid_metrics(held, grid, k)
-        pick = int(np.argmax(scored[metric]))  # the first of equal ones
-        top, top_scoring = float(scored[metric][pick]), grid[pick]
-        top_metrics = {name: float(v[pick]) for name, v in scored.items()}
+
+        def score(
+            points: list[dict[str, float]], m: SessionEmbed = model
+        ) -> dict[str, npt.NDArray[np.float64]]:
+            return m._grid_metrics(held, points, k)
+
+        top_scoring, top_metrics = search_scoring(score, metric, SESSION_SCORING, extend=False)
+        top = top_metrics[metric]
         trial = {
             "trial": len(trials),
             "params": params,

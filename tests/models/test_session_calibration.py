@@ -15,7 +15,9 @@ from embedrec.models.session_base import as_sessions
 from embedrec.models.session_embed import (
     SessionEmbed,
     SessionEmbedConfig,
+    calibration_folds,
     calibration_hold,
+    search_scoring,
     target_ranks,
 )
 
@@ -75,6 +77,113 @@ def test_calibration_hold_none_on_small_logs():
     assert calibration_hold(_log(500, lambda s: 3)) is not None
 
 
+def test_calibration_folds_one_latest_fifth_when_it_holds_enough_predictions():
+    # 1000 sessions of 30 clicks: the latest fifth makes 200 * 29 = 5,800 predictions
+    sessions = _log(1000, lambda s: 30)
+    folds = calibration_folds(sessions)
+    assert folds is not None and len(folds) == 1
+    assert np.array_equal(folds[0], calibration_hold(sessions))
+
+
+def test_calibration_folds_cross_fit_a_log_whose_fifth_is_too_small():
+    # 1000 sessions of 3 clicks: a fifth makes 400 predictions, under MIN_HELD_PREDICTIONS;
+    # 300 sessions: a fifth is 60 sessions, under MIN_CALIBRATION_SESSIONS
+    for n in (1000, 300):
+        folds = calibration_folds(_log(n, lambda s: 3))
+        assert folds is not None and len(folds) == se.CALIBRATION_FOLDS
+        # blocks of consecutive sessions (in time order here), the oldest first, that
+        # together hold every session once
+        assert [np.flatnonzero(f).tolist() for f in folds] == [
+            list(range(i * n // 5, (i + 1) * n // 5)) for i in range(5)
+        ]
+
+
+def test_calibration_folds_follow_the_sessions_time_not_their_order():
+    # sessions listed newest first: the last fold is still the latest sessions
+    sessions = as_sessions(
+        Interactions.from_arrays(
+            [s for s in range(100) for _ in range(3)],
+            [f"i{(s + j) % 7}" for s in range(100) for j in range(3)],
+            [1e4 - 100.0 * s + j for s in range(100) for j in range(3)],
+        )
+    )
+    folds = calibration_folds(sessions)
+    assert folds is not None
+    last_time = sessions.times[sessions.offsets[1:] - 1]
+    assert last_time[folds[-1]].min() > last_time[~folds[-1]].max()
+    assert last_time[folds[0]].max() < last_time[~folds[0]].min()
+
+
+def test_calibration_folds_none_under_the_minimum():
+    assert calibration_folds(_log(se.MIN_CROSSFIT_SESSIONS - 1, lambda s: 3)) is None
+    folds = calibration_folds(_log(se.MIN_CROSSFIT_SESSIONS, lambda s: 3))
+    assert folds is not None and len(folds) == se.CALIBRATION_FOLDS
+
+
+def _scorer(value, asked):
+    """A score function of search_scoring: MRR@20 = value(scoring), recorded in asked."""
+
+    def score(points):
+        asked.append([p["temperature"] for p in points])
+        return {"MRR@20": np.array([value(p) for p in points]), "HR@20": np.zeros(len(points))}
+
+    return score
+
+
+def test_search_scoring_follows_the_temperature_past_the_grid():
+    # the score peaks at temperature 8 (in log2), so doubling from the grid's 1.4 goes
+    # 2.8 (better), 5.6 (better), 11.2 (better: |log2 11.2 - 3| = 0.49 < 0.51), 22.4 (worse)
+    asked = []
+    best, metrics = search_scoring(
+        _scorer(lambda p: -((np.log2(p["temperature"]) - 3) ** 2) - p["transition_weight"], asked)
+    )
+    assert best == {"half_life": 0.5, "temperature": pytest.approx(11.2), "transition_weight": 0.0}
+    assert metrics["MRR@20"] == pytest.approx(-((np.log2(11.2) - 3) ** 2))
+    assert [a[0] for a in asked[1:]] == pytest.approx([2.8, 5.6, 11.2, 22.4])
+    assert all(len(a) == len(se.SCORING_GRID["transition_weight"]) for a in asked[1:])
+
+
+def test_search_scoring_stops_at_the_temperature_range():
+    asked = []
+    best, _ = search_scoring(_scorer(lambda p: p["temperature"], asked))  # higher is better
+    assert best["temperature"] <= se.TEMPERATURE_RANGE[1]
+    assert best["temperature"] * 2 > se.TEMPERATURE_RANGE[1]
+    asked = []
+    best, _ = search_scoring(_scorer(lambda p: -p["temperature"], asked))  # lower is better
+    assert best["temperature"] == pytest.approx(se.TEMPERATURE_RANGE[0])
+
+
+def test_search_scoring_without_extend_asks_only_the_grid():
+    asked = []
+    best, _ = search_scoring(_scorer(lambda p: p["temperature"], asked), extend=False)
+    assert best["temperature"] == 1.4 and len(asked) == 1
+
+
+def test_search_scoring_asks_only_the_grid_when_the_best_is_inside():
+    asked = []
+    best, _ = search_scoring(_scorer(lambda p: -abs(p["temperature"] - 0.7), asked))
+    assert best["temperature"] == 0.7 and len(asked) == 1
+    assert len(asked[0]) == len(se.scoring_grid())
+
+
+def test_rerank_data_concat_and_take():
+    a = se.RerankData(
+        np.arange(2 * 3 * len(se.FEATURES), dtype=float).reshape(2, 3, -1),
+        np.array([0, -1]),
+        np.ones((2, len(se.CONTEXT))),
+        np.array([[1, 2, 3], [4, 5, 6]]),
+        np.array([1, 0]),
+        np.array([False, True]),
+    )
+    b = a.take(np.array([1]))
+    both = se.RerankData.concat([a, b])
+    assert both.target.tolist() == [0, -1, -1]
+    assert both.candidates.tolist() == [[1, 2, 3], [4, 5, 6], [4, 5, 6]]
+    assert both.empty.tolist() == [False, True, True]
+    assert np.array_equal(both.features[2], a.features[1])
+    assert se.RerankData.concat([a]) is a
+
+
 @pytest.fixture(scope="module")
 def fitted():
     users, items, times = session_log(1500, 120, seed=3)
@@ -122,3 +231,67 @@ def test_reranker_check_equals_the_evaluator(fitted):
     assert mrr >= plain - 1e-12
     if rr is None:
         assert mrr == pytest.approx(plain, abs=1e-12)
+
+
+def test_reranker_check_over_folds_counts_every_folds_check_half(fitted):
+    # two held-out parts predicted by the same model: the check figure of the mixture's
+    # own order is the evaluator's MRR@20 over both parts' check halves together
+    model, held = fitted
+    model.scoring_ = {"half_life": 1.0, "temperature": 1.0, "transition_weight": 0.3}
+    model.reranker_ = None
+    first = np.arange(len(held)) < len(held) // 2
+    parts = [se._pick(held, first), se._pick(held, ~first)]
+    checks = [evaluate_sessions(model, se.check_half(p), ks=(20,)) for p in parts]
+    n = [c.n_predictions for c in checks]
+    plain = sum(c.metrics["MRR@20"] * k for c, k in zip(checks, n, strict=True)) / sum(n)
+    data = se.RerankData.concat([se.rerank_data(model, se.check_half(p)) for p in parts])
+    assert se.mrr_at(data.plain_rank) == pytest.approx(plain, abs=1e-12)
+    rr, mrr = se.fit_reranker_folds([(model, p) for p in parts])
+    assert mrr >= plain - 1e-12
+    if rr is None:
+        assert mrr == pytest.approx(plain, abs=1e-12)
+
+
+def test_small_log_calibration_recovers_re_clicks():
+    # 300 short sessions in which the latest click is clicked again 40% of the time: the
+    # skip-gram trains 300 passes on them, so its softmax is peaked and, at the configured
+    # temperature, ranks new items above that re-click. Cross-fitted calibration must find
+    # a scoring that does better on later sessions than the configured one.
+    users, items, times = session_log(360, 200, mean_length=4.0, repeat_prob=0.4, seed=5)
+    log = Interactions.from_arrays(users, items, times)
+    sessions = as_sessions(log)
+    train = se._pick(sessions, np.arange(len(sessions)) < 300)
+    test = se._pick(sessions, np.arange(len(sessions)) >= 300)
+    emb = Item2VecConfig(dim=16, epochs=300, workers=1)
+    fixed = SessionEmbed(SessionEmbedConfig(calibrate=False), embedder=Item2Vec(emb)).fit(train)
+    tuned = SessionEmbed(SessionEmbedConfig(rerank=False), embedder=Item2Vec(emb)).fit(train)
+    assert tuned.calibration_parts_ == se.CALIBRATION_FOLDS
+    before = evaluate_sessions(fixed, test, ks=(20,)).metrics["MRR@20"]
+    after = evaluate_sessions(tuned, test, ks=(20,)).metrics["MRR@20"]
+    assert after > before + 0.02, (tuned.scoring_, before, after)
+
+
+def test_known_clicks_by_hand():
+    # sessions [a b c], [c d], [d a b d]; the probe knows a, b, d (not c):
+    # [a b], [d] (dropped: shorter than 2), [d a b d]
+    sessions = as_sessions([["a", "b", "c"], ["c", "d"], ["d", "a", "b", "d"]])
+    known = np.isin(sessions.item_keys, ["a", "b", "d"])
+    kept = se.known_clicks(sessions, known)
+    rows = [kept.item_keys[kept.items[a:b]].tolist() for a, b in itertools.pairwise(kept.offsets)]
+    assert rows == [["a", "b"], ["d", "a", "b", "d"]]
+    assert kept.user.tolist() == [sessions.user[0], sessions.user[2]]
+    assert se.known_clicks(sessions, np.ones(len(sessions.item_keys), bool)) is sessions
+
+
+def test_a_probe_knows_only_its_own_items():
+    # the latest fold's probe never saw "z": it has no row for it, so it can neither score
+    # it (a zero vector would give it logit 0, above most real items) nor recommend it
+    sessions = as_sessions([["a", "b"]] * 60 + [["a", "z"]] * 20)
+    model = SessionEmbed(embedder=Item2Vec(Item2VecConfig(dim=4, epochs=1, workers=1)))
+    model.item_keys_ = sessions.item_keys
+    model.item_counts_ = np.bincount(sessions.items)
+    model._extras = {}
+    probe = model._probe(se._pick(sessions, np.arange(80) < 60))
+    assert probe.item_keys_.tolist() == ["a", "b"]
+    assert probe.item_counts_.tolist() == [60, 60]
+    assert probe.in_.shape[0] == 2

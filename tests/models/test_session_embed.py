@@ -93,6 +93,8 @@ def test_evaluate_sessions_runs_on_the_model_and_unknown_keys_are_listed():
 
 
 def test_calibration_picks_values_from_its_grid():
+    import embedrec.models.session_embed as se
+
     rng = np.random.default_rng(1)
     times, users, items = [], [], []
     for s in range(1200):
@@ -106,7 +108,12 @@ def test_calibration_picks_values_from_its_grid():
     model = SessionEmbed(cfg, embedder=Item2Vec(Item2VecConfig(dim=8, epochs=2, workers=1)))
     model.fit(log)
     assert model.scoring_["half_life"] in (0.5, 1.0, 2.0)
-    assert model.scoring_["temperature"] in (0.5, 0.7, 1.0, 1.4)
+    assert model.scoring_["transition_weight"] in (0.0, 0.3, 0.6)
+    # a grid temperature, or one doubled (halved) past its edge within the range
+    reachable = {0.7, 1.0} | {1.4 * 2.0**i for i in range(6)} | {0.5 / 2.0**i for i in range(3)}
+    assert any(np.isclose(model.scoring_["temperature"], t) for t in reachable)
+    lo, hi = se.TEMPERATURE_RANGE
+    assert lo <= model.scoring_["temperature"] <= hi
 
 
 def test_bad_config_and_unfitted_use_are_named():
@@ -195,11 +202,13 @@ def test_reranker_saved_before_the_neighbour_votes_loads_with_zero_weights_for_t
     )
 
 
-def test_calibration_fits_the_reranker_on_a_probe_that_never_counted_the_held_out_clicks(
+def test_calibration_fits_the_reranker_on_probes_that_never_counted_the_held_out_clicks(
     monkeypatch,
 ):
-    # 600 sessions in time order; only the latest 120 (the held-out fifth) click "z", so a
-    # probe fitted on the early sessions has counted no click of "z"; the final model has
+    # 600 sessions in time order; only the latest 120 click "z". Their 1,200 predictions
+    # are too few to choose on, so calibration is cross-fitted: five blocks of 120
+    # sessions, each held out from its own probe. No probe has counted a click of the
+    # block it predicts; the final model has counted every click.
     import embedrec.models.session_embed as se
 
     users, items, times = [], [], []
@@ -208,20 +217,30 @@ def test_calibration_fits_the_reranker_on_a_probe_that_never_counted_the_held_ou
         users += [j] * 3
         items += seq
         times += [100.0 * j, 100.0 * j + 1, 100.0 * j + 2]
-    seen = {}
+    seen = []
 
-    def record(probe, late):
-        seen["counts"] = dict(
-            zip(probe.item_keys_.tolist(), probe.item_counts_.tolist(), strict=True)
-        )
-        seen["late"] = len(late)
-        return None
+    def record(folds):
+        for probe, late in folds:
+            counts = dict(zip(probe.item_keys_.tolist(), probe.item_counts_.tolist(), strict=True))
+            keys, n = np.unique(late.item_keys[late.items], return_counts=True)
+            held = {k: int(v) for k, v in zip(keys.tolist(), n.tolist(), strict=True)}
+            seen.append((counts, held, len(late)))
+        return None, float("nan")
 
-    monkeypatch.setattr(se, "fit_reranker", record)
+    monkeypatch.setattr(se, "fit_reranker_folds", record)
     model = SessionEmbed(embedder=Item2Vec(Item2VecConfig(dim=8, epochs=2, workers=1)))
     model.fit(Interactions.from_arrays(users, items, times))
-    assert seen["late"] == 120
-    assert seen["counts"] == {"a": 480, "b": 480, "c": 480, "z": 0}
+    assert model.calibration_parts_ == 5
+    assert [n for _, _, n in seen] == [120] * 5
+    total = {"a": 600, "b": 600, "c": 480, "z": 120}
+    for counts, held, _ in seen:
+        # the probe's counts + its held-out clicks = all clicks, for the items it knows;
+        # the held-out sessions hold no click on an item it does not know
+        assert {k: counts[k] + held.get(k, 0) for k in counts} == {k: total[k] for k in counts}
+        assert set(held) <= set(counts)
+    # the latest block (last) is the sessions with "z": that probe does not know "z" at all
+    # (and its held-out sessions lose their "z" clicks, as a test log loses unseen items)
+    assert seen[-1][0] == {"a": 480, "b": 480, "c": 480}
     assert dict(zip(model.item_keys_.tolist(), model.item_counts_.tolist(), strict=True)) == {
         "a": 600,
         "b": 600,

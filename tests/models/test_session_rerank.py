@@ -32,6 +32,42 @@ def test_a_planted_feature_gets_the_weight_and_the_prior_is_the_mixture_order():
     np.testing.assert_allclose(same.weights_, rr.weights_, rtol=1e-6)
 
 
+def _penalised_loss(f, target, w, ridge=1.0):
+    prior = np.zeros(f.shape[2])
+    prior[0] = 1.0
+    s = f @ w
+    top = s.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(s - top).sum(axis=1)) + top[:, 0]
+    return (lse - s[np.arange(target.size), target]).sum() + 0.5 * ridge * ((w - prior) ** 2).sum()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_linear_fit_reaches_the_penalised_optimum_on_small_separable_data(seed):
+    # features of the size of real ones (logs of probabilities reach -20) on a few dozen
+    # prefixes whose click is marked by one feature: full Newton steps overshoot here (the
+    # softmax saturates, the curvature vanishes) and ended at losses 10^5-10^7 times the
+    # optimum; the fit must reach what a reference optimiser (scipy's L-BFGS) reaches
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    n, c, d = int(rng.integers(20, 200)), 10, len(FEATURES)
+    f = rng.normal(size=(n, c, d)) * (5.0 if seed % 2 else 20.0)
+    f[..., 2] = rng.random((n, c)) < 0.2
+    target = rng.integers(0, c, size=n)
+    f[np.arange(n), target, 2] = 1.0
+    w0 = np.zeros(d)
+    w0[0] = 1.0
+    ref = minimize(
+        lambda w: _penalised_loss(f, target, w),
+        w0,
+        method="L-BFGS-B",
+        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000},
+    )
+    got = Reranker().fit(f, target).weights_
+    assert _penalised_loss(f, target, got) <= ref.fun + 1e-6 * abs(ref.fun)
+    np.testing.assert_allclose(got, ref.x, atol=1e-3)
+
+
 def test_candidates_are_the_top_scores_of_each_row():
     mix = np.array([[0.1, 0.5, 0.2, 0.9], [0.4, 0.3, 0.2, 0.1]], dtype=np.float32)
     got = np.sort(candidates(mix, 2), axis=1).tolist()

@@ -226,8 +226,9 @@ def sessions_train(
     With --test-days N the sessions ending in the last N days are held out instead, and
     --test-out writes them as the test log of that `eval` command.
 
-    SessionEmbed calibrates its scoring on the latest fifth of the sessions (500 sessions
-    or more; at most 20,000 predictions); with --tuned (from `embedrec sessions tune`) it
+    SessionEmbed calibrates its scoring on the latest fifth of the sessions (at most
+    20,000 predictions), or, where that holds under 5,000 predictions, on each fifth in
+    turn (50 sessions or more); with --tuned (from `embedrec sessions tune`) it
     uses the tuned values and re-ranker instead, without calibrating again.
 
     Prints what was trained (sessions, events, items, seconds) and the next commands;
@@ -235,7 +236,6 @@ def sessions_train(
     """
     from .. import models
     from ..data.sessions import session_filter
-    from ..models.session_embed import CALIBRATION_FRACTION, MIN_CALIBRATION_SESSIONS
 
     interactions: Path = flags.pop("interactions")
     data = recsys.pop_data_flags(flags)
@@ -302,8 +302,7 @@ def sessions_train(
         logger.info("wrote the test sessions to %s", test_out)
     is_embed = cls == "SessionEmbed"
     defaults_won = result is not None and result.defaults_won
-    # what SessionEmbed._calibrate needs: enough of the latest sessions to hold out
-    calibrates = int(n_sessions * CALIBRATION_FRACTION) >= MIN_CALIBRATION_SESSIONS
+    parts = getattr(model, "calibration_parts_", 0)
     reranker = (model.reranker_ is not None) if is_embed else None
     scoring = dict(model.scoring_) if is_embed else None
     cols = {k: data[k] for k in ("user_col", "item_col", "time_col")}
@@ -339,6 +338,7 @@ def sessions_train(
         },
         "defaults_won": None if result is None else defaults_won,
         "scoring": scoring,
+        "calibration_parts": parts if is_embed else None,
         "reranker": reranker,
         "seconds": seconds,
         "next": next_commands,
@@ -351,7 +351,9 @@ def sessions_train(
                 f"tuned values from {tuned}, no calibration"
                 if tuned is not None and not defaults_won
                 else "calibrated on the latest fifth of the sessions"
-                if model.config.calibrate and calibrates
+                if parts == 1
+                else f"calibrated on each of {parts} blocks of the sessions in turn (cross-fitted)"
+                if parts > 1
                 else "configured values (too few sessions to calibrate)"
             )
             if defaults_won:

@@ -106,6 +106,24 @@ def recode(sessions: Sequences, item_keys: npt.NDArray[Any]) -> tuple[Sequences,
     return out, int((~keep).sum())
 
 
+def compact_items(sessions: Sequences) -> Sequences:
+    """``sessions`` on a table of the items that occur in them (in the order of their
+    codes in ``sessions.item_keys``)."""
+    used = np.unique(sessions.items)
+    if used.size == len(sessions.item_keys):
+        return sessions
+    remap = np.full(len(sessions.item_keys), -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    return Sequences(
+        items=remap[sessions.items].astype(np.int32),
+        offsets=sessions.offsets,
+        user=sessions.user,
+        item_keys=sessions.item_keys[used],
+        times=sessions.times,
+        user_keys=sessions.user_keys,
+    )
+
+
 class SessionModel:
     """Base of the session recommenders (see the module docstring)."""
 
@@ -123,20 +141,12 @@ class SessionModel:
         sessions = as_sessions(data)
         if sessions.items.size == 0:
             raise ValueError("the training sessions hold no event; nothing to learn from")
-        used = np.unique(sessions.items)
         # a compact table of the items that occur (a log's table may hold filtered-out keys)
-        remap = np.full(len(sessions.item_keys), -1, dtype=np.int64)
-        remap[used] = np.arange(used.size)
-        sessions = Sequences(
-            items=remap[sessions.items].astype(np.int32),
-            offsets=sessions.offsets,
-            user=sessions.user,
-            item_keys=sessions.item_keys[used],
-            times=sessions.times,
-            user_keys=sessions.user_keys,
-        )
+        sessions = compact_items(sessions)
         self.item_keys_ = sessions.item_keys
-        self.item_counts_ = np.bincount(sessions.items, minlength=used.size).astype(np.int64)
+        self.item_counts_ = np.bincount(sessions.items, minlength=len(sessions.item_keys)).astype(
+            np.int64
+        )
         self._fit(sessions)
         return self
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -46,6 +46,7 @@ from .session_base import (
     SessionModel,
     as_sessions,
     check_array,
+    compact_items,
     csr_arrays,
     csr_from_arrays,
 )
@@ -69,13 +70,32 @@ logger = logging.getLogger(__name__)
 #: re-ranker's fit gains from more held-out predictions more than the probe's embeddings
 #: lose, and small logs reach :data:`MIN_CALIBRATION_SESSIONS` sooner; benchmarks/README.md)
 CALIBRATION_FRACTION = 0.2
-#: fewer held-out sessions than this: no calibration
+#: the fewest sessions one held-out part may have
 MIN_CALIBRATION_SESSIONS = 100
 #: the most next-item predictions calibration holds out (the latest sessions first): a
 #: large log holds out less than :data:`CALIBRATION_FRACTION`, so calibration's cost stops
 #: growing with the log. Every benchmark log of benchmarks/README.md is under it; past some
 #: ten thousand predictions the re-ranker's fit gains little (its learning curve there).
 MAX_CALIBRATION_PREDICTIONS = 20_000
+#: a latest fifth with fewer predictions than this (or fewer sessions than
+#: :data:`MIN_CALIBRATION_SESSIONS`) is too small to choose on alone: calibration is then
+#: cross-fitted over :data:`CALIBRATION_FOLDS` folds instead, so that every training
+#: session is held out once (benchmarks/README.md, "small logs")
+MIN_HELD_PREDICTIONS = 5_000
+#: the folds of cross-fitted calibration (blocks of sessions in time order)
+CALIBRATION_FOLDS = 5
+#: fewer training sessions than this: no calibration (the configured scoring values)
+MIN_CROSSFIT_SESSIONS = 50
+#: the scoring grid calibration scores
+SCORING_GRID: dict[str, tuple[float, ...]] = {
+    "half_life": (0.5, 1.0, 2.0),
+    "temperature": (0.5, 0.7, 1.0, 1.4),
+    "transition_weight": (0.0, 0.3, 0.6),
+}
+#: how far :func:`search_scoring` follows the temperature past the grid's edge, doubling
+#: (or halving) it while MRR@20 rises: vectors trained long on small logs are long, so
+#: their softmax is peaked, and such logs want a temperature of 4-16
+TEMPERATURE_RANGE = (1 / 8, 64.0)
 
 RepeatRule = Literal["counted", "decay"]
 Gate = Literal["logistic", "table"]
@@ -109,10 +129,12 @@ class SessionEmbedConfig(ConfigDict):
         :class:`~embedrec.models.repeat_gate.RepeatGate`: a logistic regression on counted
         prefix features, fitted on the training sessions) or ``"table"`` (the share of
         re-clicks per prefix length and per whether the prefix holds one)
-    calibrate : choose ``half_life``, ``temperature`` and ``transition_weight`` on the
-        latest fifth (:data:`CALIBRATION_FRACTION`, at most
-        :data:`MAX_CALIBRATION_PREDICTIONS` predictions) of the training sessions (a second,
-        smaller fit; see :meth:`SessionEmbed._calibrate`) instead of taking the values above
+    calibrate : choose ``half_life``, ``temperature`` and ``transition_weight`` on held-out
+        training sessions instead of taking the values above: the latest fifth
+        (:data:`CALIBRATION_FRACTION`, at most :data:`MAX_CALIBRATION_PREDICTIONS`
+        predictions), predicted by a second, smaller fit; or, where that fifth is too small
+        to choose on, each of five blocks of sessions in turn, each predicted by a fit on
+        the others (:func:`calibration_folds`, :meth:`SessionEmbed._calibrate`)
     rerank : with ``calibrate``, also fit a re-ranking of the top candidates
         (:mod:`~embedrec.models.session_rerank`) on half of the held-out sessions, and keep
         it if it raises MRR@20 on the other half
@@ -389,6 +411,9 @@ class SessionEmbed(SessionModel):
             "transition_weight": cfg.transition_weight,
         }
         self.reranker_ = None
+        #: how many held-out parts calibration used (0: none, 1: the latest fifth, more:
+        #: cross-fitted; :func:`calibration_folds`)
+        self.calibration_parts_ = 0
         if cfg.calibrate:
             self.scoring_ = self._calibrate(sessions)
         if self.reranker is not None:
@@ -438,13 +463,15 @@ class SessionEmbed(SessionModel):
         return SessionVectorKNN(cfg.knn_k, cfg.knn_power, cfg.knn_index)
 
     def _calibrate(self, sessions: Sequences) -> dict[str, float]:
-        """Choose ``half_life``, ``temperature`` and ``transition_weight`` on the latest
-        training sessions.
+        """Choose ``half_life``, ``temperature`` and ``transition_weight`` on held-out
+        training sessions (and, with ``rerank``, fit the re-ranker there).
 
-        The embedder is fitted on the sessions before the held-out ones
-        (:func:`calibration_hold`: the latest fifth, at most
-        :data:`MAX_CALIBRATION_PREDICTIONS` predictions), and the grid is scored by MRR@20
-        of next-item prediction at every position of the held-out ones (the session
+        :func:`calibration_folds` says which: the latest fifth (at most
+        :data:`MAX_CALIBRATION_PREDICTIONS` predictions), or, where that holds too few
+        predictions to choose on, each of :data:`CALIBRATION_FOLDS` blocks of sessions in
+        turn (cross-fitting). For each held-out part a probe is fitted on the other sessions
+        alone, and :data:`SCORING_GRID` is scored (:func:`search_scoring`) by MRR@20 of
+        next-item prediction at every position of the held-out sessions (the session
         protocol), so nothing is chosen on data the final model is tested on. Too few
         sessions: the configured values.
         """
@@ -454,36 +481,59 @@ class SessionEmbed(SessionModel):
             "temperature": cfg.temperature,
             "transition_weight": cfg.transition_weight,
         }
-        hold = calibration_hold(sessions)
-        if hold is None:
+        holds = calibration_folds(sessions)
+        if holds is None:
             return fixed
-        early, late = _pick(sessions, ~hold), _pick(sessions, hold)
+        folds = []
+        for hold in holds:
+            early = _pick(sessions, ~hold)
+            # the held-out sessions as the protocol tests the probe: without the clicks on
+            # items it never saw (as the test sessions are without those the model never saw)
+            seen = np.bincount(early.items, minlength=len(self.item_keys_)) > 0
+            folds.append((self._probe(early), known_clicks(_pick(sessions, hold), seen)))
+        self.calibration_parts_ = len(folds)
+
+        def score(points: list[dict[str, float]]) -> dict[str, npt.NDArray[np.float64]]:
+            return grid_metrics(
+                np.concatenate([p._grid_ranks(late, points) for p, late in folds], axis=1)
+            )
+
+        # past the grid's temperatures only where the log is small (cross-fitted): there the
+        # vectors are long and the re-ranker seldom wins its check; on larger logs the
+        # re-ranker re-balances re-clicks and new items itself, and does better over the
+        # grid's choice (benchmarks/README.md, "Small logs")
+        best, metrics = search_scoring(score, extend=len(folds) > 1)
+        logger.info(
+            "SessionEmbed calibration (%d held-out part%s): %s (held-out MRR@20 %.4f)",
+            len(folds),
+            "" if len(folds) == 1 else "s",
+            best,
+            metrics["MRR@20"],
+        )
+        if self.config.rerank and self.reranker is None:
+            for probe, _ in folds:
+                probe.scoring_ = dict(best)
+            self.reranker_ = fit_reranker_folds(folds)[0]
+        return best
+
+    def _probe(self, early: Sequences) -> SessionEmbed:
+        """A model like this one fitted on ``early`` alone (for calibration): it knows only
+        the items of ``early`` and counts only their clicks there (the re-ranker's
+        popularity feature would otherwise see the clicks it learns to predict, which a
+        fitted model never does at serving time)."""
         probe = SessionEmbed(
             self.config,
             embedder=self.embedder,
             embedder_config=None if self.embedder is not None else self.embedder_config,
         )
-        # the probe knows only the early sessions: their click counts, not the held-out
-        # ones' (the re-ranker's popularity feature would otherwise see the clicks it learns
-        # to predict, which a fitted model never does at serving time)
-        probe.item_keys_ = self.item_keys_
-        probe.item_counts_ = np.bincount(early.items, minlength=len(self.item_keys_)).astype(
+        early = compact_items(early)
+        probe.item_keys_ = early.item_keys
+        probe.item_counts_ = np.bincount(early.items, minlength=len(early.item_keys)).astype(
             np.int64
         )
         probe._extras = self._extras
         probe._fit_tables(early)
-        grid = [
-            {"half_life": h, "temperature": t, "transition_weight": g}
-            for h, t, g in itertools.product((0.5, 1.0, 2.0), (0.5, 0.7, 1.0, 1.4), (0.0, 0.3, 0.6))
-        ]
-        mrr = probe._grid_metrics(late, grid)["MRR@20"]
-        pick = int(np.argmax(mrr))  # the first of equal ones, as the grid's order
-        best = {k: float(v) for k, v in grid[pick].items()}
-        logger.info("SessionEmbed calibration: %s (held-out MRR@20 %.4f)", best, mrr[pick])
-        if self.config.rerank and self.reranker is None:
-            probe.scoring_ = dict(best)
-            self.reranker_ = fit_reranker(probe, late)
-        return best
+        return probe
 
     # ------------------------------------------------------------------ scoring
     def _score_prefixes(self, prefixes: Sequences) -> npt.NDArray[np.float32]:
@@ -582,15 +632,22 @@ class SessionEmbed(SessionModel):
     def _grid_metrics(
         self, sessions: Sequences, grid: Sequence[Mapping[str, float]], k: int = 20
     ) -> dict[str, npt.NDArray[np.float64]]:
-        """``HR@k``, ``MRR@k`` and ``NDCG@k`` of next-item prediction at every position of
-        ``sessions`` for each scoring of ``grid`` (``half_life``, ``temperature``,
-        ``transition_weight``), without a re-ranker: the figures
-        :func:`~embedrec.eval.sessions.evaluate_sessions` gives with ``scoring_`` set to
-        each in turn (equal scores rank the lower code first; an empty prefix gets the
+        """``HR@k``, ``MRR@k`` and ``NDCG@k`` of :meth:`_grid_ranks`, one entry per grid
+        point."""
+        return grid_metrics(self._grid_ranks(sessions, grid), k)
+
+    def _grid_ranks(
+        self, sessions: Sequences, grid: Sequence[Mapping[str, float]]
+    ) -> npt.NDArray[np.int64]:
+        """``(len(grid), predictions)`` ranks of the clicked item (0: unknown) of next-item
+        prediction at every position of ``sessions`` for each scoring of ``grid``
+        (``half_life``, ``temperature``, ``transition_weight``), without a re-ranker: the
+        ranks :func:`~embedrec.eval.sessions.evaluate_sessions` counts with ``scoring_``
+        set to each in turn (equal scores rank the lower code first; an empty prefix gets the
         popular items), at a fraction of the cost: what the scoring values do not change is
         computed once per block of prefixes, the session vector once per half-life and the
         softmax once per temperature, and only the target's rank is counted."""
-        from ..eval.sessions import next_item_prefixes, rank_metrics
+        from ..eval.sessions import next_item_prefixes
         from .session_base import SCORE_BLOCK_CELLS
 
         prefixes, targets = next_item_prefixes(sessions, self.item_keys_)
@@ -619,8 +676,7 @@ class SessionEmbed(SessionModel):
                     softs = {(hl, temp): self._softmax(base, logits[hl], temp)}
                 got = _mixture_ranks(base, softs[hl, temp], float(sc["transition_weight"]), t)
                 ranks[g, a:b] = np.where(t >= 0, got, ranks[g, a:b])
-        per_point = [rank_metrics(r, k) for r in ranks]
-        return {name: np.array([m[name] for m in per_point]) for name in per_point[0]}
+        return ranks
 
     def _unit_vectors(self) -> npt.NDArray[np.float32]:
         """The item vectors scaled to length 1 (zero vectors stay 0), computed once."""
@@ -654,6 +710,17 @@ class RerankData:
     plain_rank: npt.NDArray[np.int64]
     #: empty prefixes (the popular items answer them, re-ranker or not)
     empty: npt.NDArray[np.bool_]
+
+    @classmethod
+    def concat(cls, parts: Sequence[RerankData]) -> RerankData:
+        """The predictions of ``parts``, one after the other (``parts`` not empty)."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+    def take(self, rows: npt.NDArray[np.int64]) -> RerankData:
+        """The predictions ``rows``, in that order."""
+        return type(self)(*(getattr(self, f.name)[rows] for f in fields(self)))
 
     def reranked(self, rr: Reranker) -> npt.NDArray[np.int64]:
         """The clicked item's rank in ``rr``'s order (as :meth:`Reranker.rescore` puts it,
@@ -745,11 +812,31 @@ def fit_reranker_checked(probe: SessionEmbed, late: Sequences) -> tuple[Reranker
     (the re-ranker fitted on the other half alone, or the mixture's; NaN when a half is
     empty): the figure :func:`~embedrec.eval.sessions.evaluate_sessions` gives there.
     Each half's candidates and features are computed once, for every re-ranker."""
-    half = np.arange(len(late)) % 2 == 0
-    fit_part, check_part = _pick(late, half), check_half(late)
-    if len(fit_part) == 0 or len(check_part) == 0:
+    return fit_reranker_folds([(probe, late)])
+
+
+def fit_reranker_folds(
+    folds: Sequence[tuple[SessionEmbed, Sequences]],
+) -> tuple[Reranker | None, float]:
+    """:func:`fit_reranker_checked` over several held-out parts, each predicted by its own
+    probe (cross-fitted calibration): the fit and check halves are the union of each
+    part's halves, and the final fit reads the parts in the order given (the latest last:
+    the MLP's early stopping holds out its last rows)."""
+    fits, checks, orders = [], [], []
+    for probe, late in folds:
+        half = np.arange(len(late)) % 2 == 0
+        fits.append(rerank_data(probe, _pick(late, half)))
+        checks.append(rerank_data(probe, check_half(late)))
+        # both halves' rows in the order of late's predictions (sessions alternate)
+        n_pred = np.maximum(late.lengths() - 1, 0)
+        in_fit = np.repeat(half, n_pred)
+        order = np.empty(in_fit.size, dtype=np.int64)
+        order[in_fit] = np.arange(int(in_fit.sum()))
+        order[~in_fit] = int(in_fit.sum()) + np.arange(int((~in_fit).sum()))
+        orders.append(order)
+    fit_data, check_data = RerankData.concat(fits), RerankData.concat(checks)
+    if fit_data.target.size == 0 or check_data.target.size == 0:
         return None, float("nan")
-    fit_data, check_data = rerank_data(probe, fit_part), rerank_data(probe, check_part)
     best_mrr = plain = mrr_at(check_data.plain_rank)
     best: type[Reranker] | None = None
     for kind in (Reranker, MLPReranker):
@@ -762,17 +849,71 @@ def fit_reranker_checked(probe: SessionEmbed, late: Sequences) -> tuple[Reranker
             best, best_mrr = kind, mrr
     if best is None:
         return None, best_mrr
-    # both halves' rows in the order of late's predictions (sessions alternate)
-    n_pred = np.maximum(late.lengths() - 1, 0)
-    in_fit = np.repeat(half, n_pred)
-    order = np.empty(in_fit.size, dtype=np.int64)
-    order[in_fit] = np.arange(int(in_fit.sum()))
-    order[~in_fit] = int(in_fit.sum()) + np.arange(int((~in_fit).sum()))
-    f, t, c = (
-        np.concatenate([getattr(fit_data, name), getattr(check_data, name)])[order]
-        for name in ("features", "target", "context")
+    every = RerankData.concat(
+        [
+            RerankData.concat([fd, cd]).take(o)
+            for fd, cd, o in zip(fits, checks, orders, strict=True)
+        ]
     )
-    return best().fit(f, t, c), best_mrr
+    return best().fit(every.features, every.target, every.context), best_mrr
+
+
+def grid_metrics(ranks: npt.NDArray[np.int64], k: int = 20) -> dict[str, npt.NDArray[np.float64]]:
+    """``HR@k``, ``MRR@k`` and ``NDCG@k`` of each row of ``(grid points, predictions)``
+    clicked-item ranks (0: a miss), as the evaluator counts them."""
+    from ..eval.sessions import rank_metrics
+
+    per_point = [rank_metrics(r, k) for r in ranks]
+    return {name: np.array([m[name] for m in per_point]) for name in per_point[0]}
+
+
+def scoring_grid(axes: Mapping[str, Sequence[float]] = SCORING_GRID) -> list[dict[str, float]]:
+    """Every combination of the values of ``axes`` (``half_life``, ``temperature``,
+    ``transition_weight``), the last axis fastest."""
+    names = list(axes)
+    return [
+        {n: float(v) for n, v in zip(names, values, strict=True)}
+        for values in itertools.product(*(axes[n] for n in names))
+    ]
+
+
+def search_scoring(
+    score: Callable[[list[dict[str, float]]], dict[str, npt.NDArray[np.float64]]],
+    metric: str = "MRR@20",
+    axes: Mapping[str, Sequence[float]] = SCORING_GRID,
+    *,
+    extend: bool = True,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The scoring with the highest ``metric`` (the first of equal ones) and its metrics.
+
+    ``score`` gives the metrics of a list of scorings. It is asked for the whole grid of
+    ``axes`` first; with ``extend``, if the best temperature is the grid's highest (or
+    lowest), the temperature is then doubled (halved), with the best half-life and every
+    transition weight, while that raises ``metric``, within :data:`TEMPERATURE_RANGE`.
+    """
+    points = scoring_grid(axes)
+    got = score(points)
+    pick = int(np.argmax(got[metric]))
+    best, best_metrics = points[pick], {n: float(v[pick]) for n, v in got.items()}
+    if not extend:
+        return best, best_metrics
+    temps = [float(t) for t in axes["temperature"]]
+    for edge, factor in ((max(temps), 2.0), (min(temps), 0.5)):
+        t = edge
+        while best["temperature"] == t:
+            t *= factor
+            if not TEMPERATURE_RANGE[0] <= t <= TEMPERATURE_RANGE[1]:
+                break
+            more = [
+                {"half_life": best["half_life"], "temperature": t, "transition_weight": float(g)}
+                for g in axes["transition_weight"]
+            ]
+            extra = score(more)
+            j = int(np.argmax(extra[metric]))
+            if extra[metric][j] <= best_metrics[metric]:
+                break
+            best, best_metrics = more[j], {n: float(v[j]) for n, v in extra.items()}
+    return best, best_metrics
 
 
 @dataclass(frozen=True, eq=False)
@@ -939,21 +1080,64 @@ def _by_session(
 
 
 def calibration_hold(sessions: Sequences) -> npt.NDArray[np.bool_] | None:
-    """The sessions :meth:`SessionEmbed._calibrate` holds out: the latest
-    :data:`CALIBRATION_FRACTION` by last event, fewer if they would make more than
+    """The sessions a single held-out part of :meth:`SessionEmbed._calibrate` holds: the
+    latest :data:`CALIBRATION_FRACTION` by last event, fewer if they would make more than
     :data:`MAX_CALIBRATION_PREDICTIONS` predictions (but at least
     :data:`MIN_CALIBRATION_SESSIONS`); ``None`` when that many are not there."""
     n_hold = int(len(sessions) * CALIBRATION_FRACTION)
     if n_hold < MIN_CALIBRATION_SESSIONS:
         return None
-    last = sessions.times[np.maximum(sessions.offsets[1:] - 1, 0)]
-    latest_first = np.argsort(last, kind="stable")[::-1]
+    latest_first = _latest_first(sessions)
     predictions = np.maximum(sessions.lengths() - 1, 0)[latest_first]
     within = int(np.count_nonzero(np.cumsum(predictions) <= MAX_CALIBRATION_PREDICTIONS))
     n_hold = min(n_hold, max(within, MIN_CALIBRATION_SESSIONS))
     hold = np.zeros(len(sessions), dtype=bool)
     hold[latest_first[:n_hold]] = True
     return hold
+
+
+def calibration_folds(sessions: Sequences) -> list[npt.NDArray[np.bool_]] | None:
+    """The held-out parts of :meth:`SessionEmbed._calibrate`, each a mask over
+    ``sessions``, the latest last: :func:`calibration_hold` alone where it makes at least
+    :data:`MIN_HELD_PREDICTIONS` predictions; else :data:`CALIBRATION_FOLDS` blocks of
+    sessions by last event, which together hold every session once (cross-fitting); ``None``
+    under :data:`MIN_CROSSFIT_SESSIONS` sessions."""
+    hold = calibration_hold(sessions)
+    n_pred = np.maximum(sessions.lengths() - 1, 0)
+    if hold is not None and int(n_pred[hold].sum()) >= MIN_HELD_PREDICTIONS:
+        return [hold]
+    if len(sessions) < MIN_CROSSFIT_SESSIONS:
+        return None
+    oldest_first = _latest_first(sessions)[::-1]
+    out = []
+    for block in np.array_split(oldest_first, CALIBRATION_FOLDS):
+        mask = np.zeros(len(sessions), dtype=bool)
+        mask[block] = True
+        out.append(mask)
+    return out
+
+
+def _latest_first(sessions: Sequences) -> npt.NDArray[np.int64]:
+    """Session indices by last event, the latest first (equal times: the later index
+    first)."""
+    last = sessions.times[np.maximum(sessions.offsets[1:] - 1, 0)]
+    out: npt.NDArray[np.int64] = np.argsort(last, kind="stable")[::-1]
+    return out
+
+
+def known_clicks(s: Sequences, known: npt.NDArray[np.bool_]) -> Sequences:
+    """``s`` as the session protocol tests a model that knows the items ``known``: clicks
+    on other items removed, then sessions shorter than 2 (a fitted model never sees an
+    unknown item either: it drops it from a history)."""
+    keep = known[s.items]
+    if keep.all():
+        return s
+    owner = np.repeat(np.arange(len(s)), s.lengths())
+    lengths = np.bincount(owner[keep], minlength=len(s))
+    off = np.zeros(len(s) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=off[1:])
+    kept = Sequences(s.items[keep], off, s.user, s.item_keys, s.times[keep], s.user_keys)
+    return _pick(kept, lengths >= 2)
 
 
 def _pick(s: Sequences, keep: npt.NDArray[np.bool_]) -> Sequences:

@@ -163,19 +163,42 @@ class Reranker:
         d = w.size
         if target.size == 0:
             return self
+        rows = np.arange(target.size)
+
+        def objective(v: npt.NDArray[np.float64]) -> float:
+            s = f @ v
+            top = s.max(axis=1, keepdims=True)
+            lse = np.log(np.exp(s - top).sum(axis=1)) + top[:, 0]
+            return float(
+                (lse - s[rows, target]).sum() + 0.5 * self.ridge * ((v - prior) ** 2).sum()
+            )
+
+        loss = objective(w)
         for _ in range(self.steps):
             s = f @ w
             s -= s.max(axis=1, keepdims=True)
             p = np.exp(s)
             p /= p.sum(axis=1, keepdims=True)
             mean = np.einsum("nc,ncd->nd", p, f)
-            chosen = f[np.arange(target.size), target]
+            chosen = f[rows, target]
             grad = (chosen - mean).sum(axis=0) - self.ridge * (w - prior)
             centred = f - mean[:, None, :]
             hess = np.einsum("nc,ncd,nce->de", p, centred, centred) + self.ridge * np.eye(d)
             step = np.linalg.solve(hess, grad)
-            w += step
-            if np.abs(step).max() < 1e-7:
+            # a full Newton step overshoots where the softmax saturates (small or nearly
+            # separable data: the curvature vanishes there); halve it until the penalised
+            # loss falls, so the fit never ends worse than where it started
+            t = 1.0
+            while t > 1e-6:
+                trial = objective(w + t * step)
+                if trial <= loss - 1e-4 * t * float(grad @ step):
+                    break
+                t *= 0.5
+            else:
+                break
+            w = w + t * step
+            loss = trial
+            if np.abs(t * step).max() < 1e-7:
                 break
         self.weights_ = w
         return self
