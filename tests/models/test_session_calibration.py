@@ -98,6 +98,16 @@ def test_calibration_folds_cross_fit_a_log_whose_fifth_is_too_small():
         ]
 
 
+def test_calibration_folds_keep_one_part_on_a_large_log_with_short_latest_sessions():
+    # 10,000 sessions: the early 8,000 of 5 clicks (32,000 predictions), the latest 2,000
+    # of 2 (a fifth: 2,000 predictions, under MIN_HELD_PREDICTIONS); the log is large, so
+    # five probes are not worth their cost: one part
+    sessions = _log(10_000, lambda s: 5 if s < 8000 else 2)
+    folds = calibration_folds(sessions)
+    assert folds is not None and len(folds) == 1
+    assert np.array_equal(folds[0], calibration_hold(sessions))
+
+
 def test_calibration_folds_follow_the_sessions_time_not_their_order():
     # sessions listed newest first: the last fold is still the latest sessions
     sessions = as_sessions(

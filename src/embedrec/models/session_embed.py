@@ -1099,12 +1099,16 @@ def calibration_hold(sessions: Sequences) -> npt.NDArray[np.bool_] | None:
 def calibration_folds(sessions: Sequences) -> list[npt.NDArray[np.bool_]] | None:
     """The held-out parts of :meth:`SessionEmbed._calibrate`, each a mask over
     ``sessions``, the latest last: :func:`calibration_hold` alone where it makes at least
-    :data:`MIN_HELD_PREDICTIONS` predictions; else :data:`CALIBRATION_FOLDS` blocks of
+    :data:`MIN_HELD_PREDICTIONS` predictions (or the whole log at least
+    ``CALIBRATION_FOLDS`` times that many); else :data:`CALIBRATION_FOLDS` blocks of
     sessions by last event, which together hold every session once (cross-fitting); ``None``
     under :data:`MIN_CROSSFIT_SESSIONS` sessions."""
     hold = calibration_hold(sessions)
     n_pred = np.maximum(sessions.lengths() - 1, 0)
-    if hold is not None and int(n_pred[hold].sum()) >= MIN_HELD_PREDICTIONS:
+    # a log of many predictions whose latest sessions happen to be short keeps one part:
+    # five probes cost five fits, which only small logs make cheap
+    large = int(n_pred.sum()) >= CALIBRATION_FOLDS * MIN_HELD_PREDICTIONS
+    if hold is not None and (int(n_pred[hold].sum()) >= MIN_HELD_PREDICTIONS or large):
         return [hold]
     if len(sessions) < MIN_CROSSFIT_SESSIONS:
         return None
