@@ -439,7 +439,7 @@ def tune_session_embed(
     when ``budget_seconds`` is spent (a started trial finishes) or after ``max_trials``.
     With ``rerank``, the best trial's model then fits a re-ranker on half of the validation
     sessions, keeps it if it raises MRR@20 on the other half, and refits it on all of them
-    (:func:`~embedrec.models.session_embed.fit_reranker`): the validation split holds
+    (:func:`~embedrec.models.session_embed.fit_reranker_checked`): the validation split holds
     often more predictions than the latest fifth that the defaults fit it on.
 
     With ``rerank`` and ``compare_defaults``, the default ``SessionEmbed`` is then fitted on

@@ -792,26 +792,23 @@ def mrr_at(ranks: npt.NDArray[np.int64], k: int = 20) -> float:
     return rank_metrics(ranks, k)[f"MRR@{k}"]
 
 
-def fit_reranker(probe: SessionEmbed, late: Sequences) -> Reranker | None:
-    """A re-ranker of ``probe``'s candidates fitted on half of the held-out sessions
-    ``late``: the linear one and the MLP (:class:`MLPReranker`) are both fitted there, the
-    one with the higher MRR@20 on the other half is kept if it beats the mixture's own
-    order there, and is then refitted on both halves. ``None`` otherwise. ``probe`` must
-    not have seen ``late``."""
-    return fit_reranker_checked(probe, late)[0]
-
-
 def check_half(late: Sequences) -> Sequences:
-    """The half of ``late`` (every other session) on which :func:`fit_reranker` compares
-    the re-rankers it fitted on the other half."""
+    """The half of ``late`` (every other session) on which :func:`fit_reranker_checked`
+    compares the re-rankers it fitted on the other half."""
     return _pick(late, np.arange(len(late)) % 2 == 1)
 
 
 def fit_reranker_checked(probe: SessionEmbed, late: Sequences) -> tuple[Reranker | None, float]:
-    """:func:`fit_reranker`, and the MRR@20 on :func:`check_half` of the order it chose
-    (the re-ranker fitted on the other half alone, or the mixture's; NaN when a half is
-    empty): the figure :func:`~embedrec.eval.sessions.evaluate_sessions` gives there.
-    Each half's candidates and features are computed once, for every re-ranker."""
+    """A re-ranker of ``probe``'s candidates, and the MRR@20 on :func:`check_half` of the
+    order it chose. ``probe`` must not have seen ``late``.
+
+    The linear re-ranker and the MLP (:class:`MLPReranker`) are both fitted on the other
+    half of the held-out sessions ``late``; the one with the higher MRR@20 on the check
+    half is kept if it beats the mixture's own order there, and is then refitted on both
+    halves (``None`` otherwise). The figure returned is that of the re-ranker fitted on the
+    other half alone, or the mixture's (NaN when a half is empty): what
+    :func:`~embedrec.eval.sessions.evaluate_sessions` gives there. Each half's candidates
+    and features are computed once, for every re-ranker."""
     return fit_reranker_folds([(probe, late)])
 
 
