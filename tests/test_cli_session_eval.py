@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 from embedrec import Embeddings, Item2Vec, Item2VecConfig
 from embedrec.cli.main import cli
 from embedrec.data import read_interactions
-from embedrec.data.sessions import session_split
+from embedrec.data.sessions import session_split, sessionize
 from embedrec.eval.sessions import evaluate_sessions
 from embedrec.models import VSKNN, SequentialRules, SessionEmbed, SessionEmbedConfig
 
@@ -182,7 +182,13 @@ def test_clear_errors(split, full_log, tmp_path):
     bad = run("eval", tmp_path / "nope", *session, ok=False)
     assert bad.exit_code != 0 and "one of session-embed" in bad.output and "neither" in bad.output
     # the split's flags and the baselines belong to the fitted methods
-    for flags in (["--test-days", "2"], ["--min-item-support", "3"], ["--baselines"]):
+    for flags in (
+        ["--test-days", "2"],
+        ["--test-fraction", "0.2"],
+        ["--min-session-length", "3"],
+        ["--min-item-support", "3"],
+        ["--baselines"],
+    ):
         bad = run("eval", tmp_path / "sr", *session, *flags, ok=False)
         assert bad.exit_code == 2 and flags[0] in bad.output and "saved model" in bad.output
     # a session model under another protocol
@@ -207,3 +213,191 @@ def test_recommend_with_no_known_item_says_the_popularity_fallback(tmp_path):
     # a known item: no fallback, SR's rule a -> b answers
     out = json.loads(run("recommend", tmp_path / "sr", "--history", "a", "--json").stdout)
     assert out["fallback"] is False and out["items"][0]["key"] == "b"
+
+
+# ------------------------------------------------------------------ the session protocol's flags
+SR_ONLY = ["--protocol", "session", "--no-baselines", "--min-item-support", 1, "-k", 1, "--json"]
+
+
+def _fitted(log_path, *flags):
+    """``eval sr LOG`` under the session protocol: the JSON payload and SR's result."""
+    out = json.loads(run("-q", "eval", "sr", log_path, *COLS, *SR_ONLY, *flags).output)
+    return out, out["results"]["sr"]
+
+
+def _library(log, *, ks=(1,), positions="all", **split_args):
+    """What the library gives for SR on ``log``: session_split, then evaluate_sessions."""
+    split = session_split(log, min_item_support=1, **split_args)
+    return evaluate_sessions(SequentialRules().fit(split.train), split, ks=ks, positions=positions)
+
+
+def _assert_same(got, want):
+    assert got["n_predictions"] == want.n_predictions
+    assert got["n_sessions"] == want.n_sessions
+    assert got["metrics"].keys() == want.metrics.keys()
+    assert_allclose(list(got["metrics"].values()), list(want.metrics.values()), rtol=1e-12)
+
+
+def _read(path, user_col="session"):
+    return read_interactions(path, user_col=user_col, item_col="item", time_col="ts")
+
+
+def test_test_fraction_holds_out_the_latest_sessions(tmp_path):
+    # 8 sessions of 3 clicks, 864 s apart: all end within a day of the last event, so the
+    # default --test-days 1 leaves no training session. --test-fraction 0.25 takes the
+    # latest round(0.25 * 8) = 2 sessions (6 and 7): 2 x 2 = 4 predictions
+    path = write_log(tmp_path / "log.csv", [[1, 2, 3], [1, 3, 2]] * 4)
+    out, sr = _fitted(path, "--test-fraction", 0.25)
+    want = _library(_read(path), test_days=None, test_fraction=0.25)
+    assert sr["n_predictions"] == want.n_predictions == 4 and sr["n_sessions"] == 2
+    _assert_same(sr, want)
+    # by hand: SR learns 1 -> 2 and 1 -> 3 equally (a tie, item 2 first), 2 -> 3 and 3 -> 2.
+    # Session 6 (1 2 3): [1] -> 2 hit, [1 2] -> 3 hit; session 7 (1 3 2): [1] -> 3 miss (2 is
+    # first), [1 3] -> 2 hit. HR@1 = 3/4; the top-1 items are 2 and 3 of 3: Coverage@1 = 2/3
+    assert_allclose([sr["metrics"]["HR@1"], sr["metrics"]["Coverage@1"]], [0.75, 2 / 3], rtol=1e-12)
+    assert (out["test_days"], out["test_fraction"]) == (None, 0.25)
+    assert (out["min_session_length"], out["min_item_support"]) == (2, 1)
+    assert (out["session_gap"], out["positions"]) == (None, "all")
+    # the readable report says which sessions were the test
+    text = run("-q", "eval", "sr", path, *COLS, *SR_ONLY[:-1], "--test-fraction", 0.25).output
+    assert "test: the 25% of the sessions ending last, after" in text
+    assert "predicted: every position" in text
+    bad = run("eval", "sr", path, *COLS, *SR_ONLY, ok=False)  # --test-days 1: no training
+    assert bad.exit_code == 2 and "--test-days 1" in bad.output and "0 training" in bad.output
+
+
+def test_test_days_is_recorded_when_no_fraction_is_given(full_log, split):
+    out, sr = _fitted(full_log, "--min-item-support", 5)
+    # 101 sessions of 4 clicks end in the last day (see test_cli_recsys): 303 predictions
+    want = evaluate_sessions(SequentialRules().fit(split.train), split, ks=(1,))
+    assert sr["n_predictions"] == want.n_predictions == 303
+    _assert_same(sr, want)
+    assert (out["test_days"], out["test_fraction"], out["min_item_support"]) == (1.0, None, 5)
+
+
+def test_min_session_length_drops_the_shorter_sessions(tmp_path):
+    # lengths 3, 2, 3, 2, 3, 2, 2, 3 (sessions 0..7, in time order)
+    sessions = [[1, 2, 3], [1, 2], [1, 3, 2], [2, 3], [1, 2, 3], [3, 1], [1, 2], [1, 3, 2]]
+    path = write_log(tmp_path / "log.csv", sessions)
+    log = _read(path)
+    # --min-session-length 2 keeps all 8: the latest 2 (6: 2 clicks, 7: 3) give 1 + 2 = 3
+    # predictions
+    out, sr = _fitted(path, "--test-fraction", 0.25)
+    assert (sr["n_predictions"], sr["n_sessions"], out["min_session_length"]) == (3, 2, 2)
+    _assert_same(sr, _library(log, test_days=None, test_fraction=0.25))
+    # --min-session-length 3 drops the four of 2 clicks: of sessions 0, 2, 4, 7 the latest
+    # round(0.25 * 4) = 1 (7) is the test, 2 predictions
+    out, sr = _fitted(path, "--test-fraction", 0.25, "--min-session-length", 3)
+    assert (sr["n_predictions"], sr["n_sessions"], out["min_session_length"]) == (2, 1, 3)
+    want = _library(log, test_days=None, test_fraction=0.25, min_session_length=3)
+    _assert_same(sr, want)
+
+
+def _user_log(path):
+    """4 users, each with two visits of 3 clicks an hour apart (3 items of chain u % 2);
+    users start 100 s apart. Without a gap each user is one session of 6 clicks."""
+    rows = ["user,item,ts"]
+    for u in range(4):
+        for visit in range(2):
+            for j in range(3):
+                item = 10 * (u % 2) + visit + j
+                rows.append(f"u{u},{item},{u * 100 + visit * 3600 + j * 30}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_session_gap_cuts_users_into_sessions(tmp_path):
+    path = _user_log(tmp_path / "users.csv")
+    users = ["--user-col", "user", "--item-col", "item", "--time-col", "ts"]
+    fitted = ["-q", "eval", "sr", path, *users, *SR_ONLY, "--test-fraction", 0.25]
+    out = json.loads(run(*fitted, "--session-gap", 1800).output)
+    # 8 sessions of 3 clicks; the latest 2 (the second visits of u2 and u3) are the test:
+    # 2 x 2 = 4 predictions
+    log = _read(path, "user")
+    cut = sessionize(log, gap=1800, min_length=2)
+    want = _library(cut, test_days=None, test_fraction=0.25)
+    assert out["results"]["sr"]["n_predictions"] == want.n_predictions == 4
+    _assert_same(out["results"]["sr"], want)
+    assert out["session_gap"] == 1800
+    # without a gap: 4 sessions of 6 clicks, the latest one (u3) the test, 5 predictions
+    whole = json.loads(run(*fitted).output)
+    assert whole["results"]["sr"]["n_predictions"] == 5 and whole["session_gap"] is None
+    # a saved model's test log is cut the same way: every session of it is a test session
+    model = SequentialRules().fit(cut)
+    model.save(tmp_path / "sr")
+    saved = ["-q", "eval", tmp_path / "sr", path, *users, "--protocol", "session", "-k", 1]
+    out = json.loads(run(*saved, "--session-gap", 1800, "--json").output)
+    want = evaluate_sessions(model, cut, ks=(1,))
+    assert out["results"]["sr"]["n_predictions"] == want.n_predictions == 8 * 2
+    _assert_same(out["results"]["sr"], want)
+    assert out["test"]["sessions"] == 8 and out["session_gap"] == 1800
+    assert json.loads(run(*saved, "--json").output)["results"]["sr"]["n_predictions"] == 4 * 5
+    # a gap needs event times
+    no_time = ["--user-col", "user", "--item-col", "item"]
+    bad = run("eval", "sr", path, *no_time, *SR_ONLY, "--session-gap", 1800, ok=False)
+    assert bad.exit_code == 2 and "--session-gap" in bad.output and "--time-col" in bad.output
+
+
+def test_positions_last_predicts_once_per_test_session(full_log, split, test_csv, tmp_path):
+    # the 101 test sessions of 4 clicks: 101 predictions (the 4th click) instead of 303
+    out, sr = _fitted(full_log, "--min-item-support", 5, "--positions", "last", "-k", 3)
+    model = SequentialRules().fit(split.train)
+    want = evaluate_sessions(model, split, ks=(1, 3), positions="last")
+    assert sr["n_predictions"] == sr["n_sessions"] == want.n_predictions == 101
+    assert sr["positions"] == out["positions"] == "last"
+    _assert_same(sr, want)
+    # a saved model on the test log: the same predictions
+    model.save(tmp_path / "sr")
+    saved = json.loads(
+        run(
+            "-q", "eval", tmp_path / "sr", test_csv, *COLS, "--protocol", "session", "-k", 1,
+            "-k", 3, "--positions", "last", "--json",
+        ).output
+    )  # fmt: skip
+    assert saved["positions"] == "last"
+    _assert_same(saved["results"]["sr"], want)
+    text = run(
+        "-q", "eval", tmp_path / "sr", test_csv, *COLS, "--protocol", "session",
+        "--positions", "last",
+    ).output  # fmt: skip
+    assert "predicted: each session's last item" in text
+
+
+def test_session_flag_errors(full_log, tmp_path):
+    path = write_log(tmp_path / "log.csv", [[1, 2, 3], [1, 3, 2]] * 4)
+    # a number of days and a fraction: one or the other
+    bad = run("eval", "sr", path, *COLS, *SR_ONLY, "--test-days", 2, "--test-fraction", 0.25,
+              ok=False)  # fmt: skip
+    assert bad.exit_code == 2
+    assert "--test-days and --test-fraction: give one" in bad.output
+    # a fraction that leaves no training session names the flag
+    bad = run("eval", "sr", path, *COLS, *SR_ONLY, "--test-fraction", 0.99, ok=False)
+    assert bad.exit_code == 2 and "--test-fraction 0.99" in bad.output
+    assert "0 training" in bad.output
+    # values out of range
+    for flag, value in (
+        ("--test-fraction", 0),
+        ("--test-fraction", 1),
+        ("--test-fraction", 1.5),
+        ("--min-session-length", 0),
+        ("--session-gap", -1),
+        ("--positions", "first"),
+    ):
+        bad = run("eval", "sr", path, *COLS, *SR_ONLY, flag, value, ok=False)
+        assert bad.exit_code == 2 and f"Invalid value for '{flag}'" in bad.output
+    # the session protocol's flags under another protocol
+    for flags in (
+        ["--test-days", 2],
+        ["--test-fraction", 0.2],
+        ["--min-session-length", 3],
+        ["--min-item-support", 3],
+        ["--session-gap", 1800],
+        ["--positions", "last"],
+    ):
+        bad = run("eval", tmp_path / "model", full_log, *COLS, *flags, ok=False)
+        assert bad.exit_code == 2 and f"{flags[0]}: only for --protocol session" in bad.output
+    bad = run("eval", tmp_path / "model", full_log, *COLS, "--protocol", "temporal",
+              "--positions", "all", "--session-gap", 60, ok=False)  # fmt: skip
+    assert bad.exit_code == 2
+    assert "--session-gap and --positions: only for --protocol session" in bad.output
+    assert "--protocol temporal does not use them" in bad.output

@@ -177,11 +177,18 @@ def test_tune_then_train_with_the_tuned_values(log_csv, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("flags", "test_days", "valid_days"),
-    [([], 1.0, 1.0), (["--test-days", 2, "--valid-days", 1.5], 2.0, 1.5)],
+    ("flags", "test_holdout", "valid_holdout"),
+    [
+        ([], (1.0, None), (1.0, None)),
+        (["--test-days", 2, "--valid-days", 1.5], (2.0, None), (1.5, None)),
+        # the validation sessions are chosen as the test ones were, unless told otherwise
+        (["--test-fraction", 0.1], (None, 0.1), (None, 0.1)),
+        (["--test-fraction", 0.1, "--valid-days", 1.5], (None, 0.1), (1.5, None)),
+        (["--test-days", 2, "--valid-fraction", 0.2], (2.0, None), (None, 0.2)),
+    ],
 )
 def test_tune_never_sees_the_test_sessions(
-    flags, test_days, valid_days, log_csv, log, tmp_path, monkeypatch
+    flags, test_holdout, valid_holdout, log_csv, log, tmp_path, monkeypatch
 ):
     seen = {}
     real = SessionTuneResult(
@@ -198,8 +205,10 @@ def test_tune_never_sees_the_test_sessions(
     monkeypatch.setattr("embedrec.tune.tune_session_embed", spy)
     _, out = _tuning(log_csv, tmp_path, *flags)
     # computed here: the test split of eval --protocol session, then validation of the rest
-    test = session_split(log, test_days=test_days)
-    parts = session_split(test.train, test_days=valid_days)
+    test_days, test_fraction = test_holdout
+    valid_days, valid_fraction = valid_holdout
+    test = session_split(log, test_days=test_days, test_fraction=test_fraction)
+    parts = session_split(test.train, test_days=valid_days, test_fraction=valid_fraction)
     keys = {
         n: set(x.user_keys[x.user].tolist()) for n, x in seen.items() if n in ("train", "valid")
     }
@@ -211,7 +220,8 @@ def test_tune_never_sees_the_test_sessions(
     assert split["train_sessions"] == n_sessions(parts.train) == len(keys["train"])
     assert split["valid_sessions"] == n_sessions(parts.test) == len(keys["valid"])
     assert split["train_events"] == len(parts.train) and split["valid_events"] == len(parts.test)
-    assert (split["test_days"], split["valid_days"]) == (test_days, valid_days)
+    assert (split["test_days"], split["test_fraction"]) == test_holdout
+    assert (split["valid_days"], split["valid_fraction"]) == valid_holdout
     assert seen["max_trials"] == 1 and seen["seed"] == 3 and seen["progress"] is False
 
 
@@ -288,6 +298,18 @@ def test_tune_errors(log_csv, tmp_path):
     assert bad.exit_code == 2 and "--valid-days 5" in bad.output
     bad = run(*tune, "--test-days", 2, "--no-test-holdout", ok=False)
     assert bad.exit_code == 2 and "--no-test-holdout" in bad.output
+    bad = run(*tune, "--test-fraction", 0.1, "--no-test-holdout", ok=False)
+    assert bad.exit_code == 2 and "--test-fraction and --no-test-holdout: give one" in bad.output
+    # days or a fraction, not both
+    bad = run(*tune, "--test-days", 2, "--test-fraction", 0.1, ok=False)
+    assert bad.exit_code == 2 and "--test-days and --test-fraction: give one" in bad.output
+    bad = run(*tune, "--valid-days", 1, "--valid-fraction", 0.1, ok=False)
+    assert bad.exit_code == 2 and "--valid-days and --valid-fraction: give one" in bad.output
+    # a validation fraction that leaves nothing to fit on names its flag
+    bad = run(*tune, "--valid-fraction", 0.999, ok=False)
+    assert bad.exit_code == 2 and "--valid-fraction 0.999" in bad.output
+    bad = run(*tune, "--test-fraction", 1, ok=False)
+    assert bad.exit_code == 2 and "Invalid value for '--test-fraction'" in bad.output
     no_time = ["sessions", "tune", log_csv, "--user-col", "session", "--item-col", "item"]
     bad = run(*no_time, "--out", tmp_path / "t.json", ok=False)
     assert bad.exit_code == 2 and "--time-col" in bad.output
@@ -336,6 +358,31 @@ def test_train_holds_out_the_test_days_and_writes_the_log_eval_scores(log_csv, l
               "--test-out", tmp_path / "t.csv", ok=False)  # fmt: skip
     assert bad.exit_code == 2 and "give both" in bad.output
     assert not (tmp_path / "m2").exists()
+
+
+def test_train_holds_out_the_latest_fraction_of_the_sessions(log_csv, log, tmp_path):
+    test_csv = tmp_path / "test.csv"
+    out = run_json(
+        "sessions", "train", "s-pop", log_csv, *COLS, "--out", tmp_path / "model",
+        "--test-fraction", 0.1, "--test-out", test_csv,
+    )  # fmt: skip
+    # 300 sessions pass the filters: the latest round(0.1 * 300) = 30 are the test
+    split = session_split(log, test_days=None, test_fraction=0.1, min_item_support=5)
+    assert n_sessions(split.test) == 30
+    assert out["test"] == {"sessions": 30, "events": len(split.test), "out": str(test_csv)}
+    assert (out["test_days"], out["test_fraction"]) == (None, 0.1)
+    assert out["sessions"] == n_sessions(split.train) == 270
+    assert out["events"] == len(split.train)
+    written = read_interactions(test_csv, user_col="user", item_col="item", time_col="timestamp")
+    assert len(written) == len(split.test)
+    text = run("-q", "sessions", "train", "s-pop", log_csv, *COLS, "--out", tmp_path / "m2",
+               "--test-fraction", 0.1).stdout  # fmt: skip
+    assert "30 sessions" in text and "held out (the 10% of the sessions ending last)" in text
+    # days or a fraction, not both; checked before any work
+    bad = run("sessions", "train", "s-pop", log_csv, *COLS, "--out", tmp_path / "m3",
+              "--test-days", 2, "--test-fraction", 0.1, ok=False)  # fmt: skip
+    assert bad.exit_code == 2 and "--test-days and --test-fraction: give one" in bad.output
+    assert not (tmp_path / "m3").exists()
 
 
 def test_the_example_history_skips_keys_the_flag_cannot_take():

@@ -53,6 +53,7 @@ __all__ = [
     "echo_table",
     "field_help",
     "format_value",
+    "given_flags",
     "json_option",
     "jsonable",
     "load_toml",
@@ -191,6 +192,24 @@ json_option = click.option(
 def default_of(func: Callable[..., Any], name: str) -> Any:
     """The default of parameter ``name`` of ``func`` (so a flag shows the library default)."""
     return inspect.signature(func).parameters[name].default
+
+
+def given_flags(names: Iterable[str]) -> list[str]:
+    """The flags (``--test-days``) of the parameters ``names`` (``test_days``) of the running
+    command that the user gave, rather than left at their defaults, in the order of
+    ``names``; for refusing flags that do not apply, by name.
+
+    A flag given with its default value counts as given (it was asked for).
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    opts = {p.name: p.opts[0] for p in ctx.command.params}
+    return [
+        opts[name]
+        for name in names
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    ]
 
 
 # ---------------------------------------------------------------------------------- output paths

@@ -32,6 +32,7 @@ from ._common import (
     echo_report,
     echo_table,
     format_value,
+    given_flags,
     json_option,
     jsonable,
     loss_trend,
@@ -60,8 +61,9 @@ SESSION_METHODS = {
     "vstan": "VSTAN",
 }
 _SESSION_BASELINES = ["s-pop", "sr", "vsknn", "stan", "vstan"]
-#: session protocol: test sessions shorter than this (after removing unknown items) are dropped
-_MIN_SESSION_LENGTH = 2
+#: session protocol (session-rec): sessions shorter than this are dropped, before and after
+#: the item filter, and test sessions again after removing unknown items
+MIN_SESSION_LENGTH = 2
 
 
 def interaction_options(f: F) -> F:
@@ -469,6 +471,109 @@ def recommend(
     echo_report(payload, render, as_json=as_json)
 
 
+# ---------------------------------------------------------------------------------- sessions
+def session_gap_option(dropped: str, scope: str = "") -> Callable[[F], F]:
+    """``--session-gap`` of the session commands (``eval --protocol session``, ``sessions
+    train`` and ``tune``, through :func:`read_sessions`); ``dropped`` says which short
+    sessions the command then drops, ``scope`` where the flag applies."""
+    option: Callable[[F], F] = click.option(
+        "--session-gap",
+        type=click.FloatRange(min=0),
+        default=None,
+        help=f"{scope}--user-col holds users, not sessions: cut each user's events into "
+        f"sessions at gaps longer than this many seconds (needs --time-col); {dropped}.",
+    )
+    return option
+
+
+def read_sessions(
+    path: Path,
+    data: dict[str, Any],
+    session_gap: float | None,
+    min_length: int = MIN_SESSION_LENGTH,
+) -> Any:
+    """The session log in ``path`` read with ``data`` (:func:`pop_data_flags`): each user key
+    a session, or, with ``session_gap`` (``--session-gap``), the users' events cut into
+    sessions (:func:`embedrec.data.sessions.sessionize`) of at least ``min_length`` events."""
+    from ..data.sessions import sessionize
+
+    if session_gap is not None and data["time_col"] is None:
+        raise click.UsageError(
+            "--session-gap cuts sessions at gaps between event times: give --time-col"
+        )
+    log = read_log(path, data)
+    if session_gap is not None:
+        users = log.n_users
+        log = sessionize(log, gap=session_gap, min_length=min_length)
+        logger.info(
+            "cut the events of %d users into %d sessions at gaps > %g s",
+            users,
+            log.n_users,
+            session_gap,
+        )
+    return log
+
+
+def days_or_fraction(days_name: str, fraction_name: str) -> tuple[float | None, float | None]:
+    """The holdout of a session split, given to the running command as a number of days
+    (parameter ``days_name``, e.g. ``test_days``) or a fraction of the sessions
+    (``fraction_name``): ``(days, None)`` or ``(None, fraction)``.
+
+    The days flag's value (its default, if it has one) applies unless the fraction flag is
+    given; giving both is a ``click.UsageError`` naming both.
+    """
+    params = click.get_current_context().params
+    days, fraction = params[days_name], params[fraction_name]
+    if fraction is None:
+        return days, None
+    if given_flags([days_name]):
+        days_flag, fraction_flag = given_flags([days_name, fraction_name])
+        raise click.UsageError(
+            f"{days_flag} and {fraction_flag}: give one (the sessions ending in the last N "
+            "days, or the latest fraction F of the sessions)"
+        )
+    return None, fraction
+
+
+def holdout_flag(days: float | None, fraction: float | None, prefix: str = "--test") -> str:
+    """The flag and value that chose a holdout: ``--test-days 2`` or ``--test-fraction 0.1``."""
+    return f"{prefix}-days {days:g}" if fraction is None else f"{prefix}-fraction {fraction:g}"
+
+
+def holdout_span(days: float | None, fraction: float | None) -> str:
+    """What a holdout holds, in words: ``the sessions ending in the last 2 days`` or ``the
+    10% of the sessions ending last``."""
+    if fraction is not None:
+        return f"the {100 * fraction:.4g}% of the sessions ending last"
+    assert days is not None
+    return f"the sessions ending in the last {days:g} day" + ("" if days == 1 else "s")
+
+
+def split_sessions(
+    log: Any,
+    *,
+    test_days: float | None,
+    test_fraction: float | None,
+    min_session_length: int = MIN_SESSION_LENGTH,
+    min_item_support: int = 5,
+    what: str,
+) -> Any:
+    """:func:`embedrec.data.sessions.session_split` of ``log``, with ``what`` (the flag and
+    its role, e.g. "the test holdout (--test-days 1)") leading its error message."""
+    from ..data.sessions import session_split
+
+    try:
+        return session_split(
+            log,
+            test_days=test_days,
+            test_fraction=test_fraction,
+            min_session_length=min_session_length,
+            min_item_support=min_item_support,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+
+
 def _session_model(name: str) -> Any:
     """A new model of the session method ``name``."""
     from .. import models
@@ -488,26 +593,49 @@ def _eval_sessions(
     *,
     ks: tuple[int, ...],
     baselines: bool,
-    test_days: float,
+    test_days: float | None,
+    test_fraction: float | None,
+    min_session_length: int,
     min_item_support: int,
+    session_gap: float | None,
+    positions: Literal["all", "last"],
 ) -> tuple[dict[str, Any], str]:
-    from ..data.sessions import session_split
+    """The method ``name`` (and the baselines) fitted on the training sessions of the session
+    log ``inter`` and scored on its test sessions: the JSON payload and the readable report."""
     from ..eval.sessions import compare_sessions, evaluate_sessions
 
     names = [name] + ([b for b in _SESSION_BASELINES if b != name] if baselines else [])
     models = {n: _session_model(n) for n in names}  # unknown names fail before any work
-    split = session_split(inter, test_days=test_days, min_item_support=min_item_support)
+    split = split_sessions(
+        inter,
+        test_days=test_days,
+        test_fraction=test_fraction,
+        min_session_length=min_session_length,
+        min_item_support=min_item_support,
+        what=f"the session split ({holdout_flag(test_days, test_fraction)})",
+    )
     results = {}
     for n, m in models.items():
         logger.info("session protocol: fitting %s", n)
-        results[n] = evaluate_sessions(m.fit(split.train), split, ks=ks)
+        results[n] = evaluate_sessions(m.fit(split.train), split, ks=ks, positions=positions)
     payload = {
         "model": name,
         "protocol": "session",
         "test_days": test_days,
+        "test_fraction": test_fraction,
+        "min_session_length": min_session_length,
+        "min_item_support": min_item_support,
+        "session_gap": session_gap,
+        "positions": positions,
         "results": {n: r.to_dict() for n, r in results.items()},
     }
-    return payload, compare_sessions(results)
+    note = (
+        f"test: {holdout_span(test_days, test_fraction)}, after "
+        f"session-rec's filters (sessions >= {min_session_length} events, items >= "
+        f"{min_item_support} events); predicted: "
+        + ("every position" if positions == "all" else "each session's last item")
+    )
+    return payload, f"{compare_sessions(results)}\n{note}"
 
 
 def _saved_session_test(inter: Any, item_keys: Any) -> tuple[Any, dict[str, int]]:
@@ -534,7 +662,7 @@ def _saved_session_test(inter: Any, item_keys: Any) -> tuple[Any, dict[str, int]
     codes = table[inter.item]
     known = codes >= 0
     lengths = np.bincount(inter.user[known], minlength=inter.n_users)
-    keep = known & (lengths[inter.user] >= _MIN_SESSION_LENGTH)
+    keep = known & (lengths[inter.user] >= MIN_SESSION_LENGTH)
     test = Interactions(
         inter.user_keys,
         item_keys,
@@ -544,7 +672,7 @@ def _saved_session_test(inter: Any, item_keys: Any) -> tuple[Any, dict[str, int]
         None if inter.weight is None else inter.weight[keep],
     )
     n_sessions = int((np.bincount(inter.user, minlength=inter.n_users) > 0).sum())
-    kept = int((lengths >= _MIN_SESSION_LENGTH).sum())
+    kept = int((lengths >= MIN_SESSION_LENGTH).sum())
     facts = {
         "sessions": kept,
         "events": int(keep.sum()),
@@ -553,7 +681,7 @@ def _saved_session_test(inter: Any, item_keys: Any) -> tuple[Any, dict[str, int]
     }
     if kept == 0:
         raise ValueError(
-            f"no test session is left with {_MIN_SESSION_LENGTH} events of items the model "
+            f"no test session is left with {MIN_SESSION_LENGTH} events of items the model "
             f"knows ({facts['unknown_item_events']} of {len(inter)} events are of unknown "
             "items); check that --item-col names the items the model was trained on"
         )
@@ -561,7 +689,12 @@ def _saved_session_test(inter: Any, item_keys: Any) -> tuple[Any, dict[str, int]
 
 
 def _eval_saved_session(
-    path: Path, inter: Any, *, ks: tuple[int, ...]
+    path: Path,
+    inter: Any,
+    *,
+    ks: tuple[int, ...],
+    session_gap: float | None,
+    positions: Literal["all", "last"],
 ) -> tuple[dict[str, Any], str]:
     """A saved session model evaluated on ``inter``, every session of which is a test
     session (the model was trained elsewhere, on other sessions)."""
@@ -576,46 +709,66 @@ def _eval_saved_session(
     test, facts = _saved_session_test(inter, m.item_keys_)
     cls = type(m).__name__
     name = next((n for n, c in SESSION_METHODS.items() if c == cls), cls)
-    result = evaluate_sessions(m, test, ks=ks)
+    result = evaluate_sessions(m, test, ks=ks, positions=positions)
     payload = {
         "model": str(path),
         "model_class": cls,
         "protocol": "session",
+        "session_gap": session_gap,
+        "positions": positions,
         "test": facts,
         "results": {name: result.to_dict()},
     }
     note = (
         f"test log: {facts['sessions']} sessions, {facts['events']} events; removed "
         f"{facts['unknown_item_events']} events of items unknown to the model, then "
-        f"{facts['short_sessions_dropped']} sessions shorter than {_MIN_SESSION_LENGTH}"
+        f"{facts['short_sessions_dropped']} sessions shorter than {MIN_SESSION_LENGTH}; "
+        "predicted: " + ("every position" if positions == "all" else "each session's last item")
     )
     return payload, f"{compare_sessions({name: result})}\n{note}"
 
 
 #: flags of the session protocol's split and baselines, which a saved model does not use
-_SPLIT_FLAGS = {
-    "test_days": "--test-days",
-    "min_item_support": "--min-item-support",
-    "baselines": "--baselines",
-}
+_SPLIT_FLAGS = (
+    "test_days",
+    "test_fraction",
+    "min_session_length",
+    "min_item_support",
+    "baselines",
+)
+#: flags of the session protocol alone (the split's, the sessions' and the positions')
+_SESSION_FLAGS = (
+    "test_days",
+    "test_fraction",
+    "min_session_length",
+    "min_item_support",
+    "session_gap",
+    "positions",
+)
 
 
 def _refuse_split_flags(model: Path) -> None:
-    """Refuse the split and baseline flags, when given, with a saved session model."""
-    from click.core import ParameterSource
-
+    """Refuse the split and baseline flags, when given, with a saved session model
+    (``--no-baselines`` is what a saved model does anyway, and is allowed)."""
     ctx = click.get_current_context()
-    given = [
-        flag
-        for name, flag in _SPLIT_FLAGS.items()
-        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-        and not (name == "baselines" and not ctx.params.get(name))
-    ]
+    names = [n for n in _SPLIT_FLAGS if n != "baselines" or ctx.params["baselines"]]
+    given = given_flags(names)
     if given:
         raise click.UsageError(
             f"{' and '.join(given)}: only for a method fitted here (they split the log and fit "
             f"baselines on its training sessions); {model} is a saved model, evaluated on "
             "every session of INTERACTIONS (its test log): leave them out"
+        )
+
+
+def _refuse_session_flags(protocol: str) -> None:
+    """Refuse the flags of the session protocol, when given, under another ``protocol``."""
+    given = given_flags(_SESSION_FLAGS)
+    if given:
+        raise click.UsageError(
+            f"{' and '.join(given)}: only for --protocol session (its session split and "
+            f"next-item positions); --protocol {protocol} does not use them: leave them out, "
+            "or pass --protocol session"
         )
 
 
@@ -628,11 +781,12 @@ def _refuse_split_flags(model: Path) -> None:
     default="leave-last-out",
     show_default=True,
     help="How the test events are chosen. 'session': the session-rec protocol (users are "
-    "sessions; the next item at every position). MODEL is then either a method fitted here "
-    f"({', '.join(SESSION_METHODS)}) on the log's training sessions, the last --test-days "
-    "being the test; or a saved session model's directory (write ./sr for a directory named "
-    "like a method), evaluated on every session of INTERACTIONS, events of items it does not "
-    "know removed.",
+    "sessions, or users cut into sessions with --session-gap; the next item at every "
+    "position, or the last with --positions last). MODEL is then either a method fitted "
+    f"here ({', '.join(SESSION_METHODS)}) on the log's training sessions, the last "
+    "--test-days (or the latest --test-fraction of the sessions) being the test; or a saved "
+    "session model's directory (write ./sr for a directory named like a method), evaluated "
+    "on every session of INTERACTIONS, events of items it does not know removed.",
 )
 @click.option(
     "--test-days",
@@ -642,11 +796,38 @@ def _refuse_split_flags(model: Path) -> None:
     help="Session protocol, fitted method: sessions ending in the last N days are the test set.",
 )
 @click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Session protocol, fitted method: the latest F of the sessions (by last event) are "
+    "the test set, instead of the last --test-days.",
+)
+@click.option(
+    "--min-session-length",
+    type=click.IntRange(min=1),
+    default=MIN_SESSION_LENGTH,
+    show_default=True,
+    help="Session protocol, fitted method: drop sessions with fewer events, before and after "
+    "the item filter, and test sessions left shorter (session-rec: 2).",
+)
+@click.option(
     "--min-item-support",
     type=click.IntRange(min=1),
     default=5,
     show_default=True,
     help="Session protocol, fitted method: drop items with fewer events (session-rec: 5).",
+)
+@session_gap_option(
+    "sessions shorter than --min-session-length (with a saved model, 2) are dropped",
+    scope="Session protocol: ",
+)
+@click.option(
+    "--positions",
+    type=click.Choice(["all", "last"]),
+    default="all",
+    show_default=True,
+    help="Session protocol: predict the next item at every position of each test session "
+    "(the protocol), or only each session's last item.",
 )
 @_split_seed
 @click.option(
@@ -691,23 +872,35 @@ def eval_recommendations(
     as_json: bool,
     out: Path | None,
     test_days: float,
+    test_fraction: float | None,
+    min_session_length: int,
     min_item_support: int,
+    session_gap: float | None,
+    positions: Literal["all", "last"],
     **flags: Any,
 ) -> None:
     """Next-item evaluation of MODEL on INTERACTIONS: full ranking, seen items excluded.
 
     Prints HR, Recall, NDCG, MRR and catalogue coverage at each k for the model and, by
     default, the popularity and random baselines. With ``--protocol session`` the users are
-    sessions and seen items stay in the ranking. MODEL then names a method fitted on the
-    training sessions (the baselines are S-POP, SR, V-SKNN, STAN and V-STAN), or is a saved
-    session model's directory, evaluated on every session of INTERACTIONS (a test log it was
-    not trained on): events of items it does not know are removed, then sessions shorter than
-    2, and the output says how many.
+    sessions (with --session-gap, users whose events are cut into sessions at gaps of
+    inactivity) and seen items stay in the ranking; the next item is predicted at every
+    position of each test session (--positions last: only the last). MODEL then names a
+    method fitted on the training sessions (the baselines are S-POP, SR, V-SKNN, STAN and
+    V-STAN) of session-rec's split: --min-session-length and --min-item-support filter the
+    log, and the sessions ending in the last --test-days (or the latest --test-fraction of
+    them) are the test. Or MODEL is a saved session model's directory, evaluated on every
+    session of INTERACTIONS (a test log it was not trained on): events of items it does not
+    know are removed, then sessions shorter than 2, and the output says how many. The
+    session flags are refused under the other protocols, and the split's flags with a saved
+    model.
     """
     from ..eval import Popularity, RandomScorer, compare, evaluate
 
     interactions: Path = flags.pop("interactions")
     data = pop_data_flags(flags)
+    if protocol != "session":
+        _refuse_session_flags(protocol)
     if out is not None:
         check_out_file(out)
     if protocol == "session":
@@ -721,18 +914,27 @@ def eval_recommendations(
                     model,
                     model,
                 )
+            days, fraction = days_or_fraction("test_days", "test_fraction")
             payload, table = _eval_sessions(
                 model,
-                read_log(interactions, data),
+                read_sessions(interactions, data, session_gap, min_session_length),
                 ks=tuple(ks) or (10, 20),
                 baselines=baselines,
-                test_days=test_days,
+                test_days=days,
+                test_fraction=fraction,
+                min_session_length=min_session_length,
                 min_item_support=min_item_support,
+                session_gap=session_gap,
+                positions=positions,
             )
         else:
             _refuse_split_flags(Path(model))
             payload, table = _eval_saved_session(
-                Path(model), read_log(interactions, data), ks=tuple(ks) or (10, 20)
+                Path(model),
+                read_sessions(interactions, data, session_gap),
+                ks=tuple(ks) or (10, 20),
+                session_gap=session_gap,
+                positions=positions,
             )
         if out is not None:
             from .._io import write_json

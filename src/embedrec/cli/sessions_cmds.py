@@ -6,9 +6,10 @@ filters (:func:`embedrec.data.sessions.session_filter`), and saves it for ``embe
 recommend``, ``embedrec serve`` and ``embedrec eval --protocol session DIR TEST_LOG``.
 
 ``sessions tune LOG`` removes the test sessions first (the sessions ending in the last
-``--test-days``, as ``eval --protocol session`` chooses them), carves validation sessions out
-of the rest the same way, and runs :func:`embedrec.tune.tune_session_embed` on them; its JSON
-result is what ``sessions train session-embed --tuned FILE`` builds the model from
+``--test-days``, or the latest ``--test-fraction`` of them, as ``eval --protocol session``
+chooses them), carves validation sessions out of the rest the same way, and runs
+:func:`embedrec.tune.tune_session_embed` on them; its JSON result is what ``sessions train
+session-embed --tuned FILE`` builds the model from
 (:meth:`embedrec.tune.SessionTuneResult.model`).
 """
 
@@ -33,6 +34,7 @@ from ._common import (
     echo_fields,
     echo_report,
     format_value,
+    given_flags,
     json_option,
     jsonable,
 )
@@ -47,7 +49,7 @@ logger = logging.getLogger("embedrec")
 #: the session methods by CLI name and their model classes (the ones ``eval`` fits)
 METHODS: dict[str, str] = dict(recsys.SESSION_METHODS)
 #: session-rec's filters: sessions need this many events (before and after the item filter)
-MIN_SESSION_LENGTH = 2
+MIN_SESSION_LENGTH = recsys.MIN_SESSION_LENGTH
 #: session-rec's item filter: items need this many events
 DEFAULT_MIN_ITEM_SUPPORT = 5
 
@@ -68,41 +70,14 @@ def _min_item_support_option(help_text: str) -> Callable[[F], F]:
     return option
 
 
-_session_gap_option = click.option(
-    "--session-gap",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="--user-col holds users, not sessions: cut each user's events into sessions at "
-    "gaps longer than this many seconds (needs --time-col); sessions shorter than 2 are "
-    "dropped.",
+_session_gap_option = recsys.session_gap_option(
+    f"sessions shorter than {MIN_SESSION_LENGTH} are dropped"
 )
 
 
 # ---------------------------------------------------------------------------------- helpers
 def _n_sessions(log: Any) -> int:
     return int((log.user_counts() > 0).sum())
-
-
-def _read_sessions(path: Path, data: dict[str, Any], session_gap: float | None) -> Any:
-    """The session log in ``path``: each user key a session, or, with ``session_gap``, the
-    users' events cut into sessions of at least 2 events."""
-    from ..data.sessions import sessionize
-
-    if session_gap is not None and data["time_col"] is None:
-        raise click.UsageError(
-            "--session-gap cuts sessions at gaps between event times: give --time-col"
-        )
-    log = recsys.read_log(path, data)
-    if session_gap is not None:
-        users = log.n_users
-        log = sessionize(log, gap=session_gap, min_length=MIN_SESSION_LENGTH)
-        logger.info(
-            "cut the events of %d users into %d sessions at gaps > %g s",
-            users,
-            log.n_users,
-            session_gap,
-        )
-    return log
 
 
 def _data_args(path: Path, data: dict[str, Any], **more: Any) -> str:
@@ -186,10 +161,18 @@ def _example_history(log: Any) -> str:
     "than 2) and train on the rest; with --test-out, write them for `embedrec eval`.",
 )
 @click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Hold out the latest F of the sessions (by last event) instead of the last "
+    "--test-days, as `eval --protocol session --test-fraction` does.",
+)
+@click.option(
     "--test-out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="With --test-days: write the held-out test sessions here as CSV (columns user, "
+    help="With --test-days or --test-fraction: write the held-out test sessions here as CSV "
+    "(columns user, "
     "item, timestamp), the TEST_LOG of `embedrec eval --protocol session DIR TEST_LOG`.",
 )
 @click.option(
@@ -208,6 +191,7 @@ def sessions_train(
     min_item_support: int,
     tuned: Path | None,
     test_days: float | None,
+    test_fraction: float | None,
     test_out: Path | None,
     out: Path,
     as_json: bool,
@@ -223,8 +207,9 @@ def sessions_train(
     (`embedrec eval --protocol session DIR TEST_LOG`), or let `embedrec eval --protocol
     session METHOD INTERACTIONS` split the log and compare methods.
 
-    With --test-days N the sessions ending in the last N days are held out instead, and
-    --test-out writes them as the test log of that `eval` command.
+    With --test-days N the sessions ending in the last N days are held out instead (with
+    --test-fraction F, the latest F of the sessions), and --test-out writes them as the test
+    log of that `eval` command.
 
     SessionEmbed calibrates its scoring on the latest fifth of the sessions (at most
     20,000 predictions), or, where that holds under 5,000 predictions, on each fifth in
@@ -244,27 +229,36 @@ def sessions_train(
             f"--tuned holds SessionEmbed values (from `embedrec sessions tune`); train "
             f"session-embed with it, or leave out --tuned to train {method}"
         )
-    if test_out is not None and test_days is None:
-        raise click.UsageError("--test-out writes the sessions --test-days holds out: give both")
+    test_days, test_fraction = recsys.days_or_fraction("test_days", "test_fraction")
+    held_out = test_days is not None or test_fraction is not None
+    if test_out is not None and not held_out:
+        raise click.UsageError(
+            "--test-out writes the sessions --test-days or --test-fraction holds out: give both "
+            "(--test-out and one of them)"
+        )
     result = _read_tuned(tuned) if tuned is not None else None
     check_out_dir(out)
     if test_out is not None:
         check_out_file(test_out, "--test-out")
-    log = _read_sessions(interactions, data, session_gap)
+    log = recsys.read_sessions(interactions, data, session_gap)
     n_read, sessions_read = len(log), _n_sessions(log)
     test = None
-    if test_days is not None:
-        split = _split(
-            log, test_days, min_item_support, f"the test holdout (--test-days {test_days:g})"
+    if held_out:
+        split = recsys.split_sessions(
+            log,
+            test_days=test_days,
+            test_fraction=test_fraction,
+            min_item_support=min_item_support,
+            what=f"the test holdout ({recsys.holdout_flag(test_days, test_fraction)})",
         )
         # session_split filtered the whole log (session-rec's order); the training part is
         # what `eval --protocol session METHOD LOG` fits on, as it is
         log, test = split.train, split.test
         logger.info(
-            "held out %d test sessions (%d events) of the last %s",
+            "held out %d test sessions (%d events): %s",
             _n_sessions(test),
             len(test),
-            _days(test_days),
+            recsys.holdout_span(test_days, test_fraction),
         )
     else:
         log = session_filter(
@@ -329,6 +323,7 @@ def sessions_train(
         "min_item_support": min_item_support,
         "tuned": None if tuned is None else str(tuned),
         "test_days": test_days,
+        "test_fraction": test_fraction,
         "test": None
         if test is None
         else {
@@ -375,9 +370,9 @@ def sessions_train(
                 (
                     "test",
                     None
-                    if test is None or test_days is None
-                    else f"{_n_sessions(test)} sessions / {len(test)} events of the last "
-                    f"{_days(test_days)} held out"
+                    if test is None
+                    else f"{_n_sessions(test)} sessions / {len(test)} events held out ("
+                    f"{recsys.holdout_span(test_days, test_fraction)})"
                     + ("" if test_out is None else f", written to {test_out}"),
                 ),
             ]
@@ -392,20 +387,6 @@ def sessions_train(
 
 
 # ---------------------------------------------------------------------------------- tune
-def _days(days: float) -> str:
-    return f"{days:g} day" + ("" if days == 1 else "s")
-
-
-def _split(log: Any, days: float, min_item_support: int, what: str) -> Any:
-    """:func:`session_split` with ``what`` (the flag and its role) in its error message."""
-    from ..data.sessions import session_split
-
-    try:
-        return session_split(log, test_days=days, min_item_support=min_item_support)
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from None
-
-
 @sessions.command(name="tune")
 @recsys.interaction_options
 @_session_gap_option
@@ -419,6 +400,13 @@ def _split(log: Any, days: float, min_item_support: int, what: str) -> Any:
     "--protocol session` (same --test-days), never seen by the search.",
 )
 @click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Remove the latest F of the sessions (by last event) first instead of the last "
+    "--test-days (as `embedrec eval --protocol session --test-fraction F`).",
+)
+@click.option(
     "--no-test-holdout",
     is_flag=True,
     help="Tune on the whole log (for a production model trained on all of it; evaluate it "
@@ -428,7 +416,14 @@ def _split(log: Any, days: float, min_item_support: int, what: str) -> Any:
     "--valid-days",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Validation: the remaining sessions ending in the last N days [default: --test-days].",
+    help="Validation: the remaining sessions ending in the last N days [default: as the test "
+    "holdout, --test-days or --test-fraction].",
+)
+@click.option(
+    "--valid-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Validation: the latest F of the remaining sessions, instead of --valid-days.",
 )
 @recsys.search_options
 @click.option(
@@ -444,9 +439,11 @@ def sessions_tune(
     /,
     session_gap: float | None,
     min_item_support: int,
-    test_days: float,
+    test_days: float | None,
+    test_fraction: float | None,
     no_test_holdout: bool,
     valid_days: float | None,
+    valid_fraction: float | None,
     budget: float,
     max_trials: int | None,
     seed: int,
@@ -456,9 +453,11 @@ def sessions_tune(
 ) -> None:
     """Random search of SessionEmbed on validation sessions of INTERACTIONS; result in --out.
 
-    The test sessions are removed first: those ending in the last --test-days, as `embedrec
-    eval --protocol session` chooses them (--no-test-holdout keeps them). The validation
-    sessions are the remaining ones ending in the last --valid-days; the search fits on
+    The test sessions are removed first: those ending in the last --test-days (or the
+    latest --test-fraction of the sessions), as `embedrec eval --protocol session` chooses
+    them (--no-test-holdout keeps them). The validation sessions are the remaining ones
+    ending in the last --valid-days (or the latest --valid-fraction of them; by default
+    chosen as the test sessions were); the search fits on
     the sessions before them and scores the session protocol (every position, MRR@20) on
     them, then fits a re-ranker on half of their predictions and keeps it if it wins on the
     other half, where the default SessionEmbed is scored too (the "check").
@@ -468,50 +467,60 @@ def sessions_tune(
     (or the default SessionEmbed, calibrating itself, when the defaults won the check).
     Prints the trials, the best values and the split; --json prints the result as JSON.
     """
-    from click.core import ParameterSource
-
     from .._io import write_json
     from ..tune import tune_session_embed
 
     interactions: Path = flags.pop("interactions")
     data = recsys.pop_data_flags(flags)
-    ctx = click.get_current_context()
-    if no_test_holdout and ctx.get_parameter_source("test_days") is not ParameterSource.DEFAULT:
+    test_flags = given_flags(["test_days", "test_fraction"])
+    if no_test_holdout and test_flags:
         raise click.UsageError(
-            "--test-days and --no-test-holdout: give one (--no-test-holdout keeps every session)"
+            f"{' and '.join(test_flags)} and --no-test-holdout: give one (--no-test-holdout "
+            "keeps every session)"
         )
+    test_days, test_fraction = recsys.days_or_fraction("test_days", "test_fraction")
+    valid_days, valid_fraction = recsys.days_or_fraction("valid_days", "valid_fraction")
+    if valid_days is None and valid_fraction is None:  # validate as the test was held out
+        valid_days, valid_fraction = test_days, test_fraction
     if data["time_col"] is None:
         raise click.UsageError(
             "sessions tune splits sessions by their last event's time: give --time-col"
         )
     check_out_file(out)
-    valid_days = test_days if valid_days is None else valid_days
-    log = _read_sessions(interactions, data, session_gap)
+    log = recsys.read_sessions(interactions, data, session_gap)
     split: dict[str, Any] = {
         "test_holdout": not no_test_holdout,
         "test_days": None if no_test_holdout else test_days,
+        "test_fraction": test_fraction,
         "valid_days": valid_days,
+        "valid_fraction": valid_fraction,
         "min_item_support": min_item_support,
         "session_gap": session_gap,
         "test_sessions": 0,
     }
     train = log
     if not no_test_holdout:
-        what = f"the test holdout (--test-days {test_days:g})"
-        held = _split(log, test_days, min_item_support, what)
+        held = recsys.split_sessions(
+            log,
+            test_days=test_days,
+            test_fraction=test_fraction,
+            min_item_support=min_item_support,
+            what=f"the test holdout ({recsys.holdout_flag(test_days, test_fraction)})",
+        )
         train = held.train
         split["test_sessions"] = _n_sessions(held.test)
         logger.info(
-            "left out the %d test sessions ending in the last %g days",
+            "left out %d test sessions: %s",
             split["test_sessions"],
-            test_days,
+            recsys.holdout_span(test_days, test_fraction),
         )
-    parts = _split(
+    parts = recsys.split_sessions(
         train,
-        valid_days,
-        min_item_support,
-        f"the validation split (--valid-days {valid_days:g}) of the "
-        + ("log" if no_test_holdout else "sessions before the test days"),
+        test_days=valid_days,
+        test_fraction=valid_fraction,
+        min_item_support=min_item_support,
+        what=f"the validation split ({recsys.holdout_flag(valid_days, valid_fraction, '--valid')})"
+        f" of the " + ("log" if no_test_holdout else "sessions before the test sessions"),
     )
     split.update(
         train_sessions=_n_sessions(parts.train),
@@ -569,7 +578,8 @@ def sessions_tune(
         held = (
             "none (--no-test-holdout)"
             if no_test_holdout
-            else f"{split['test_sessions']} test sessions (the last {_days(test_days)}) left out"
+            else f"{split['test_sessions']} test sessions ("
+            f"{recsys.holdout_span(test_days, test_fraction)}) left out"
         )
         echo_fields(
             [
@@ -577,8 +587,8 @@ def sessions_tune(
                 (
                     "search",
                     f"fitted on {split['train_sessions']} sessions, validated on "
-                    f"{split['valid_sessions']} (the last {_days(valid_days)}"
-                    + (")" if no_test_holdout else " before the test days)"),
+                    f"{split['valid_sessions']} ({recsys.holdout_span(valid_days, valid_fraction)}"
+                    + (")" if no_test_holdout else ", of those before the test sessions)"),
                 ),
                 ("wrote", str(out)),
             ]
@@ -586,9 +596,10 @@ def sessions_tune(
         click.echo(f"\nnext:\n  {next_command}")
         if not no_test_holdout:
             click.echo(
-                f"  (it trains on every session, the last {_days(test_days)} included: a model "
-                "for production; to score the tuned model, train it on a log without the test "
-                "sessions and run `embedrec eval --protocol session DIR TEST_LOG` on them)"
+                f"  (it trains on every session, {recsys.holdout_span(test_days, test_fraction)} "
+                "included: a model for production; to score the tuned model, train it on a log "
+                "without the test sessions and run `embedrec eval --protocol session DIR "
+                "TEST_LOG` on them)"
             )
 
     echo_report(payload, render, as_json=as_json)
