@@ -191,6 +191,12 @@ def test_clear_errors(split, full_log, tmp_path):
     ):
         bad = run("eval", tmp_path / "sr", *session, *flags, ok=False)
         assert bad.exit_code == 2 and flags[0] in bad.output and "saved model" in bad.output
+    # the other protocols' holdout flags, with a saved model or a fitted method
+    for target in (tmp_path / "sr", "sr"):
+        for flags in (["--split-seed", "3"], ["--allow-leak"], ["--keep-seen"]):
+            bad = run("eval", target, *session, *flags, ok=False)
+            assert bad.exit_code == 2 and flags[0] in bad.output
+            assert "only for --protocol leave-last-out" in bad.output
     # a session model under another protocol
     bad = run("eval", tmp_path / "sr", full_log, *COLS, ok=False)
     assert bad.exit_code != 0 and "--protocol session" in bad.output

@@ -772,6 +772,18 @@ def _refuse_session_flags(protocol: str) -> None:
         )
 
 
+def _refuse_holdout_flags() -> None:
+    """Refuse, under ``--protocol session``, the flags of the other protocols' holdouts."""
+    given = given_flags(("split_seed", "allow_leak", "keep_seen"))
+    if given:
+        raise click.UsageError(
+            f"{' and '.join(given)}: only for --protocol leave-last-out, temporal or random; "
+            "the session protocol splits by time (no seed), keeps the session's own items in "
+            "the ranking (re-clicks are predicted) and evaluates a saved model on a log you "
+            "name as its test log: leave them out"
+        )
+
+
 @click.command(name="eval")
 @click.argument("model", type=click.Path())
 @interaction_options
@@ -901,6 +913,8 @@ def eval_recommendations(
     data = pop_data_flags(flags)
     if protocol != "session":
         _refuse_session_flags(protocol)
+    else:
+        _refuse_holdout_flags()
     if out is not None:
         check_out_file(out)
     if protocol == "session":
