@@ -33,6 +33,15 @@ from embedrec.vectors import read_keys_vectors
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (POSIX)")
 
+
+def _processes() -> Any:
+    """Child processes forked from a single-threaded server, not from pytest's process:
+    forking a process with threads (numba's, the readers') can deadlock the child, and Python
+    3.12 warns of it. The server imports the library once, so each child starts quickly."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["numpy", "embedrec", "embedrec.artifacts"])
+    return ctx
+
 #: what an Embeddings save does, in order; a kill after any step must leave a loadable model
 EMBEDDINGS_SAVE_STEPS = [
     "staging-created",
@@ -98,7 +107,7 @@ def _saver(path: str, kind: str, stop: Any, saves: Any) -> None:
             planted_item2vec(gen).save(path)
         saves.value = gen
         gen += 1
-    os._exit(0)  # skip pytest's atexit machinery inherited through fork
+    os._exit(0)  # leave at once, without the interpreter's shutdown
 
 
 @pytest.mark.parametrize(
@@ -116,7 +125,7 @@ def test_loads_during_saves_see_one_whole_generation(tmp_path: Path, kind: str, 
     else:
         planted_item2vec(1).save(path)
         load = lambda p: item2vec_generation_of(Item2Vec.load(p))  # noqa: E731
-    ctx = mp.get_context("fork")
+    ctx = _processes()
     stop, saves = ctx.Event(), ctx.Value("i", 1)
     saver = ctx.Process(target=_saver, args=(str(path), kind, stop, saves))
     saver.start()
@@ -191,24 +200,30 @@ def _record_steps(fn: Callable[[], None]) -> list[str]:
     return steps
 
 
-def _killed_at(step: int, fn: Callable[[], None]) -> None:
-    """Run ``fn`` in a child process that SIGKILLs itself right after save step ``step``."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        count = [0]
+def _save_killed_at(step: int, path: str, gen: int) -> None:  # pragma: no cover - the child
+    """Save ``planted(gen)`` to ``path``, SIGKILLing this process right after save step
+    ``step``."""
+    count = [0]
 
-        def hook(name: str) -> None:
-            count[0] += 1
-            if count[0] == step:
-                os.kill(os.getpid(), signal.SIGKILL)
+    def hook(name: str) -> None:
+        count[0] += 1
+        if count[0] == step:
+            os.kill(os.getpid(), signal.SIGKILL)
 
-        art.save_hook = hook
-        try:
-            fn()
-        finally:
-            os._exit(3)  # not killed: the step list is shorter than the test thinks
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    art.save_hook = hook
+    try:
+        planted(gen).save(path)
+    finally:
+        os._exit(3)  # not killed: the step list is shorter than the test thinks
+
+
+def _killed_at(step: int, path: Path, gen: int) -> None:
+    """Save ``planted(gen)`` to ``path`` in a child process that SIGKILLs itself right after
+    save step ``step``."""
+    child = _processes().Process(target=_save_killed_at, args=(step, str(path), gen))
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == -signal.SIGKILL, child.exitcode
 
 
 def _plant_old_style_leftovers(path: Path) -> list[Path]:
@@ -231,7 +246,7 @@ def test_kill_at_every_save_step_leaves_the_old_or_the_new_model(tmp_path: Path,
     planted(1).save(path)
     planted(2).save(path)
     leftovers = _plant_old_style_leftovers(path)
-    _killed_at(step, lambda: planted(3).save(path))
+    _killed_at(step, path, 3)
     live, _ = resolve_artifact(path)
     gen = generation_of(Embeddings.load(path))
     # the new generation is live exactly from the CURRENT swap on
@@ -269,7 +284,7 @@ def test_conversion_steps(tmp_path: Path):
 def test_kill_at_every_step_of_converting_a_flat_directory(tmp_path: Path, step: int):
     path = tmp_path / "e"
     _legacy_dir(path, 1)
-    _killed_at(step, lambda: planted(2).save(path))
+    _killed_at(step, path, 2)
     gen = generation_of(Embeddings.load(path))
     assert gen == (2 if step >= EMBEDDINGS_SAVE_STEPS.index("current-replaced") + 1 else 1)
     planted(3).save(path)
