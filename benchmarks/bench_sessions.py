@@ -18,6 +18,14 @@ Data sets:
   full-data-set size): ``session_log(200_000, 40_000, mean_length=5, seed=0)``, about a
   million clicks over 40,000 items, its times squeezed into 90 days, the last 3% of the
   sessions as the test set.
+* held-out data sets (not in the default list; nothing of ``SessionEmbed`` was chosen on
+  them, so they check that its defaults hold on data they were not tuned on; rows in
+  ``results/sessions_heldout.json``): ``movielens-sessions`` and
+  ``movielens-small-sessions``, the ratings of MovieLens 100K and of MovieLens latest-small
+  cut into sessions at 30 minutes of inactivity (long sessions of rating sprees, no
+  re-click at all), the latest 10% of the sessions as the test set; ``taobao-all``, the
+  Taobao sample with every behaviour (page views, carts, favourites, purchases) instead of
+  page views only, cut at 30 minutes, the last day as the test set.
 
 Methods: S-POP, AR, SR, SKNN, V-SKNN, STAN, V-STAN at their published RSC15 settings (our
 implementations, :mod:`embedrec.models.session_rules`, :mod:`embedrec.models.session_knn`), and
@@ -45,6 +53,9 @@ own. Usage::
     python benchmarks/bench_sessions.py --methods two-tower --merge   # rerun rows, keep others
     python benchmarks/bench_sessions.py --part validation --datasets yoochoose \
         --methods vstan session-embed --out /tmp/valid.json   # where choices are made
+    python benchmarks/bench_sessions.py --datasets movielens-sessions \
+        movielens-small-sessions taobao-all --methods sr vsknn stan vstan session-embed \
+        --out benchmarks/results/sessions_heldout.json        # the held-out data sets
 
 Datasets are read from ``$EMBEDREC_DATA`` (default ``../shared/data``).
 """
@@ -78,6 +89,7 @@ METHODS = [
     "two-tower",
 ]
 DATASETS = ["yoochoose", "diginetica", "taobao", "synthetic"]
+HELD_OUT = ["movielens-sessions", "movielens-small-sessions", "taobao-all"]
 
 
 def load(name: str):
@@ -95,7 +107,7 @@ def load(name: str):
         )
     if name == "diginetica":
         return session_split(datasets.diginetica(DATA / "diginetica-sample"), test_days=7.0)
-    if name == "taobao":
+    if name in ("taobao", "taobao-all"):
         from embedrec.data.interactions import read_interactions
         from embedrec.data.sessions import sessionize
 
@@ -105,11 +117,20 @@ def load(name: str):
             item_col="item",
             time_col="ts",
             event_col="behavior",
-            event_types=["pv"],
+            event_types=["pv"] if name == "taobao" else None,
             has_header=False,
             column_names=["user", "item", "category", "behavior", "ts"],
         )
         return session_split(sessionize(log, gap=1800, min_length=2), test_days=1.0)
+    if name in ("movielens-sessions", "movielens-small-sessions"):
+        from embedrec.data.sessions import sessionize
+
+        if name == "movielens-sessions":
+            ratings = datasets.movielens_100k(DATA / "movielens-100k")
+        else:
+            ratings = datasets.movielens_latest_small(DATA / "movielens-latest-small")
+        log = sessionize(ratings, gap=1800, min_length=2)
+        return session_split(log, test_days=None, test_fraction=0.1)
     if name == "synthetic":
         return session_split(
             Interactions.from_arrays(*session_log(seed=0)), test_days=None, test_fraction=0.1
@@ -122,7 +143,9 @@ def load(name: str):
         t = np.asarray(times, dtype=np.float64)
         log = Interactions.from_arrays(users, items, t * (90 * 86_400 / t.max()))
         return session_split(log, test_days=None, test_fraction=0.03)
-    raise SystemExit(f"unknown data set {name!r}; use one of {[*DATASETS, 'synthetic-large']}")
+    raise SystemExit(
+        f"unknown data set {name!r}; use one of {[*DATASETS, 'synthetic-large', *HELD_OUT]}"
+    )
 
 
 def validation(name: str, train):
@@ -133,7 +156,7 @@ def validation(name: str, train):
     if name == "yoochoose":  # session-rec's own validation split of the training days
         d = DATA / "yoochoose-100k-sample"
         return datasets.yoochoose(d, split="train_tr"), datasets.yoochoose(d, split="train_valid")
-    if name in ("diginetica", "taobao"):
+    if name in ("diginetica", "taobao", "taobao-all"):
         v = session_split(train, test_days=7.0 if name == "diginetica" else 1.0)
     else:
         v = session_split(train, test_days=None, test_fraction=0.1)

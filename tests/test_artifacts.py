@@ -42,6 +42,7 @@ def _processes() -> Any:
     ctx.set_forkserver_preload(["numpy", "embedrec", "embedrec.artifacts"])
     return ctx
 
+
 #: what an Embeddings save does, in order; a kill after any step must leave a loadable model
 EMBEDDINGS_SAVE_STEPS = [
     "staging-created",
