@@ -34,11 +34,11 @@ DeepWalk vectors of the session graph) (no parameter of it is chosen on the test
 calibration holds out the latest fifth of the *training* sessions), and
 ``session-embed-tuned``: :func:`embedrec.tune.tune_session_embed` on a validation split carved
 from the training sessions (YOOCHOOSE: session-rec's own ``train_tr`` / ``train_valid``; the
-others: the same split rule applied to the training sessions): the embedding, the scoring
-values and a re-ranker fitted on the validation predictions (kept only if it wins on half of
-them), then refitted on all training sessions with those values and that re-ranker, unless
-the defaults (fitted on the training part alone) score at least as well on the validation
-half that re-ranker was not fitted on (then the defaults are refitted instead). Each
+others: the same split rule applied to the training sessions): a random search of the
+embedding, then finals, in which the two best trials' embeddings and the defaults are each
+fitted as the whole self-calibrating pipeline on the training part and scored on the
+validation sessions; the winner (the defaults on a tie) is refitted on all training
+sessions, calibrating itself. Each
 ``session-embed*`` row says whether a re-ranker was kept (``reranker``). Two more arms run
 embedding models through :class:`embedrec.eval.sessions.ScorerSessions` (the session so far
 is the history): ``item2vec`` (Item2Vec's defaults: recency-weighted user vector, output
@@ -210,7 +210,12 @@ def child(dataset: str, method: str, tune_budget: float, part: str = "test") -> 
         tr, va = validation(dataset, split.train)
         res = tune_session_embed(tr, va, budget_seconds=tune_budget, progress=False)
         model = res.model()
-        tuned = {"defaults_won": res.defaults_won, "check": res.check, "trials": len(res.trials)}
+        tuned = {
+            "defaults_won": res.defaults_won,
+            "check": res.check,
+            "trials": len(res.trials),
+            "finals": res.finals,
+        }
         tune_s = time.perf_counter() - t0
         t0 = time.perf_counter()
     else:

@@ -149,7 +149,10 @@ def test_tune_then_train_with_the_tuned_values(log_csv, tmp_path):
     assert set(res.best_scoring) == set(SESSION_SCORING)
     assert out["best_params"] == res.best_params and out["out"] == str(path)
     assert "--tuned" in out["next"] and out["next"].startswith("embedrec sessions train")
-    # the tuned values, whatever the check against the defaults said
+    # one trial: the defaults are the only finalist, so they win
+    assert res.calibrate is True and out["defaults_won"] is True
+    assert [(f["params"], f["defaults"]) for f in res.finals] == [(res.best_params, True)]
+    # a tuned embedding (whatever the finals said) goes into the calibrating pipeline
     tuned = tmp_path / "tuned-values.json"
     tuned.write_text(json.dumps({**doc, "defaults_won": False}))
     trained = run_json(
@@ -158,8 +161,20 @@ def test_tune_then_train_with_the_tuned_values(log_csv, tmp_path):
     )  # fmt: skip
     model = load_model(tmp_path / "model")
     cfg = model.config
-    assert cfg.calibrate is False and trained["tuned"] == str(tuned)
+    assert cfg.calibrate is True and trained["tuned"] == str(tuned)
     assert trained["defaults_won"] is False
+    assert cfg.update_budget == res.best_params["update_budget"]
+    assert model.embeddings_.vectors.shape[1] == res.best_params["dim"]
+    # a result of the tuner before final="pipeline" (no "calibrate"): its values as they are
+    old = tmp_path / "old-values.json"
+    old.write_text(json.dumps({**doc, "defaults_won": False, "calibrate": False}))
+    trained = run_json(
+        "sessions", "train", "session-embed", log_csv, *COLS, "--tuned", old,
+        "--out", tmp_path / "old",
+    )  # fmt: skip
+    model = load_model(tmp_path / "old")
+    cfg = model.config
+    assert cfg.calibrate is False
     assert {k: getattr(cfg, k) for k in SESSION_SCORING} == res.best_scoring
     assert trained["scoring"] == res.best_scoring
     assert cfg.update_budget == res.best_params["update_budget"]

@@ -5,7 +5,7 @@ import pytest
 
 from embedrec.data.interactions import Interactions
 from embedrec.data.synthetic import session_log
-from embedrec.models.session_embed import SessionEmbed
+from embedrec.models.session_embed import SessionEmbed, SessionEmbedConfig
 from embedrec.tune import SESSION_SCORING, SESSION_SPACE, tune_session_embed
 
 
@@ -15,9 +15,15 @@ def test_tuning_scores_the_defaults_first_and_builds_the_best_model():
     train = inter.subset(sessions < 420)
     valid = inter.subset(sessions >= 420)
     res = tune_session_embed(
-        train, valid, max_trials=2, budget_seconds=1e9, progress=False, compare_defaults=False
+        train,
+        valid,
+        max_trials=2,
+        budget_seconds=1e9,
+        progress=False,
+        compare_defaults=False,
+        final="validation",
     )
-    assert len(res.trials) == 2
+    assert len(res.trials) == 2 and res.calibrate is False and res.finals is None
     first = res.trials[0]["params"]
     assert first == {
         "dim": 64,
@@ -132,13 +138,15 @@ def test_the_defaults_replace_a_tuned_model_that_does_not_beat_them_on_the_unfit
     inter = Interactions.from_arrays(*session_log(700, 40, seed=4))
     sessions = inter.user_keys[inter.user]
     train, valid = inter.subset(sessions < 560), inter.subset(sessions >= 560)
-    res = tune_session_embed(train, valid, max_trials=1, progress=False)
+    res = tune_session_embed(train, valid, max_trials=1, progress=False, final="validation")
     check = res.check
     assert check is not None
     assert check["sessions"] == len(check_half(as_sessions(valid))) == 70
     assert 0 < check["tuned"] < 1 and 0 < check["defaults"] < 1
     assert res.defaults_won == (check["defaults"] >= check["tuned"])
-    off = tune_session_embed(train, valid, max_trials=1, progress=False, compare_defaults=False)
+    off = tune_session_embed(
+        train, valid, max_trials=1, progress=False, compare_defaults=False, final="validation"
+    )
     assert off.check is None and off.defaults_won is False
     # a result whose defaults won builds the defaults: calibrating, its own re-ranker
     won = SessionTuneResult(res.trials, res.best_params, res.best_scoring, "MRR@20", None, True)
@@ -146,3 +154,135 @@ def test_the_defaults_replace_a_tuned_model_that_does_not_beat_them_on_the_unfit
     assert model.config == SessionEmbed().config and model.reranker is None
     assert model.embedder_config == {"workers": 1, "seed": 1}
     assert SessionTuneResult.from_dict(won.to_dict()).defaults_won is True
+
+
+# ------------------------------------------------------------------ final="pipeline"
+DEFAULTS = {"dim": 64, "window": 3, "negative": 10, "ns_exponent": 0.5, "update_budget": 10_000_000}
+
+
+def _small_split(seed=3):
+    inter = Interactions.from_arrays(*session_log(300, 30, seed=seed))
+    sessions = inter.user_keys[inter.user]
+    return inter.subset(sessions < 250), inter.subset(sessions >= 250)
+
+
+def _params(model):
+    """The searched fields of a SessionEmbed (its embedding and update budget)."""
+    return {
+        **{k: model.embedder_config[k] for k in SESSION_SPACE if k != "update_budget"},
+        "update_budget": model.config.update_budget,
+    }
+
+
+def _planted_scores(monkeypatch, figure):
+    """evaluate_sessions replaced by a planted figure of the model's searched fields (and the
+    models the finals fitted recorded), so which finalist must win is known."""
+    import dataclasses
+
+    import embedrec.eval.sessions as es
+
+    real = es.evaluate_sessions
+    fitted = []
+
+    def fake(model, test, **kw):
+        fitted.append(model)
+        r = real(model, test, **kw)
+        value = figure(_params(model))
+        return dataclasses.replace(r, metrics={**r.metrics, "MRR@20": value})
+
+    monkeypatch.setattr(es, "evaluate_sessions", fake)
+    return fitted
+
+
+def _code(params):
+    """A different number for each point of SESSION_SPACE (its value indices, base 5)."""
+    return sum(list(v).index(params[k]) * 5**i for i, (k, v) in enumerate(SESSION_SPACE.items()))
+
+
+def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(monkeypatch):
+    train, valid = _small_split()
+    # planted figures of the whole pipeline: one for each embedding, all above the defaults'
+    figure = lambda p: 0.3 if p == DEFAULTS else 0.4 + _code(p) / 10_000  # noqa: E731
+    fitted = _planted_scores(monkeypatch, figure)
+    res = tune_session_embed(
+        train, valid, max_trials=4, budget_seconds=1e9, progress=False, finalists=2
+    )
+    # the finalists: the two best trials of the search (by the bare mixture) other than the
+    # defaults, then the defaults
+    ranked = [t["params"] for t in sorted(res.trials, key=lambda t: -t["metrics"]["MRR@20"])]
+    expect = [*[p for p in ranked if p != DEFAULTS][:2], DEFAULTS]
+    assert [f["params"] for f in res.finals] == expect
+    assert [f["defaults"] for f in res.finals] == [False, False, True]
+    assert [f["MRR@20"] for f in res.finals] == [figure(p) for p in expect]
+    # each final is the self-calibrating pipeline with that trial's embedding
+    assert [_params(m) for m in fitted] == expect
+    assert all(m.config.calibrate and m.config.rerank for m in fitted)
+    # the best final is the result
+    best = max(expect[:2], key=figure)
+    assert res.best_params == best and res.defaults_won is False
+    assert res.best_scoring == next(t["scoring"] for t in res.trials if t["params"] == best)
+    n_valid = float(len(set(valid.user.tolist())))
+    assert res.check == {"sessions": n_valid, "tuned": figure(best), "defaults": 0.3}
+    model = res.model(workers=1)
+    assert model.config == SessionEmbedConfig(update_budget=best["update_budget"])
+    assert _params(model) == best
+    assert model.embedder_config["workers"] == 1 and model.embedder_config["seed"] == 1
+
+
+def test_pipeline_finals_keep_the_defaults_on_a_tie_and_when_they_are_best(monkeypatch):
+    train, valid = _small_split(seed=5)
+    _planted_scores(monkeypatch, lambda p: 0.4)  # every finalist ties
+    res = tune_session_embed(train, valid, max_trials=3, progress=False, finalists=1)
+    assert len(res.finals) == 2 and res.defaults_won is True
+    assert res.best_params == DEFAULTS
+    assert res.model(workers=1).config == SessionEmbed().config
+    _planted_scores(monkeypatch, lambda p: 0.6 if p == DEFAULTS else 0.2)
+    res = tune_session_embed(train, valid, max_trials=3, progress=False, finalists=1)
+    assert res.defaults_won is True and res.best_params == DEFAULTS
+    assert res.check is not None and res.check["defaults"] == 0.6 and res.check["tuned"] == 0.2
+    # without the defaults among the finalists, the best other finalist is the result
+    res = tune_session_embed(
+        train, valid, max_trials=3, progress=False, finalists=1, compare_defaults=False
+    )
+    assert len(res.finals) == 1 and not res.finals[0]["defaults"]
+    assert res.defaults_won is False and res.check is None
+    assert res.best_params == res.finals[0]["params"]
+
+
+def test_a_pipeline_result_round_trips_and_builds_a_calibrating_model():
+    import json
+
+    from embedrec.tune import SessionTuneResult
+
+    params = {"dim": 8, "window": 2, "negative": 5, "ns_exponent": 0.0, "update_budget": 10_000}
+    scoring = {"half_life": 1.0, "temperature": 1.4, "transition_weight": 0.3}
+    finals = [{"params": params, "defaults": False, "MRR@20": 0.41}]
+    res = SessionTuneResult(
+        [], params, scoring, "MRR@20", check=None, calibrate=True, finals=finals
+    )
+    back = SessionTuneResult.from_dict(json.loads(json.dumps(res.to_dict())))
+    assert back == res
+    model = back.model(workers=1, seed=7)
+    assert model.config.calibrate and model.config.rerank and model.reranker is None
+    assert model.config.update_budget == 10_000 and model.config.temperature == 1.0
+    assert model.embedder_config == {
+        "dim": 8,
+        "window": 2,
+        "negative": 5,
+        "ns_exponent": 0.0,
+        "workers": 1,
+        "seed": 7,
+    }
+    # a result written before final="pipeline" has no "calibrate": the validation values
+    old = {k: v for k, v in res.to_dict().items() if k not in ("calibrate", "finals")}
+    assert SessionTuneResult.from_dict(old).model().config.calibrate is False
+    with pytest.raises(ValueError, match="calibrate"):
+        SessionTuneResult.from_dict({**res.to_dict(), "calibrate": "yes"})
+
+
+def test_bad_final_arguments_are_refused():
+    inter = Interactions.from_arrays(*session_log(50, 10, seed=1))
+    with pytest.raises(ValueError, match="final='best' is invalid"):
+        tune_session_embed(inter, inter, final="best", max_trials=1)
+    with pytest.raises(ValueError, match="finalists=0 is invalid"):
+        tune_session_embed(inter, inter, finalists=0, max_trials=1)

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -315,7 +315,19 @@ class SessionTuneResult:
         one on the validation half that no re-ranker was fitted on: :meth:`model` then
         builds the defaults.
     check : dict or None
-        That comparison: ``{"sessions", "tuned", "defaults"}`` (MRR@20 on that half).
+        That comparison: ``{"sessions", "tuned", "defaults"}`` (``metric`` on those
+        validation sessions; with ``final="pipeline"`` all of them, and ``tuned`` the best
+        finalist other than the defaults).
+    calibrate : bool
+        ``True`` (``final="pipeline"``): the tuned embedding goes into the default,
+        self-calibrating pipeline, which chooses its scoring values and re-ranker on its own
+        training sessions when it is fitted (``best_scoring`` is then what the search found
+        for the bare mixture, for the record). ``False`` (``final="validation"``, and
+        results written before ``final`` existed): ``best_scoring`` and the re-ranker fitted
+        on validation are used as they are.
+    finals : list of dict or None
+        With ``final="pipeline"``: each finalist's ``{"params", "defaults", metric}``, the
+        whole pipeline fitted on the training sessions and scored on the validation ones.
     """
 
     trials: list[dict[str, Any]]
@@ -325,18 +337,27 @@ class SessionTuneResult:
     reranker_weights: list[float] | dict[str, Any] | None = None
     defaults_won: bool = False
     check: dict[str, float] | None = None
+    calibrate: bool = False
+    finals: list[dict[str, Any]] | None = None
 
     def model(self, *, workers: int | None = None, seed: int = 1) -> Any:
         """An unfitted :class:`~embedrec.models.session_embed.SessionEmbed` with the best
-        configuration (no calibration: the values and the re-ranker were chosen on
-        validation), or the defaults when they won (:attr:`defaults_won`); fit it on the
-        training sessions (validation included)."""
+        configuration, or the defaults when they won (:attr:`defaults_won`); fit it on the
+        training sessions (validation included). With :attr:`calibrate` it is the default
+        pipeline over the tuned embedding (it calibrates itself when fitted); without, the
+        scoring values and the re-ranker chosen on validation, no calibration."""
         from .models.session_embed import SessionEmbed, SessionEmbedConfig
         from .models.session_rerank import reranker_from_state
 
         if self.defaults_won:
             return SessionEmbed(embedder_config={"workers": workers, "seed": seed})
         p = dict(self.best_params)
+        if self.calibrate:
+            budget = int(p.pop("update_budget"))
+            return SessionEmbed(
+                SessionEmbedConfig(update_budget=budget),
+                embedder_config={**p, "workers": workers, "seed": seed},
+            )
         sc = self.best_scoring
         cfg = SessionEmbedConfig(
             calibrate=False,
@@ -368,6 +389,8 @@ class SessionTuneResult:
             "reranker": self.reranker_weights,
             "defaults_won": self.defaults_won,
             "check": self.check,
+            "calibrate": self.calibrate,
+            "finals": self.finals,
             "trials": self.trials,
         }
 
@@ -407,6 +430,12 @@ class SessionTuneResult:
         if not isinstance(won, bool):
             raise ValueError(f"the session tuning result's defaults_won is {won!r}; true or false")
         check = d.get("check")
+        calibrate = d.get("calibrate", False)  # absent: written before final="pipeline"
+        if not isinstance(calibrate, bool):
+            raise ValueError(
+                f"the session tuning result's calibrate is {calibrate!r}; true or false"
+            )
+        finals = d.get("finals")
         return cls(
             trials,
             params,
@@ -415,7 +444,69 @@ class SessionTuneResult:
             reranker_weights=reranker,
             defaults_won=won,
             check=None if check is None else {str(k): float(v) for k, v in dict(check).items()},
+            calibrate=calibrate,
+            finals=None if finals is None else [dict(f) for f in finals],
         )
+
+
+def _pipeline_finals(
+    train: Interactions,
+    held: Any,
+    trials: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    *,
+    metric: str,
+    finalists: int,
+    rerank: bool,
+    compare_defaults: bool,
+    seed: int,
+    progress: bool,
+) -> SessionTuneResult:
+    """:func:`tune_session_embed`'s ``final="pipeline"``: the best ``finalists`` trials'
+    embeddings (and the defaults) fitted as the whole self-calibrating pipeline on ``train``
+    and scored on the validation sessions ``held``; the best of them is the result."""
+    from .eval.sessions import evaluate_sessions
+    from .models.session_embed import SessionEmbed, SessionEmbedConfig
+
+    k = metric_k(metric)
+    ranked = sorted(trials, key=lambda t: -t["metrics"][metric])
+    chosen = [t for t in ranked if t["params"] != defaults][:finalists]
+    if compare_defaults or not chosen:
+        chosen.append(next(t for t in trials if t["params"] == defaults))
+    finals: list[dict[str, Any]] = []
+    for trial in chosen:
+        p = dict(trial["params"])
+        cfg = SessionEmbedConfig(rerank=rerank, update_budget=int(p.pop("update_budget")))
+        model = SessionEmbed(cfg, embedder_config={**p, "seed": seed + 1}).fit(train)
+        value = float(evaluate_sessions(model, held, ks=(k,)).metrics[metric])
+        is_default = trial["params"] == defaults
+        finals.append({"params": dict(trial["params"]), "defaults": is_default, metric: value})
+        if progress:
+            logger.info(
+                "session tune final: %s%s, the whole pipeline: %s=%.4f",
+                trial["params"],
+                " (the defaults)" if is_default else "",
+                metric,
+                value,
+            )
+    # the defaults win ties: they are what a user gets without tuning
+    top = max(finals, key=lambda f: (f[metric], f["defaults"]))
+    best = next(t for t in trials if t["params"] == top["params"])
+    others = [f[metric] for f in finals if not f["defaults"]]
+    base = [f[metric] for f in finals if f["defaults"]]
+    check = None
+    if others and base:
+        check = {"sessions": float(len(held)), "tuned": max(others), "defaults": base[0]}
+    return SessionTuneResult(
+        trials,
+        dict(best["params"]),
+        dict(best["scoring"]),
+        metric,
+        defaults_won=top["defaults"],
+        check=check,
+        calibrate=True,
+        finals=finals,
+    )
 
 
 def tune_session_embed(
@@ -429,6 +520,8 @@ def tune_session_embed(
     progress: bool = True,
     rerank: bool = True,
     compare_defaults: bool = True,
+    final: Literal["pipeline", "validation"] = "pipeline",
+    finalists: int = 2,
 ) -> SessionTuneResult:
     """Random search of :class:`~embedrec.models.session_embed.SessionEmbed` on validation
     sessions: the session protocol (every position), never the test sessions.
@@ -437,18 +530,29 @@ def tune_session_embed(
     trial: the defaults; then half random draws, half one-field changes of the best so far),
     then scores the whole :data:`SESSION_SCORING` grid on ``valid`` without refitting. Stops
     when ``budget_seconds`` is spent (a started trial finishes) or after ``max_trials``.
-    With ``rerank``, the best trial's model then fits a re-ranker on half of the validation
-    sessions, keeps it if it raises MRR@20 on the other half, and refits it on all of them
-    (:func:`~embedrec.models.session_embed.fit_reranker_checked`): the validation split holds
-    often more predictions than the latest fifth that the defaults fit it on.
 
-    With ``rerank`` and ``compare_defaults``, the default ``SessionEmbed`` is then fitted on
+    ``final="pipeline"`` (the default): the trials rank embeddings by the bare mixture, but
+    the model that is served calibrates itself and re-ranks (what the defaults do), so the
+    ``finalists`` best trials' embeddings, and with ``compare_defaults`` the defaults, are
+    each fitted as that whole pipeline on ``train`` (``rerank``: with its re-ranker) and
+    scored on all of ``valid``; the best is the result, the defaults on a tie
+    (:attr:`SessionTuneResult.defaults_won`). This costs ``finalists + 1`` pipeline fits
+    after the budget. The tuner thus chooses what calibration cannot (the embedding), by
+    the figure of the model it builds.
+
+    ``final="validation"`` (the tuner before ``final`` existed): the scoring values are the
+    best trial's, and with ``rerank`` the best trial's model then fits a re-ranker on half of
+    the validation sessions, keeps it if it raises MRR@20 on the other half, and refits it
+    on all of them (:func:`~embedrec.models.session_embed.fit_reranker_checked`). With
+    ``rerank`` and ``compare_defaults``, the default ``SessionEmbed`` is then fitted on
     ``train`` (it calibrates itself on the latest fifth of it) and scored on the validation
     half that the tuned re-ranker was not fitted on, against the tuned model's order there
     (the re-ranker fitted on the other half, or none): if the defaults score at least as
-    well, the result says so (``defaults_won``) and builds them. A search that fits noise
-    of one validation split thus does not replace the defaults. This costs one more fit
+    well, the result says so (``defaults_won``) and builds them. This costs one more fit
     after the budget.
+
+    Either way a search that fits noise of one validation split does not replace the
+    defaults unless the model it builds beats them on validation sessions.
     """
     from .data.sessions import align_items
     from .eval.sessions import evaluate_sessions
@@ -463,6 +567,10 @@ def tune_session_embed(
     from .models.session_rerank import reranker_state
 
     k = metric_k(metric)
+    if final not in ("pipeline", "validation"):
+        raise ValueError(f"final={final!r} is invalid; use 'pipeline' or 'validation'")
+    if isinstance(finalists, bool) or not isinstance(finalists, int) or finalists < 1:
+        raise ValueError(f"finalists={finalists!r} is invalid; use an int >= 1")
     if metric.startswith("Recall@"):
         raise ValueError(
             f"metric={metric!r}: the session protocol has one next item, so use HR@{k} "
@@ -539,6 +647,19 @@ def tune_session_embed(
                 trial["seconds"],
             )
     assert best is not None and best_model is not None
+    if final == "pipeline":
+        return _pipeline_finals(
+            train,
+            held,
+            trials,
+            defaults,
+            metric=metric,
+            finalists=finalists,
+            rerank=rerank,
+            compare_defaults=compare_defaults,
+            seed=seed,
+            progress=progress,
+        )
     weights: list[float] | dict[str, Any] | None = None
     won, check = False, None
     if rerank:

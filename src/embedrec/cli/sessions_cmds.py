@@ -33,6 +33,7 @@ from ._common import (
     check_out_file,
     echo_fields,
     echo_report,
+    echo_table,
     format_value,
     given_flags,
     json_option,
@@ -344,7 +345,7 @@ def sessions_train(
         if is_embed:
             how = (
                 f"tuned values from {tuned}, no calibration"
-                if tuned is not None and not defaults_won
+                if result is not None and not defaults_won and not result.calibrate
                 else "calibrated on the latest fifth of the sessions"
                 if parts == 1
                 else f"calibrated on each of {parts} blocks of the sessions in turn (cross-fitted)"
@@ -353,6 +354,8 @@ def sessions_train(
             )
             if defaults_won:
                 how += f"; {tuned} says the defaults won its check, so they were trained"
+            elif result is not None and result.calibrate:
+                how += f"; the embedding tuned in {tuned}"
         echo_fields(
             [
                 ("saved", f"{out} ({cls})"),
@@ -468,7 +471,7 @@ def sessions_tune(
     Prints the trials, the best values and the split; --json prints the result as JSON.
     """
     from .._io import write_json
-    from ..tune import tune_session_embed
+    from ..tune import SESSION_SPACE, tune_session_embed
 
     interactions: Path = flags.pop("interactions")
     data = recsys.pop_data_flags(flags)
@@ -559,12 +562,41 @@ def sessions_tune(
             [
                 *((name, value) for name, value in res.best_params.items()),
                 *((name, value) for name, value in res.best_scoring.items()),
-                ("re-ranker", "kept" if res.reranker_weights is not None else "none"),
+                (
+                    "re-ranker",
+                    "fitted by the model's own calibration when it is trained"
+                    if res.calibrate
+                    else "kept"
+                    if res.reranker_weights is not None
+                    else "none",
+                ),
             ],
             indent=2,
         )
         check = res.check
-        if check is not None:
+        if res.finals is not None:
+            click.echo(
+                f"\nfinals: the whole pipeline (calibrating itself, re-ranking) over each "
+                f"embedding, fitted on the training part, {res.metric} on all "
+                f"{split['valid_sessions']} validation sessions:"
+            )
+            rows: list[tuple[Any, ...]] = [(*SESSION_SPACE, res.metric, "")]
+            for f in res.finals:
+                rows.append(
+                    (
+                        *(f["params"][n] for n in SESSION_SPACE),
+                        f"{f[res.metric]:.4f}",
+                        "(the defaults)" if f["defaults"] else "",
+                    )
+                )
+            echo_table(rows, ">" * len(SESSION_SPACE) + "><")
+            click.echo(
+                "the defaults win: `sessions train --tuned` trains the default SessionEmbed"
+                if res.defaults_won
+                else "the tuned embedding wins: `sessions train --tuned` trains the default "
+                "pipeline over it"
+            )
+        elif check is not None:
             verdict = (
                 "the defaults win: `sessions train --tuned` trains the default SessionEmbed"
                 if res.defaults_won
