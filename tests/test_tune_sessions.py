@@ -6,7 +6,7 @@ import pytest
 from embedrec.data.interactions import Interactions
 from embedrec.data.synthetic import session_log
 from embedrec.models.session_embed import SessionEmbed, SessionEmbedConfig
-from embedrec.tune import SESSION_SCORING, SESSION_SPACE, tune_session_embed
+from embedrec.tune import SESSION_SCORING, SESSION_SPACE, SIGNIFICANCE_Z, tune_session_embed
 
 
 def test_tuning_scores_the_defaults_first_and_builds_the_best_model():
@@ -174,9 +174,10 @@ def _params(model):
     }
 
 
-def _planted_scores(monkeypatch, figure):
-    """evaluate_sessions replaced by a planted figure of the model's searched fields (and the
-    models the finals fitted recorded), so which finalist must win is known."""
+def _planted_scores(monkeypatch, rank_of):
+    """evaluate_sessions replaced by planted ranks of the clicked items: every prediction of
+    a model gets the rank ``rank_of(its searched fields)`` (an int, or an array of one rank
+    per prediction), so which finalist must win is known. Records the models fitted."""
     import dataclasses
 
     import embedrec.eval.sessions as es
@@ -187,8 +188,9 @@ def _planted_scores(monkeypatch, figure):
     def fake(model, test, **kw):
         fitted.append(model)
         r = real(model, test, **kw)
-        value = figure(_params(model))
-        return dataclasses.replace(r, metrics={**r.metrics, "MRR@20": value})
+        ranks = np.broadcast_to(np.asarray(rank_of(_params(model))), r.ranks.shape).copy()
+        mrr = float(es.prediction_values(ranks, "MRR@20").mean())
+        return dataclasses.replace(r, ranks=ranks, metrics={**r.metrics, "MRR@20": mrr})
 
     monkeypatch.setattr(es, "evaluate_sessions", fake)
     return fitted
@@ -201,9 +203,13 @@ def _code(params):
 
 def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(monkeypatch):
     train, valid = _small_split()
-    # planted figures of the whole pipeline: one for each embedding, all above the defaults'
-    figure = lambda p: 0.3 if p == DEFAULTS else 0.4 + _code(p) / 10_000  # noqa: E731
-    fitted = _planted_scores(monkeypatch, figure)
+    # planted ranks of the whole pipeline: one for each embedding, all better than the
+    # defaults' on every prediction (so the gain is far beyond the noise)
+    # (ranks within the top 20 that MRR@20 counts; two finalists may share one: the first of
+    # equals wins, in the code as in max() below)
+    rank = lambda p: 20 if p == DEFAULTS else 1 + _code(p) % 18  # noqa: E731
+    figure = lambda p: 1 / rank(p)  # noqa: E731
+    fitted = _planted_scores(monkeypatch, rank)
     res = tune_session_embed(
         train, valid, max_trials=4, budget_seconds=1e9, progress=False, finalists=2
     )
@@ -213,7 +219,7 @@ def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(mo
     expect = [*[p for p in ranked if p != DEFAULTS][:2], DEFAULTS]
     assert [f["params"] for f in res.finals] == expect
     assert [f["defaults"] for f in res.finals] == [False, False, True]
-    assert [f["MRR@20"] for f in res.finals] == [figure(p) for p in expect]
+    assert [f["MRR@20"] for f in res.finals] == pytest.approx([figure(p) for p in expect])
     # each final is the self-calibrating pipeline with that trial's embedding
     assert [_params(m) for m in fitted] == expect
     assert all(m.config.calibrate and m.config.rerank for m in fitted)
@@ -222,7 +228,15 @@ def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(mo
     assert res.best_params == best and res.defaults_won is False
     assert res.best_scoring == next(t["scoring"] for t in res.trials if t["params"] == best)
     n_valid = float(len(set(valid.user.tolist())))
-    assert res.check == {"sessions": n_valid, "tuned": figure(best), "defaults": 0.3}
+    assert res.check == pytest.approx(
+        {
+            "sessions": n_valid,
+            "tuned": figure(best),
+            "defaults": 1 / 20,
+            "gain": figure(best) - 1 / 20,
+            "standard_error": 0.0,
+        }
+    )
     model = res.model(workers=1)
     assert model.config == SessionEmbedConfig(update_budget=best["update_budget"])
     assert _params(model) == best
@@ -231,15 +245,17 @@ def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(mo
 
 def test_pipeline_finals_keep_the_defaults_on_a_tie_and_when_they_are_best(monkeypatch):
     train, valid = _small_split(seed=5)
-    _planted_scores(monkeypatch, lambda p: 0.4)  # every finalist ties
+    _planted_scores(monkeypatch, lambda p: 3)  # every finalist ties
     res = tune_session_embed(train, valid, max_trials=3, progress=False, finalists=1)
     assert len(res.finals) == 2 and res.defaults_won is True
     assert res.best_params == DEFAULTS
     assert res.model(workers=1).config == SessionEmbed().config
-    _planted_scores(monkeypatch, lambda p: 0.6 if p == DEFAULTS else 0.2)
+    _planted_scores(monkeypatch, lambda p: 2 if p == DEFAULTS else 5)
     res = tune_session_embed(train, valid, max_trials=3, progress=False, finalists=1)
     assert res.defaults_won is True and res.best_params == DEFAULTS
-    assert res.check is not None and res.check["defaults"] == 0.6 and res.check["tuned"] == 0.2
+    assert res.check is not None and res.check["defaults"] == 0.5
+    assert res.check["tuned"] == pytest.approx(0.2)
+    assert res.check["gain"] == pytest.approx(-0.3)
     # without the defaults among the finalists, the best other finalist is the result
     res = tune_session_embed(
         train, valid, max_trials=3, progress=False, finalists=1, compare_defaults=False
@@ -247,6 +263,34 @@ def test_pipeline_finals_keep_the_defaults_on_a_tie_and_when_they_are_best(monke
     assert len(res.finals) == 1 and not res.finals[0]["defaults"]
     assert res.defaults_won is False and res.check is None
     assert res.best_params == res.finals[0]["params"]
+
+
+def test_pipeline_finals_keep_the_defaults_when_the_gain_is_within_the_noise(monkeypatch):
+    from embedrec.eval.sessions import paired_difference
+
+    train, valid = _small_split(seed=6)
+    n = int(np.maximum(np.bincount(valid.user) - 1, 0).sum())  # predictions
+    base = np.tile([1, 3, 0, 2], n // 4 + 1)[:n]
+    # a tuned embedding better on one prediction only: ahead on average, within the noise
+    one = base.copy()
+    one[np.flatnonzero(base == 3)[0]] = 1
+    # one better on every fourth prediction (rank 3 -> 1): far beyond the noise
+    many = np.where(base == 3, 1, base)
+    for tuned_ranks, replaced in ((one, False), (many, True)):
+        fitted = _planted_scores(monkeypatch, lambda p, t=tuned_ranks: base if p == DEFAULTS else t)
+        res = tune_session_embed(train, valid, max_trials=2, progress=False, finalists=1)
+        assert len(fitted) == 2 and res.check is not None
+        assert res.check["tuned"] > res.check["defaults"]
+        assert res.defaults_won is (not replaced)
+        # the rule: a gain of SIGNIFICANCE_Z standard errors (clustered by session) or more
+        import embedrec.eval.sessions as es
+
+        tuned_r = es.evaluate_sessions(fitted[0], valid, ks=(20,))
+        default_r = es.evaluate_sessions(fitted[1], valid, ks=(20,))
+        gain, se = paired_difference(tuned_r, default_r)
+        assert res.check["gain"] == pytest.approx(gain)
+        assert res.check["standard_error"] == pytest.approx(se)
+        assert (gain > SIGNIFICANCE_Z * se) is replaced
 
 
 def test_a_pipeline_result_round_trips_and_builds_a_calibrating_model():

@@ -281,6 +281,10 @@ SESSION_SPACE: dict[str, Sequence[Any]] = {
     "ns_exponent": (0.0, 0.5, 0.75, 1.0),
     "update_budget": (5_000_000, 10_000_000, 20_000_000),
 }
+#: how many standard errors (clustered by session) the best tuned pipeline must beat the
+#: defaults by on the validation sessions to replace them (:func:`tune_session_embed`'s
+#: finals): about a one-sided 2.5% test, which also covers choosing the best of the finalists
+SIGNIFICANCE_Z = 1.96
 #: the scoring grid scored for every fitted embedding (cheap: no refit)
 SESSION_SCORING: dict[str, Sequence[float]] = {
     "half_life": (0.5, 1.0, 2.0),
@@ -316,8 +320,9 @@ class SessionTuneResult:
         builds the defaults.
     check : dict or None
         That comparison: ``{"sessions", "tuned", "defaults"}`` (``metric`` on those
-        validation sessions; with ``final="pipeline"`` all of them, and ``tuned`` the best
-        finalist other than the defaults).
+        validation sessions; with ``final="pipeline"`` all of them, ``tuned`` the best
+        finalist other than the defaults, and also ``gain`` and ``standard_error``, of the
+        paired difference).
     calibrate : bool
         ``True`` (``final="pipeline"``): the tuned embedding goes into the default,
         self-calibrating pipeline, which chooses its scoring values and re-ranker on its own
@@ -465,7 +470,7 @@ def _pipeline_finals(
     """:func:`tune_session_embed`'s ``final="pipeline"``: the best ``finalists`` trials'
     embeddings (and the defaults) fitted as the whole self-calibrating pipeline on ``train``
     and scored on the validation sessions ``held``; the best of them is the result."""
-    from .eval.sessions import evaluate_sessions
+    from .eval.sessions import evaluate_sessions, paired_difference
     from .models.session_embed import SessionEmbed, SessionEmbedConfig
 
     k = metric_k(metric)
@@ -474,11 +479,14 @@ def _pipeline_finals(
     if compare_defaults or not chosen:
         chosen.append(next(t for t in trials if t["params"] == defaults))
     finals: list[dict[str, Any]] = []
+    results = []
     for trial in chosen:
         p = dict(trial["params"])
         cfg = SessionEmbedConfig(rerank=rerank, update_budget=int(p.pop("update_budget")))
         model = SessionEmbed(cfg, embedder_config={**p, "seed": seed + 1}).fit(train)
-        value = float(evaluate_sessions(model, held, ks=(k,)).metrics[metric])
+        result = evaluate_sessions(model, held, ks=(k,))
+        results.append(result)
+        value = float(result.metrics[metric])
         is_default = trial["params"] == defaults
         finals.append({"params": dict(trial["params"]), "defaults": is_default, metric: value})
         if progress:
@@ -489,20 +497,43 @@ def _pipeline_finals(
                 metric,
                 value,
             )
-    # the defaults win ties: they are what a user gets without tuning
-    top = max(finals, key=lambda f: (f[metric], f["defaults"]))
-    best = next(t for t in trials if t["params"] == top["params"])
-    others = [f[metric] for f in finals if not f["defaults"]]
-    base = [f[metric] for f in finals if f["defaults"]]
+    tuned = [i for i, f in enumerate(finals) if not f["defaults"]]
+    base = [i for i, f in enumerate(finals) if f["defaults"]]
     check = None
-    if others and base:
-        check = {"sessions": float(len(held)), "tuned": max(others), "defaults": base[0]}
+    if tuned and base:
+        # the defaults stay unless the best other finalist beats them by more than the noise
+        # of these validation sessions: a paired difference over the same predictions,
+        # SIGNIFICANCE_Z standard errors (clustered by session) or more
+        top = max(tuned, key=lambda i: finals[i][metric])
+        gain, se = paired_difference(results[top], results[base[0]], metric)
+        won = not (np.isfinite(se) and gain > SIGNIFICANCE_Z * se)
+        winner = base[0] if won else top
+        check = {
+            "sessions": float(len(held)),
+            "tuned": finals[top][metric],
+            "defaults": finals[base[0]][metric],
+            "gain": gain,
+            "standard_error": se,
+        }
+        if progress:
+            logger.info(
+                "session tune: the best tuned pipeline %s the defaults by %.4f %s (standard "
+                "error %.4f): %s",
+                "beats" if gain > 0 else "trails",
+                abs(gain),
+                metric,
+                se,
+                "the defaults stay" if won else "the tuned embedding wins",
+            )
+    else:
+        winner = max(range(len(finals)), key=lambda i: finals[i][metric])
+    best = next(t for t in trials if t["params"] == finals[winner]["params"])
     return SessionTuneResult(
         trials,
         dict(best["params"]),
         dict(best["scoring"]),
         metric,
-        defaults_won=top["defaults"],
+        defaults_won=finals[winner]["defaults"],
         check=check,
         calibrate=True,
         finals=finals,
@@ -535,7 +566,10 @@ def tune_session_embed(
     the model that is served calibrates itself and re-ranks (what the defaults do), so the
     ``finalists`` best trials' embeddings, and with ``compare_defaults`` the defaults, are
     each fitted as that whole pipeline on ``train`` (``rerank``: with its re-ranker) and
-    scored on all of ``valid``; the best is the result, the defaults on a tie
+    scored on all of ``valid``. The best of the others replaces the defaults only if it beats
+    them by :data:`SIGNIFICANCE_Z` standard errors of the paired difference or more
+    (:func:`~embedrec.eval.sessions.paired_difference`, clustered by session): a gain within
+    the noise of the validation sessions keeps the defaults
     (:attr:`SessionTuneResult.defaults_won`). This costs ``finalists + 1`` pipeline fits
     after the budget. The tuner thus chooses what calibration cannot (the embedding), by
     the figure of the model it builds.

@@ -13,7 +13,12 @@ from embedrec.data.sessions import (
     session_split,
     sessionize,
 )
-from embedrec.eval.sessions import compare_sessions, evaluate_sessions
+from embedrec.eval.sessions import (
+    compare_sessions,
+    evaluate_sessions,
+    paired_difference,
+    prediction_values,
+)
 
 
 class FixedLists:
@@ -88,6 +93,67 @@ def test_last_position_only_and_micro_average_over_sessions():
     every = evaluate_sessions(model, log([["a", "b", "c"], ["b", "a"]]), ks=(1,))
     # hits: (a,)->b yes, (a,b)->c no, (b,)->a yes: 2/3 (a per-session mean would be 3/4)
     assert every.n_predictions == 3 and every.metrics["HR@1"] == pytest.approx(2 / 3)
+    # each prediction's test session
+    assert every.sessions.tolist() == [0, 0, 1] and last.sessions.tolist() == [0, 1]
+
+
+def test_prediction_values_by_hand():
+    ranks = np.array([1, 2, 0, 4, 11])
+    assert prediction_values(ranks, "HR@10").tolist() == [1, 1, 0, 1, 0]
+    assert prediction_values(ranks, "MRR@10").tolist() == [1, 0.5, 0, 0.25, 0]
+    ndcg = prediction_values(ranks, "NDCG@10")
+    assert ndcg == pytest.approx([1, 1 / np.log2(3), 0, 1 / np.log2(5), 0])
+    for m in ("HR@10", "MRR@10", "NDCG@10"):  # their mean is the evaluator's figure
+        r = evaluate_sessions(
+            FixedLists(["a", "b", "c"], {("a",): ["b"], ("a", "b"): ["a", "c"]}),
+            log([["a", "b", "c"], ["a", "c"]]),
+            ks=(10,),
+        )
+        assert prediction_values(r.ranks, m).mean() == pytest.approx(r.metrics[m])
+    with pytest.raises(ValueError, match="Recall@10"):
+        prediction_values(ranks, "Recall@10")
+
+
+def _two_models():
+    """Two fixed-list models over sessions (a, b, c), (b, c), (c, a, b, a): 6 predictions."""
+    keys = ["a", "b", "c"]
+    first = {("a",): ["b"], ("a", "b"): ["c"], ("b",): ["a", "c"], ("c",): ["a"],
+             ("c", "a"): ["b"], ("c", "a", "b"): ["b", "c", "a"]}  # fmt: skip
+    second = {("a",): ["c", "b"], ("a", "b"): ["a"], ("b",): ["c"], ("c",): ["b", "a"],
+              ("c", "a"): ["b"], ("c", "a", "b"): ["a"]}  # fmt: skip
+    test = log([["a", "b", "c"], ["b", "c"], ["c", "a", "b", "a"]])
+    return (
+        evaluate_sessions(FixedLists(keys, first), test, ks=(5,)),
+        evaluate_sessions(FixedLists(keys, second), test, ks=(5,)),
+    )
+
+
+def test_paired_difference_by_hand():
+    a, b = _two_models()
+    # reciprocal ranks, session by session:
+    #   a: (1, 1), (1/2), (1, 1, 1/3)     b: (1/2, 0), (1), (1/2, 1, 1)
+    #   differences: (1/2, 1), (-1/2), (1/2, 0, -2/3)
+    assert a.ranks.tolist() == [1, 1, 2, 1, 1, 3] and b.ranks.tolist() == [2, 0, 1, 2, 1, 1]
+    gain, se = paired_difference(a, b, "MRR@5")
+    d = [0.5, 1.0, -0.5, 0.5, 0.0, -2 / 3]
+    assert gain == pytest.approx(sum(d) / 6)
+    # clustered by session: sums D = (3/2, -1/2, -1/6), sizes (2, 1, 3)
+    mean = sum(d) / 6
+    resid = [1.5 - 2 * mean, -0.5 - mean, -1 / 6 - 3 * mean]
+    assert se == pytest.approx(np.sqrt(3 / 2 * sum(r * r for r in resid)) / 6)
+    back, se_back = paired_difference(b, a, "MRR@5")
+    assert back == pytest.approx(-gain) and se_back == pytest.approx(se)
+    hr, _ = paired_difference(a, b, "HR@5")
+    assert hr == pytest.approx(1 / 6)  # b misses once, a never
+
+
+def test_paired_difference_refuses_results_of_other_predictions():
+    a, _ = _two_models()
+    other = evaluate_sessions(FixedLists(["a", "b"], {("a",): ["b"]}), log([["a", "b"]]), ks=(5,))
+    with pytest.raises(ValueError, match="same test sessions"):
+        paired_difference(a, other)
+    with pytest.raises(ValueError, match="up to 5"):
+        paired_difference(a, a, "MRR@20")
 
 
 def test_unknown_items_are_dropped_from_prefixes_and_miss_as_targets():

@@ -471,7 +471,7 @@ def sessions_tune(
     Prints the trials, the best values and the split; --json prints the result as JSON.
     """
     from .._io import write_json
-    from ..tune import SESSION_SPACE, tune_session_embed
+    from ..tune import SESSION_SPACE, SIGNIFICANCE_Z, tune_session_embed
 
     interactions: Path = flags.pop("interactions")
     data = recsys.pop_data_flags(flags)
@@ -590,6 +590,12 @@ def sessions_tune(
                     )
                 )
             echo_table(rows, ">" * len(SESSION_SPACE) + "><")
+            if check is not None and "gain" in check:
+                click.echo(
+                    f"the best tuned one against the defaults: {check['gain']:+.4f} "
+                    f"(standard error {check['standard_error']:.4f}, by session); it must be "
+                    f"{SIGNIFICANCE_Z:g} standard errors ahead to replace them"
+                )
             click.echo(
                 "the defaults win: `sessions train --tuned` trains the default SessionEmbed"
                 if res.defaults_won

@@ -15,6 +15,7 @@ from .sessions import (
     as_session_recommender,
     compare_sessions,
     evaluate_sessions,
+    paired_difference,
 )
 from .split import Split, leave_last_out, random_holdout, temporal_split
 
@@ -35,6 +36,7 @@ __all__ = [
     "leave_last_out",
     "link_prediction",
     "node_classification",
+    "paired_difference",
     "random_holdout",
     "ranking_metrics",
     "recall_plain",

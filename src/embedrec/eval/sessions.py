@@ -161,7 +161,10 @@ class SessionEvalResult:
     seconds : float
         Wall time of the model's ranking calls.
     ranks : (n_predictions,) int64
-        The target's 1-based rank in the top ``max(ks)``, 0 for a miss; for paired tests.
+        The target's 1-based rank in the top ``max(ks)``, 0 for a miss; for paired tests
+        (:func:`paired_difference`).
+    sessions : (n_predictions,) int64
+        The test session (its index among the test sessions) of each prediction.
     """
 
     metrics: dict[str, float]
@@ -174,6 +177,7 @@ class SessionEvalResult:
     positions: str
     seconds: float
     ranks: npt.NDArray[np.int64] = field(repr=False)
+    sessions: npt.NDArray[np.int64] = field(repr=False)
 
     def ci95(self) -> dict[str, float]:
         """Half-width of a normal 95% interval of HR@k and MRR@k over the predictions.
@@ -229,6 +233,59 @@ def compare_sessions(results: Mapping[str, SessionEvalResult]) -> str:
         )
         for r in table
     )
+
+
+def prediction_values(ranks: npt.NDArray[np.int64], metric: str) -> npt.NDArray[np.float64]:
+    """Each prediction's share of ``metric`` (``HR@k``, ``MRR@k`` or ``NDCG@k``) from the
+    clicked item's 1-based rank (0: a miss): their mean is the metric."""
+    name, _, k_text = metric.partition("@")
+    if name not in ("HR", "MRR", "NDCG") or not k_text.isdigit() or int(k_text) < 1:
+        raise ValueError(f"metric={metric!r} is invalid; use HR@k, MRR@k or NDCG@k")
+    k = int(k_text)
+    hit = (ranks >= 1) & (ranks <= k)
+    r = np.maximum(ranks, 1).astype(np.float64)
+    value = {"HR": np.ones_like(r), "MRR": 1.0 / r, "NDCG": 1.0 / np.log2(r + 1.0)}[name]
+    return np.where(hit, value, 0.0)
+
+
+def paired_difference(
+    a: SessionEvalResult, b: SessionEvalResult, metric: str = "MRR@20"
+) -> tuple[float, float]:
+    """``(a - b, its standard error)`` of ``metric`` for two models scored on the same test
+    sessions (the same predictions in the same order).
+
+    The standard error is clustered by session (the predictions of one session are not
+    independent: a model that reads a session well reads all of its prefixes well):
+    ``sqrt(S / (S - 1) * sum_s (D_s - n_s * d)^2) / n``, with ``D_s`` the sum of the
+    per-prediction differences in session ``s``, ``n_s`` its predictions, ``d`` the mean
+    difference, ``n`` the predictions and ``S`` the sessions. A difference of about two
+    standard errors or more is unlikely to be the noise of these test sessions.
+
+    Raises
+    ------
+    ValueError
+        The two results are not of the same predictions, or the metric is not counted.
+    """
+    if a.ranks.shape != b.ranks.shape or not np.array_equal(a.sessions, b.sessions):
+        raise ValueError(
+            "paired_difference needs two results of the same test sessions (the same "
+            f"predictions: {a.ranks.size} and {b.ranks.size}); score both models on one split"
+        )
+    k = int(metric.partition("@")[2]) if metric.partition("@")[2].isdigit() else 0
+    if k > max(a.ks) or k > max(b.ks):
+        raise ValueError(f"metric={metric!r}: the results count ranks up to {max(a.ks)}")
+    diff = prediction_values(a.ranks, metric) - prediction_values(b.ranks, metric)
+    n = diff.size
+    mean = float(diff.mean())
+    _, session = np.unique(a.sessions, return_inverse=True)
+    per = np.bincount(session, weights=diff)
+    size = np.bincount(session).astype(np.float64)
+    n_sessions = per.size
+    if n_sessions < 2:
+        return mean, float("nan")
+    resid = per - size * mean
+    se = float(np.sqrt(n_sessions / (n_sessions - 1) * np.sum(resid**2)) / n)
+    return mean, se
 
 
 def _test_sessions(test: Interactions | Sequences | SessionSplit) -> Sequences:
@@ -345,6 +402,7 @@ def evaluate_sessions(
         positions=positions,
         seconds=seconds,
         ranks=ranks,
+        sessions=sess.astype(np.int64),
     )
 
 
