@@ -246,19 +246,19 @@ def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(mo
 def test_pipeline_finals_keep_the_defaults_on_a_tie_and_when_they_are_best(monkeypatch):
     train, valid = _small_split(seed=5)
     _planted_scores(monkeypatch, lambda p: 3)  # every finalist ties
-    res = tune_session_embed(train, valid, max_trials=3, progress=False, finalists=1)
+    res = tune_session_embed(train, valid, max_trials=2, progress=False, finalists=1)
     assert len(res.finals) == 2 and res.defaults_won is True
     assert res.best_params == DEFAULTS
     assert res.model(workers=1).config == SessionEmbed().config
     _planted_scores(monkeypatch, lambda p: 2 if p == DEFAULTS else 5)
-    res = tune_session_embed(train, valid, max_trials=3, progress=False, finalists=1)
+    res = tune_session_embed(train, valid, max_trials=2, progress=False, finalists=1)
     assert res.defaults_won is True and res.best_params == DEFAULTS
     assert res.check is not None and res.check["defaults"] == 0.5
     assert res.check["tuned"] == pytest.approx(0.2)
     assert res.check["gain"] == pytest.approx(-0.3)
     # without the defaults among the finalists, the best other finalist is the result
     res = tune_session_embed(
-        train, valid, max_trials=3, progress=False, finalists=1, compare_defaults=False
+        train, valid, max_trials=2, progress=False, finalists=1, compare_defaults=False
     )
     assert len(res.finals) == 1 and not res.finals[0]["defaults"]
     assert res.defaults_won is False and res.check is None
