@@ -271,10 +271,10 @@ def paired_difference(
             "paired_difference needs two results of the same test sessions (the same "
             f"predictions: {a.ranks.size} and {b.ranks.size}); score both models on one split"
         )
-    k = int(metric.partition("@")[2]) if metric.partition("@")[2].isdigit() else 0
-    if k > max(a.ks) or k > max(b.ks):
+    first = prediction_values(a.ranks, metric)  # refuses a metric it does not count
+    if int(metric.partition("@")[2]) > min(max(a.ks), max(b.ks)):
         raise ValueError(f"metric={metric!r}: the results count ranks up to {max(a.ks)}")
-    diff = prediction_values(a.ranks, metric) - prediction_values(b.ranks, metric)
+    diff = first - prediction_values(b.ranks, metric)
     n = diff.size
     mean = float(diff.mean())
     _, session = np.unique(a.sessions, return_inverse=True)
