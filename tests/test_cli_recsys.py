@@ -215,6 +215,7 @@ def session_csv(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_eval_session_protocol_fits_the_method_and_the_baselines(session_csv):
     cols = ["--user-col", "session", "--item-col", "item", "--time-col", "ts"]
     res = run("-q", "eval", "sr", session_csv, *cols, "--protocol", "session", "-k", "3", "--json")

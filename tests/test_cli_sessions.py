@@ -140,6 +140,7 @@ def _tuning(log_csv, tmp_path, *flags):
     return path, out
 
 
+@pytest.mark.slow
 def test_tune_then_train_with_the_tuned_values(log_csv, tmp_path):
     path, out = _tuning(log_csv, tmp_path)
     doc = json.loads(path.read_text())

@@ -130,6 +130,7 @@ def test_a_result_round_trips_through_json_and_bad_ones_are_refused_by_name():
         SessionTuneResult.from_dict({**res.to_dict(), "reranker": [1.0, 2.0]})
 
 
+@pytest.mark.slow
 def test_the_defaults_replace_a_tuned_model_that_does_not_beat_them_on_the_unfitted_half():
     from embedrec.models.session_base import as_sessions
     from embedrec.models.session_embed import check_half
@@ -201,6 +202,7 @@ def _code(params):
     return sum(list(v).index(params[k]) * 5**i for i, (k, v) in enumerate(SESSION_SPACE.items()))
 
 
+@pytest.mark.slow
 def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(monkeypatch):
     train, valid = _small_split()
     # planted ranks of the whole pipeline: one for each embedding, all better than the
@@ -243,6 +245,7 @@ def test_pipeline_finals_fit_the_whole_pipeline_and_the_best_of_them_is_built(mo
     assert model.embedder_config["workers"] == 1 and model.embedder_config["seed"] == 1
 
 
+@pytest.mark.slow
 def test_pipeline_finals_keep_the_defaults_on_a_tie_and_when_they_are_best(monkeypatch):
     train, valid = _small_split(seed=5)
     _planted_scores(monkeypatch, lambda p: 3)  # every finalist ties
@@ -265,6 +268,7 @@ def test_pipeline_finals_keep_the_defaults_on_a_tie_and_when_they_are_best(monke
     assert res.best_params == res.finals[0]["params"]
 
 
+@pytest.mark.slow
 def test_pipeline_finals_keep_the_defaults_when_the_gain_is_within_the_noise(monkeypatch):
     from embedrec.eval.sessions import paired_difference
 

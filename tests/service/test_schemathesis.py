@@ -29,6 +29,8 @@ import pytest
 
 from .conftest import Server
 
+pytestmark = pytest.mark.slow
+
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 EXAMPLES = int(os.environ.get("EMBEDREC_SCHEMATHESIS_EXAMPLES", 150))
 SEED = 20240614
