@@ -267,8 +267,11 @@ class MLPReranker(Reranker):
     def score(
         self, f: npt.NDArray[np.float64], ctx: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
-        h = np.maximum(self._inputs(f, ctx) @ self.hidden_weights_ + self.hidden_bias_, 0.0)
-        out: npt.NDArray[np.float64] = f @ self.weights_ + h @ self.output_weights_
+        x = self._inputs(f, ctx)
+        h = np.maximum(x.reshape(-1, x.shape[2]) @ self.hidden_weights_ + self.hidden_bias_, 0.0)
+        out: npt.NDArray[np.float64] = f @ self.weights_ + (h @ self.output_weights_).reshape(
+            f.shape[:2]
+        )
         return out
 
     def fit(
@@ -305,13 +308,15 @@ class MLPReranker(Reranker):
         fit_rows, val_rows = np.arange(n - n_val), np.arange(n - n_val, n)
 
         def forward(
-            idx: npt.NDArray[np.int64],
+            xb: npt.NDArray[np.float64], fb: npt.NDArray[np.float64]
         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-            pre = x[idx] @ params["W"] + params["b"]
-            return f[idx] @ params["w"] + np.maximum(pre, 0.0) @ params["v"], pre
+            """Scores (B, C) and pre-activations (B * C, hidden) of a batch's inputs."""
+            pre = xb.reshape(-1, d) @ params["W"] + params["b"]
+            h = np.maximum(pre, 0.0) @ params["v"]
+            return fb @ params["w"] + h.reshape(fb.shape[:2]), pre
 
         def loss(idx: npt.NDArray[np.int64]) -> float:
-            s = forward(idx)[0]
+            s = forward(x[idx], f[idx])[0]
             s -= s.max(axis=1, keepdims=True)
             picked = s[np.arange(idx.size), target[idx]]
             return float((np.log(np.exp(s).sum(axis=1)) - picked).mean())
@@ -321,19 +326,21 @@ class MLPReranker(Reranker):
             rng.shuffle(fit_rows)
             for a in range(0, fit_rows.size, self.batch):
                 idx = fit_rows[a : a + self.batch]
-                s, pre = forward(idx)
-                act = np.maximum(pre, 0.0)
+                xb, fb = x[idx], f[idx]
+                s, pre = forward(xb, fb)
                 s -= s.max(axis=1, keepdims=True)
                 p = np.exp(s)
                 p /= p.sum(axis=1, keepdims=True)
                 p[np.arange(idx.size), target[idx]] -= 1.0
-                g = p / idx.size  # d loss / d score, (B, C)
-                back = g[..., None] * params["v"] * (pre > 0)
+                # d loss / d score, one per (prefix, candidate) row; the sums over the
+                # batch's rows below are matrix products (BLAS)
+                g = (p / idx.size).reshape(-1)
+                back = g[:, None] * params["v"] * (pre > 0)
                 grads = {
-                    "w": np.einsum("bc,bcd->d", g, f[idx]),
-                    "W": np.einsum("bcd,bch->dh", x[idx], back) + self.l2 * params["W"],
-                    "b": back.sum(axis=(0, 1)),
-                    "v": np.einsum("bc,bch->h", g, act) + self.l2 * params["v"],
+                    "w": g @ fb.reshape(g.size, -1),
+                    "W": xb.reshape(g.size, -1).T @ back + self.l2 * params["W"],
+                    "b": back.sum(axis=0),
+                    "v": g @ np.maximum(pre, 0.0) + self.l2 * params["v"],
                 }
                 step += 1
                 for k, grad in grads.items():
