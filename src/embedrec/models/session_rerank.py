@@ -294,7 +294,7 @@ class MLPReranker(Reranker):
         ).reshape(-1, f.shape[2] + ctx.shape[1])
         self.mean_ = x_all.mean(axis=0)
         self.scale_ = x_all.std(axis=0) + 1e-6
-        x = self._inputs(f, ctx)
+        x = ((x_all - self.mean_) / self.scale_).reshape(*f.shape[:2], -1)  # = _inputs(f, ctx)
         rng = np.random.default_rng(self.seed)
         d = x.shape[2]
         params = {
